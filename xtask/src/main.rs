@@ -4,10 +4,15 @@
 //!   `-D warnings` on every target and feature, rustdoc with `-D warnings`, then the README's
 //!   test command.
 //! - `cargo xtask test`: only the README's test command.
+//! - `cargo xtask bench <suite> [criterion args]`: runs one benchmark suite (`cookie`,
+//!   `session`, `jwt`) and prints a table of medians, the cost each implementation adds over the
+//!   `baseline` row, and the ratio of our added cost to each other row's.
 //!
-//! No dependencies beyond the standard library, so it builds in seconds.
+//! Its only dependency is `serde_json` (to read criterion's results), so it builds in seconds.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod bench;
 
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -20,6 +25,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("test") => run_step("tests (README command)", TEST_COMMAND, &[]),
+        Some("bench") => bench::run(args.get(1..).unwrap_or_default()),
         Some("help" | "--help" | "-h") | None => {
             usage();
             Ok(())
@@ -43,7 +49,8 @@ fn usage() {
         "usage: cargo xtask <command>\n\n\
          commands:\n  \
          ci      format check, clippy, rustdoc, tests (what .ci/run runs)\n  \
-         test    the README's test command: {}",
+         test    the README's test command: {}\n  \
+         bench   <cookie|session|jwt> [criterion args]: run a benchmark suite and print medians and ratios",
         TEST_COMMAND.join(" ")
     );
 }
@@ -75,7 +82,7 @@ fn ci() -> Result<(), String> {
     Ok(())
 }
 
-fn run_step(name: &str, command: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
+pub(crate) fn run_step(name: &str, command: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
     let Some((program, args)) = command.split_first() else {
         return Err(format!("{name}: empty command"));
     };

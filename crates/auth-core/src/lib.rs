@@ -85,7 +85,7 @@ pub use authz::{
     AuthPredicate, AuthRejection, AuthRejectionKind, Authenticated, DefaultRejection, HasRole,
     HasScope, RejectionResponse, RequireAuth, RequireAuthLayer, Requirement,
 };
-/// The response future of [`RequireAuth`].
+/// Response futures.
 pub mod future {
     pub use crate::authz::ResponseFuture;
 }
@@ -103,6 +103,8 @@ pub use extract::IdentityRejection;
 pub use identity::{AuthLayerMarker, AuthMethod, Identity, IdentityBuilder};
 #[doc(inline)]
 pub use keys::{KeyId, KeyRing, MAX_KEY_ID_LEN, SecretKey};
+#[doc(inline)]
+pub use random::fill_random;
 #[doc(inline)]
 pub use revocation::{RevocationError, RevocationList, RevocationStatus, RevokedBy, TokenRef};
 #[doc(inline)]

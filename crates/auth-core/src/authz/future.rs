@@ -1,4 +1,4 @@
-//! The `RequireAuth` response future.
+//! The response future of `RequireAuth` (and of other layers that answer early).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -8,8 +8,9 @@ use http::Response;
 use pin_project_lite::pin_project;
 
 pin_project! {
-    /// The response future of [`RequireAuth`](super::RequireAuth): the inner service's future,
-    /// or a rejection that is ready at once. No allocation either way.
+    /// The response future of a layer that either calls its inner service or answers at once:
+    /// [`RequireAuth`](super::RequireAuth)'s, and reusable by any such layer. No allocation
+    /// either way.
     pub struct ResponseFuture<F, B> {
         #[pin]
         state: State<F, B>,
@@ -25,13 +26,15 @@ pin_project! {
 }
 
 impl<F, B> ResponseFuture<F, B> {
-    pub(super) fn future(future: F) -> Self {
+    /// The inner service's future: its response passes through.
+    pub fn future(future: F) -> Self {
         Self {
             state: State::Future { future },
         }
     }
 
-    pub(super) fn rejected(response: Response<B>) -> Self {
+    /// A response that is ready at once (a rejection); the inner service is not called.
+    pub fn rejected(response: Response<B>) -> Self {
         Self {
             state: State::Rejected {
                 response: Some(response),

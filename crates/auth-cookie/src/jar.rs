@@ -1,0 +1,486 @@
+//! The per-request cookie jar and its `Cookies` handle.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use http::header::{COOKIE, SET_COOKIE};
+use http::{HeaderMap, HeaderValue};
+use time::Duration;
+
+use crate::parse::{decode_value, encode_value, pairs};
+use crate::{CookieConfig, CookieError};
+
+/// The longest cookie browsers keep: name plus value, in bytes (RFC 6265bis, section 5.6).
+pub const MAX_COOKIE_SIZE: usize = 4096;
+
+/// A handle to the request's cookies and the cookies the response will set.
+///
+/// [`CookieLayer`](crate::CookieLayer) puts one into the request extensions; every clone refers
+/// to the same jar, so a handler, a session layer and a JWT layer can all read and write it.
+/// On the way out the layer writes one `Set-Cookie` per changed cookie, in the order of the
+/// changes (a cookie changed twice keeps its first position and its last value).
+///
+/// Reading:
+///
+/// - the request's `Cookie` header(s) are parsed once, on first read (a request whose cookies
+///   are never read costs no parsing);
+/// - names are compared byte for byte (see the parsing rules in the crate docs);
+/// - with duplicate names the *first* value wins (browsers send the most specific cookie
+///   first); [`get_all`](Self::get_all) returns every value;
+/// - a cookie added or removed earlier in this request reads as added or removed.
+///
+/// Writing goes through a [`CookieConfig`], so attributes are always the defined ones and a
+/// removal always carries the right `Path` and `Domain`.
+///
+/// # Example
+///
+/// ```
+/// use auth_cookie::{CookieConfig, Cookies};
+/// use http::{HeaderMap, header};
+///
+/// let mut request_headers = HeaderMap::new();
+/// request_headers.insert(header::COOKIE, "theme=dark; theme=light; lang=fr".parse()?);
+/// let cookies = Cookies::from_headers(&request_headers);
+///
+/// assert_eq!(cookies.get("theme").as_deref(), Some("dark"));
+/// assert_eq!(cookies.get_all("theme"), ["dark", "light"]);
+///
+/// let lang = CookieConfig::builder("lang").http_only(false).build()?;
+/// cookies.add(&lang, "de; Domain=evil.example")?; // encoded: cannot inject an attribute
+///
+/// let mut response_headers = HeaderMap::new();
+/// cookies.write_changes(&mut response_headers);
+/// assert_eq!(
+///     response_headers[header::SET_COOKIE],
+///     "lang=de%3B%20Domain=evil.example; SameSite=Lax; Secure; Path=/"
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Cookies {
+    inner: Arc<Mutex<Jar>>,
+}
+
+struct Jar {
+    headers: Vec<HeaderValue>,
+    /// Built on first read: (header index, name, raw value) byte ranges of every pair.
+    index: Option<Vec<Entry>>,
+    changes: Vec<Change>,
+}
+
+#[derive(Clone, Copy)]
+struct Entry {
+    header: usize,
+    name: (usize, usize),
+    value: (usize, usize),
+}
+
+struct Change {
+    config: CookieConfig,
+    /// The encoded value, or `None` for a removal.
+    value: Option<String>,
+    header: HeaderValue,
+}
+
+impl Cookies {
+    /// A jar holding the `Cookie` headers of a request and no changes.
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        Self::from_cookie_headers(headers.get_all(COOKIE).iter().cloned().collect())
+    }
+
+    pub(crate) fn from_cookie_headers(headers: Vec<HeaderValue>) -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(Jar {
+                headers,
+                index: None,
+                changes: Vec::new(),
+            })),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Jar> {
+        // A panic while holding the lock cannot leave the jar half-written (every mutation
+        // is a single push or replace), so a poisoned lock is safe to use.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The value of cookie `name` (the full name, prefix included), percent-decoded.
+    ///
+    /// A cookie added in this request reads as its new value, a removed one as `None`;
+    /// otherwise the first request cookie with that name.
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.get_wire(name)
+            .map(|raw| decode_value(&raw).into_owned())
+    }
+
+    /// Every value the request sent for `name`, in header order (duplicates appear when a
+    /// browser holds cookies of the same name for several paths or domains).
+    pub fn get_all(&self, name: &str) -> Vec<String> {
+        let mut jar = self.lock();
+        jar.ensure_index();
+        jar.entries()
+            .filter(|(n, _)| *n == name)
+            .map(|(_, value)| decode_value(value).into_owned())
+            .collect()
+    }
+
+    /// Every (name, value) pair of the request, in header order, values decoded.
+    pub fn request_cookies(&self) -> Vec<(String, String)> {
+        let mut jar = self.lock();
+        jar.ensure_index();
+        jar.entries()
+            .map(|(name, value)| (name.to_owned(), decode_value(value).into_owned()))
+            .collect()
+    }
+
+    /// Sets cookie `config` to `value` with the definition's `Max-Age`.
+    ///
+    /// The value is percent-encoded as needed, so any string is safe.
+    ///
+    /// # Errors
+    ///
+    /// [`CookieError::TooLarge`] when name plus encoded value exceed [`MAX_COOKIE_SIZE`];
+    /// nothing is changed then.
+    pub fn add(&self, config: &CookieConfig, value: &str) -> Result<(), CookieError> {
+        self.add_with_max_age(config, value, config.max_age())
+    }
+
+    /// Sets cookie `config` to `value` with the given `Max-Age` (capped at 400 days; `None`
+    /// for a cookie that ends with the browser session) instead of the definition's.
+    ///
+    /// # Errors
+    ///
+    /// As [`add`](Self::add).
+    pub fn add_with_max_age(
+        &self,
+        config: &CookieConfig,
+        value: &str,
+        max_age: Option<Duration>,
+    ) -> Result<(), CookieError> {
+        let encoded = encode_value(value);
+        self.add_encoded(config, encoded.into_owned(), max_age)
+    }
+
+    /// Adds a value that is already made of cookie-octets (sealed values are base64url).
+    pub(crate) fn add_encoded(
+        &self,
+        config: &CookieConfig,
+        encoded: String,
+        max_age: Option<Duration>,
+    ) -> Result<(), CookieError> {
+        let size = config.name().len() + encoded.len();
+        if size > MAX_COOKIE_SIZE {
+            return Err(CookieError::TooLarge {
+                name: config.name().to_owned(),
+                size,
+            });
+        }
+        let header = to_header(&config.to_cookie(&encoded, max_age));
+        self.lock().push(Change {
+            config: config.clone(),
+            value: Some(encoded),
+            header,
+        });
+        Ok(())
+    }
+
+    /// Tells the browser to delete cookie `config`, whether or not the request sent it: the
+    /// removal carries the definition's `Path` and `Domain`, which the browser needs to match.
+    pub fn remove(&self, config: &CookieConfig) {
+        let mut removal = config.to_cookie("", Some(Duration::ZERO));
+        removal.set_expires(time::OffsetDateTime::UNIX_EPOCH);
+        let header = to_header(&removal);
+        self.lock().push(Change {
+            config: config.clone(),
+            value: None,
+            header,
+        });
+    }
+
+    /// Whether this request changed any cookie.
+    pub fn has_changes(&self) -> bool {
+        !self.lock().changes.is_empty()
+    }
+
+    /// Appends one `Set-Cookie` per changed cookie to `headers`, in order, and forgets the
+    /// changes (calling it twice writes them once).
+    ///
+    /// [`CookieLayer`](crate::CookieLayer) calls this for you; call it yourself only when using
+    /// a jar without the layer.
+    pub fn write_changes(&self, headers: &mut HeaderMap) {
+        let changes = std::mem::take(&mut self.lock().changes);
+        for change in changes {
+            headers.append(SET_COOKIE, change.header);
+        }
+    }
+
+    /// The raw (encoded) value for `name`: a pending change first, then the request's first.
+    pub(crate) fn get_wire(&self, name: &str) -> Option<String> {
+        let mut jar = self.lock();
+        if let Some(change) = jar.changes.iter().rev().find(|c| c.config.name() == name) {
+            return change.value.clone();
+        }
+        jar.first_request_value(name).map(str::to_owned)
+    }
+}
+
+impl Jar {
+    /// Parses the request headers into the index, once.
+    fn ensure_index(&mut self) {
+        if self.index.is_some() {
+            return;
+        }
+        let headers = &self.headers;
+        self.index = Some({
+            let mut index = Vec::new();
+            for (i, header) in headers.iter().enumerate() {
+                let base = header.as_bytes().as_ptr() as usize;
+                for (name, value) in pairs(header) {
+                    let start = |s: &str| s.as_ptr() as usize - base;
+                    index.push(Entry {
+                        header: i,
+                        name: (start(name), start(name) + name.len()),
+                        value: (start(value), start(value) + value.len()),
+                    });
+                }
+            }
+            index
+        });
+    }
+
+    /// Every request pair as raw (name, value); empty until [`ensure_index`](Self::ensure_index).
+    fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.index.as_deref().unwrap_or_default().iter().map(|e| {
+            (
+                Self::slice(&self.headers, e.header, e.name),
+                Self::slice(&self.headers, e.header, e.value),
+            )
+        })
+    }
+
+    fn slice(headers: &[HeaderValue], header: usize, (from, to): (usize, usize)) -> &str {
+        headers
+            .get(header)
+            .and_then(|h| h.as_bytes().get(from..to))
+            .and_then(|bytes| std::str::from_utf8(bytes).ok())
+            .unwrap_or_default()
+    }
+
+    fn first_request_value(&mut self, name: &str) -> Option<&str> {
+        self.ensure_index();
+        self.entries()
+            .find(|(n, _)| *n == name)
+            .map(|(_, value)| value)
+    }
+
+    /// Records a change; a change to the same cookie (name, path, domain) replaces the earlier
+    /// one in place, so each cookie gets one `Set-Cookie`.
+    fn push(&mut self, change: Change) {
+        let same = |c: &Change| {
+            c.config.name() == change.config.name()
+                && c.config.path() == change.config.path()
+                && c.config.domain() == change.config.domain()
+        };
+        match self.changes.iter_mut().find(|c| same(c)) {
+            Some(existing) => *existing = change,
+            None => self.changes.push(change),
+        }
+    }
+}
+
+fn to_header(cookie: &cookie::Cookie<'_>) -> HeaderValue {
+    // Every part is validated: names are tokens, values cookie-octets, attributes visible
+    // ASCII, so the header is always valid.
+    HeaderValue::try_from(cookie.to_string())
+        .unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+}
+
+impl fmt::Debug for Cookies {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let jar = self.lock();
+        f.debug_struct("Cookies")
+            .field("request_headers", &jar.headers.len())
+            .field(
+                "changed",
+                &jar.changes
+                    .iter()
+                    .map(|c| c.config.name())
+                    .collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jar(headers: &[&[u8]]) -> Cookies {
+        let mut map = HeaderMap::new();
+        for h in headers {
+            map.append(COOKIE, HeaderValue::from_bytes(h).unwrap());
+        }
+        Cookies::from_headers(&map)
+    }
+
+    fn config(name: &str) -> CookieConfig {
+        CookieConfig::builder(name).build().unwrap()
+    }
+
+    fn set_cookies(cookies: &Cookies) -> Vec<String> {
+        let mut headers = HeaderMap::new();
+        cookies.write_changes(&mut headers);
+        headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn duplicate_names_keep_the_first_and_expose_all() {
+        let cookies = jar(&[b"a=1; a=2"]);
+        assert_eq!(cookies.get("a").as_deref(), Some("1"));
+        assert_eq!(cookies.get_all("a"), ["1", "2"]);
+    }
+
+    #[test]
+    fn several_cookie_headers_are_read_in_order() {
+        let cookies = jar(&[b"a=1", b"b=2; a=3"]);
+        assert_eq!(cookies.get("a").as_deref(), Some("1"));
+        assert_eq!(cookies.get("b").as_deref(), Some("2"));
+        assert_eq!(
+            cookies.request_cookies(),
+            [
+                ("a".into(), "1".into()),
+                ("b".into(), "2".into()),
+                ("a".into(), "3".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn spoofed_prefix_names_are_not_honoured() {
+        let cookies = jar(&["__%48ost-sid=evil; \u{2000}__Host-sid=evil2".as_bytes()]);
+        assert_eq!(cookies.get("__Host-sid"), None);
+        assert_eq!(cookies.get("__%48ost-sid").as_deref(), Some("evil"));
+    }
+
+    #[test]
+    fn a_pair_with_invalid_bytes_skips_only_itself() {
+        let cookies = jar(&[b"a=1; bad=\xff\x80; b=2"]);
+        assert_eq!(cookies.get("a").as_deref(), Some("1"));
+        assert_eq!(cookies.get("bad"), None);
+        assert_eq!(cookies.get("b").as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn a_value_with_a_semicolon_cannot_add_an_attribute() {
+        let cookies = jar(&[]);
+        cookies
+            .add(&config("a"), "x; Domain=evil.example; Max-Age=999999")
+            .unwrap();
+        let [header] = set_cookies(&cookies).try_into().unwrap();
+        assert_eq!(
+            header,
+            "a=x%3B%20Domain=evil.example%3B%20Max-Age=999999; HttpOnly; SameSite=Lax; Secure; Path=/"
+        );
+        let attributes: Vec<_> = header.split("; ").skip(1).collect();
+        assert_eq!(attributes, ["HttpOnly", "SameSite=Lax", "Secure", "Path=/"]);
+    }
+
+    #[test]
+    fn a_4097_byte_cookie_is_an_error_at_write_time() {
+        let cookies = jar(&[]);
+        let name = config("n");
+        assert!(cookies.add(&name, &"v".repeat(4095)).is_ok());
+        assert_eq!(
+            cookies.add(&name, &"v".repeat(4096)),
+            Err(CookieError::TooLarge {
+                name: "n".into(),
+                size: 4097
+            })
+        );
+        // Measured after encoding: 1366 spaces are 4098 bytes once encoded.
+        assert!(matches!(
+            cookies.add(&name, &" ".repeat(1366)),
+            Err(CookieError::TooLarge { size: 4099, .. })
+        ));
+        // The failed writes changed nothing.
+        assert_eq!(cookies.get("n").map(|v| v.len()), Some(4095));
+    }
+
+    #[test]
+    fn removal_uses_the_definition_even_when_the_request_did_not_send_it() {
+        let cookies = jar(&[]);
+        let scoped = CookieConfig::builder("pref")
+            .path("/app")
+            .domain("example.com")
+            .build()
+            .unwrap();
+        cookies.remove(&scoped);
+        let [header] = set_cookies(&cookies).try_into().unwrap();
+        assert!(header.starts_with("pref=; "), "{header}");
+        assert!(header.contains("Path=/app"), "{header}");
+        assert!(header.contains("Domain=example.com"), "{header}");
+        assert!(header.contains("Max-Age=0"), "{header}");
+        assert!(
+            header.contains("Expires=Thu, 01 Jan 1970 00:00:00 GMT"),
+            "{header}"
+        );
+    }
+
+    #[test]
+    fn changes_are_written_once_in_order_with_last_value_per_cookie() {
+        let cookies = jar(&[b"a=old"]);
+        cookies.add(&config("b"), "1").unwrap();
+        cookies.add(&config("a"), "2").unwrap();
+        cookies.add(&config("b"), "3").unwrap();
+        cookies.remove(&config("c"));
+        assert_eq!(cookies.get("a").as_deref(), Some("2"));
+        assert_eq!(cookies.get("b").as_deref(), Some("3"));
+        assert_eq!(cookies.get("c"), None);
+        let written = set_cookies(&cookies);
+        let names: Vec<_> = written
+            .iter()
+            .map(|h| h.split('=').next().unwrap())
+            .collect();
+        assert_eq!(names, ["b", "a", "c"]);
+        assert!(written[0].starts_with("b=3;"));
+        assert!(set_cookies(&cookies).is_empty());
+    }
+
+    #[test]
+    fn removal_then_read_is_absent() {
+        let cookies = jar(&[b"a=1"]);
+        cookies.remove(&config("a"));
+        assert_eq!(cookies.get("a"), None);
+        assert_eq!(
+            cookies.get_all("a"),
+            ["1"],
+            "get_all shows what the request sent"
+        );
+    }
+
+    #[test]
+    fn values_round_trip_through_encoding() {
+        let cookies = jar(&[]);
+        let value = "é; ,\"\\%";
+        cookies.add(&config("v"), value).unwrap();
+        let [header] = set_cookies(&cookies).try_into().unwrap();
+        let wire = header.split("; ").next().unwrap();
+        let next = jar(&[wire.as_bytes()]);
+        assert_eq!(next.get("v").as_deref(), Some(value));
+    }
+
+    #[test]
+    fn debug_shows_names_but_no_values() {
+        let cookies = jar(&[b"sid=secret-value"]);
+        cookies.add(&config("token"), "another-secret").unwrap();
+        let text = format!("{cookies:?}");
+        assert!(text.contains("token"));
+        assert!(!text.contains("secret"));
+    }
+}

@@ -1,0 +1,69 @@
+use std::task::{Context, Poll};
+
+use http::header::COOKIE;
+use http::{Request, Response};
+use tower_service::Service;
+
+use super::{CookieLayer, ResponseFuture};
+use crate::Cookies;
+
+/// The service built by [`CookieLayer`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct CookieManager<S> {
+    inner: S,
+}
+
+impl<S> CookieManager<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S) -> Self {
+        Self { inner }
+    }
+
+    /// A [`CookieLayer`].
+    pub fn layer() -> CookieLayer {
+        CookieLayer::new()
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for CookieManager<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let writer = if req.extensions().get::<Cookies>().is_some() {
+            // An outer CookieLayer owns the jar and writes it.
+            None
+        } else {
+            let cookies = Cookies::from_cookie_headers(
+                req.headers().get_all(COOKIE).iter().cloned().collect(),
+            );
+            req.extensions_mut().insert(cookies.clone());
+            Some(cookies)
+        };
+        ResponseFuture::new(self.inner.call(req), writer)
+    }
+}

@@ -1,0 +1,166 @@
+//! Parsing the request's `Cookie` header(s), strictly where it matters.
+//!
+//! - Names are compared byte for byte: never percent-decoded, case-folded or trimmed of
+//!   anything but SP and HTAB, so `__%48ost-sid` and `\u{2000}__Host-sid` are *not*
+//!   `__Host-sid` (a browser stores those as unprefixed cookies that any subdomain may set).
+//! - A pair without `=`, with an empty name, or with bytes that are not UTF-8 is skipped;
+//!   the rest of the header still counts.
+//! - Several `Cookie` header fields (HTTP/2 splits them) are read in order.
+//! - Values are percent-decoded, the mirror of [`encode_value`] on write.
+
+use std::borrow::Cow;
+
+use http::HeaderValue;
+use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
+
+/// The bytes encoded in values: everything outside RFC 6265 `cookie-octet`, plus `%` so that
+/// decoding is the exact inverse of encoding.
+const VALUE_ENCODE_SET: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b',')
+    .add(b';')
+    .add(b'\\')
+    .add(b'%');
+
+/// Encodes a value so that it consists of cookie-octets only: no `;`, `,`, space, quote,
+/// backslash, control or non-ASCII byte reaches the header, so no attribute can be injected.
+pub(crate) fn encode_value(value: &str) -> Cow<'_, str> {
+    utf8_percent_encode(value, VALUE_ENCODE_SET).into()
+}
+
+/// Decodes a value read from a request (lenient: malformed `%` sequences stay as they are,
+/// and a decoded value that is not UTF-8 is returned raw).
+pub(crate) fn decode_value(raw: &str) -> Cow<'_, str> {
+    if !raw.contains('%') {
+        return Cow::Borrowed(raw);
+    }
+    match percent_decode_str(raw).decode_utf8() {
+        Ok(decoded) => decoded,
+        Err(_) => Cow::Borrowed(raw),
+    }
+}
+
+/// The name/value pairs of one `Cookie` header value, in order, as raw (undecoded) text.
+pub(crate) fn pairs(header: &HeaderValue) -> impl Iterator<Item = (&str, &str)> {
+    header.as_bytes().split(|&b| b == b';').filter_map(pair)
+}
+
+fn pair(bytes: &[u8]) -> Option<(&str, &str)> {
+    let bytes = trim_wsp(bytes);
+    let eq = bytes.iter().position(|&b| b == b'=')?;
+    let (name, value) = (bytes.get(..eq)?, bytes.get(eq + 1..)?);
+    let name = trim_wsp(name);
+    if name.is_empty() {
+        return None;
+    }
+    let name = std::str::from_utf8(name).ok()?;
+    let value = std::str::from_utf8(trim_wsp(value)).ok()?;
+    Some((name, value))
+}
+
+/// Trims SP and HTAB only (RFC 6265bis WSP), never Unicode whitespace.
+fn trim_wsp(mut bytes: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = bytes {
+        bytes = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = bytes {
+        bytes = rest;
+    }
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn parse(header: &[u8]) -> Vec<(String, String)> {
+        let header = HeaderValue::from_bytes(header).unwrap();
+        pairs(&header)
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn names_are_never_decoded_or_unicode_trimmed() {
+        let parsed = parse("__%48ost-sid=a; \u{2000}__Host-sid=b; __Host-sid=c".as_bytes());
+        assert_eq!(
+            parsed,
+            [
+                ("__%48ost-sid".into(), "a".into()),
+                ("\u{2000}__Host-sid".into(), "b".into()),
+                ("__Host-sid".into(), "c".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_pairs_are_skipped_and_the_rest_kept() {
+        let mut header = b"a=1; novalue; =nameless; b=".to_vec();
+        header.extend_from_slice(b"; bad=\xff\xfe; \xc3=x; c=3;;  ; d = 4 ");
+        assert_eq!(
+            parse(&header),
+            [
+                ("a".into(), "1".into()),
+                ("b".into(), String::new()),
+                ("c".into(), "3".into()),
+                ("d".into(), "4".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn values_keep_quotes_and_equals_signs() {
+        assert_eq!(
+            parse(br#"q="quoted"; e=a=b=c"#),
+            [
+                ("q".into(), "\"quoted\"".into()),
+                ("e".into(), "a=b=c".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn value_encoding_leaves_no_separator_or_attribute() {
+        let encoded = encode_value("x; Domain=evil.example, Path=/\r\n\"é\\%");
+        assert!(
+            encoded
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !matches!(b, b';' | b',' | b'"' | b'\\')),
+            "{encoded}"
+        );
+        assert_eq!(
+            decode_value(&encoded),
+            "x; Domain=evil.example, Path=/\r\n\"é\\%"
+        );
+    }
+
+    #[test]
+    fn decoding_is_lenient() {
+        assert_eq!(decode_value("100%"), "100%");
+        assert_eq!(decode_value("%zz"), "%zz");
+        assert_eq!(decode_value("%ff"), "%ff");
+        assert_eq!(decode_value("plain"), "plain");
+    }
+
+    proptest! {
+        #[test]
+        fn encode_then_decode_is_identity(value in any::<String>()) {
+            let encoded = encode_value(&value);
+            prop_assert!(encoded.bytes().all(|b| (0x21..0x7f).contains(&b) && !b";,\"\\ ".contains(&b)));
+            prop_assert_eq!(decode_value(&encoded), value.as_str());
+        }
+
+        #[test]
+        fn parsing_never_panics_and_names_are_non_empty(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            if let Ok(header) = HeaderValue::from_bytes(&bytes) {
+                for (name, value) in pairs(&header) {
+                    prop_assert!(!name.is_empty());
+                    prop_assert!(!name.contains(';') && !value.contains(';'));
+                }
+            }
+        }
+    }
+}

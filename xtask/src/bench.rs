@@ -1,0 +1,175 @@
+//! `cargo xtask bench <suite>`: run a criterion suite, then tabulate its results.
+//!
+//! Conventions the suites follow: one criterion group per scenario, whose id starts with the
+//! suite name; inside it, the function id `baseline` is the same stack without the middleware,
+//! `ours` is this project's implementation, and every other id is a peer. Rows are read from
+//! criterion's `target/criterion/**/new/{benchmark,estimates}.json`, keeping only files written
+//! by this run.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde_json::Value;
+
+const SUITES: &[(&str, &str)] = &[
+    ("cookie", "auth-cookie"),
+    ("session", "auth-session"),
+    ("jwt", "auth-jwt"),
+];
+
+struct Row {
+    function: String,
+    median: f64,
+    low: f64,
+    high: f64,
+}
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let Some((suite, extra)) = args.split_first() else {
+        return Err("usage: cargo xtask bench <cookie|session|jwt> [criterion args]".to_owned());
+    };
+    let Some((_, package)) = SUITES.iter().find(|(name, _)| name == suite) else {
+        return Err(format!(
+            "unknown suite `{suite}`; known: cookie, session, jwt"
+        ));
+    };
+    let started = SystemTime::now();
+    let mut command = vec![
+        "cargo",
+        "bench",
+        "--package",
+        package,
+        "--bench",
+        suite.as_str(),
+        "--all-features",
+        "--",
+    ];
+    command.extend(extra.iter().map(String::as_str));
+    crate::run_step(&format!("bench {suite}"), &command, &[])?;
+
+    let groups = collect(&criterion_dir(), suite, started)?;
+    if groups.is_empty() {
+        return Err(format!(
+            "no criterion results for `{suite}` were written by this run"
+        ));
+    }
+    println!("\n{}", table(&groups));
+    Ok(())
+}
+
+fn criterion_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join("target")
+        },
+        PathBuf::from,
+    );
+    target.join("criterion")
+}
+
+fn read_json(path: &Path) -> Option<Value> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+fn collect(
+    root: &Path,
+    suite: &str,
+    since: SystemTime,
+) -> Result<BTreeMap<String, Vec<Row>>, String> {
+    let mut groups: BTreeMap<String, Vec<Row>> = BTreeMap::new();
+    let entries = std::fs::read_dir(root).map_err(|e| format!("{}: {e}", root.display()))?;
+    for group_dir in entries.flatten() {
+        let Ok(functions) = std::fs::read_dir(group_dir.path()) else {
+            continue;
+        };
+        for function_dir in functions.flatten() {
+            let new = function_dir.path().join("new");
+            let estimates_path = new.join("estimates.json");
+            let fresh = std::fs::metadata(&estimates_path)
+                .and_then(|m| m.modified())
+                .is_ok_and(|modified| modified >= since);
+            if !fresh {
+                continue;
+            }
+            let (Some(meta), Some(estimates)) = (
+                read_json(&new.join("benchmark.json")),
+                read_json(&estimates_path),
+            ) else {
+                continue;
+            };
+            let text = |v: &Value, at: &str| {
+                v.pointer(at)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let number =
+                |v: &Value, at: &str| v.pointer(at).and_then(Value::as_f64).unwrap_or(f64::NAN);
+            let group = text(&meta, "/group_id");
+            if !group.starts_with(suite) {
+                continue;
+            }
+            groups.entry(group).or_default().push(Row {
+                function: text(&meta, "/function_id"),
+                median: number(&estimates, "/median/point_estimate"),
+                low: number(&estimates, "/median/confidence_interval/lower_bound"),
+                high: number(&estimates, "/median/confidence_interval/upper_bound"),
+            });
+        }
+    }
+    for rows in groups.values_mut() {
+        rows.sort_by_key(|r| match r.function.as_str() {
+            "baseline" => (0, String::new()),
+            "ours" => (1, String::new()),
+            other => (2, other.to_owned()),
+        });
+    }
+    Ok(groups)
+}
+
+fn table(groups: &BTreeMap<String, Vec<Row>>) -> String {
+    let mut out = String::from(
+        "| scenario | implementation | median ns [95% CI] | added vs baseline (ns) | ours added / this added | ours added / this median |\n\
+         |---|---|---:|---:|---:|---:|\n",
+    );
+    for (group, rows) in groups {
+        let baseline = rows
+            .iter()
+            .find(|r| r.function == "baseline")
+            .map(|r| r.median);
+        let added = |r: &Row| baseline.map(|b| r.median - b);
+        let ours_added = rows.iter().find(|r| r.function == "ours").and_then(added);
+        for row in rows {
+            let this_added = added(row);
+            let ratio_added = match (ours_added, this_added) {
+                (Some(o), Some(t))
+                    if row.function != "baseline" && row.function != "ours" && t > 0.0 =>
+                {
+                    format!("{:.2}", o / t)
+                }
+                _ => String::new(),
+            };
+            let ratio_median = match ours_added {
+                Some(o) if row.function != "baseline" && row.function != "ours" => {
+                    format!("{:.2}", o / row.median)
+                }
+                _ => String::new(),
+            };
+            out.push_str(&format!(
+                "| {group} | {} | {:.0} [{:.0}–{:.0}] | {} | {ratio_added} | {ratio_median} |\n",
+                row.function,
+                row.median,
+                row.low,
+                row.high,
+                this_added
+                    .filter(|_| row.function != "baseline")
+                    .map(|a| format!("{a:+.0}"))
+                    .unwrap_or_default(),
+            ));
+        }
+    }
+    out
+}
