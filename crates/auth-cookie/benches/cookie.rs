@@ -144,6 +144,15 @@ fn benches(c: &mut Criterion) {
                 plain.clone(),
             ),
             (
+                // What any layer costs through `Router::layer` (axum boxes the layered route
+                // again), to read the other rows against.
+                "noop-layer",
+                Router::new()
+                    .route("/", get(untouched))
+                    .layer(tower::util::MapRequestLayer::new(|req: Request<Body>| req)),
+                plain.clone(),
+            ),
+            (
                 "ours",
                 Router::new()
                     .route("/", get(untouched))

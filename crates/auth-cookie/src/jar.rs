@@ -1,10 +1,12 @@
 //! The per-request cookie jar and its `Cookies` handle.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue};
+use smallvec::SmallVec;
 use time::Duration;
 
 use crate::parse::{decode_value, encode_value, pairs};
@@ -58,16 +60,50 @@ pub const MAX_COOKIE_SIZE: usize = 4096;
 /// ```
 #[derive(Clone)]
 pub struct Cookies {
-    inner: Arc<Mutex<Jar>>,
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    /// Set once any change is recorded, so an untouched request skips the lock on the way out.
+    changed: AtomicBool,
+    jar: Mutex<Jar>,
 }
 
 struct Jar {
-    headers: Vec<HeaderValue>,
-    /// Built on first read: (header index, name, raw value) byte ranges of every pair.
-    index: Option<Vec<Entry>>,
+    headers: RequestHeaders,
+    /// Built on first read: where every pair's name and raw value sit in the headers.
+    index: Option<SmallVec<[Entry; 8]>>,
     changes: Vec<Change>,
 }
 
+/// The request's `Cookie` header values; almost always exactly one, kept inline.
+enum RequestHeaders {
+    One(HeaderValue),
+    Many(Vec<HeaderValue>),
+}
+
+impl RequestHeaders {
+    fn collect<'a>(mut values: impl Iterator<Item = &'a HeaderValue>) -> Self {
+        match (values.next(), values.next()) {
+            (None, _) => Self::Many(Vec::new()),
+            (Some(one), None) => Self::One(one.clone()),
+            (Some(first), Some(second)) => {
+                let mut all = vec![first.clone(), second.clone()];
+                all.extend(values.cloned());
+                Self::Many(all)
+            }
+        }
+    }
+
+    fn as_slice(&self) -> &[HeaderValue] {
+        match self {
+            Self::One(one) => std::slice::from_ref(one),
+            Self::Many(many) => many,
+        }
+    }
+}
+
+/// One pair's position: header index and byte ranges (all pairs are valid UTF-8).
 #[derive(Clone, Copy)]
 struct Entry {
     header: usize,
@@ -85,16 +121,15 @@ struct Change {
 impl Cookies {
     /// A jar holding the `Cookie` headers of a request and no changes.
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        Self::from_cookie_headers(headers.get_all(COOKIE).iter().cloned().collect())
-    }
-
-    pub(crate) fn from_cookie_headers(headers: Vec<HeaderValue>) -> Self {
         Self {
-            inner: Arc::new(Mutex::new(Jar {
-                headers,
-                index: None,
-                changes: Vec::new(),
-            })),
+            inner: Arc::new(Shared {
+                changed: AtomicBool::new(false),
+                jar: Mutex::new(Jar {
+                    headers: RequestHeaders::collect(headers.get_all(COOKIE).iter()),
+                    index: None,
+                    changes: Vec::new(),
+                }),
+            }),
         }
     }
 
@@ -102,6 +137,7 @@ impl Cookies {
         // A panic while holding the lock cannot leave the jar half-written (every mutation
         // is a single push or replace), so a poisoned lock is safe to use.
         self.inner
+            .jar
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -111,8 +147,7 @@ impl Cookies {
     /// A cookie added in this request reads as its new value, a removed one as `None`;
     /// otherwise the first request cookie with that name.
     pub fn get(&self, name: &str) -> Option<String> {
-        self.get_wire(name)
-            .map(|raw| decode_value(&raw).into_owned())
+        self.with_wire(name, |raw| raw.map(|raw| decode_value(raw).into_owned()))
     }
 
     /// Every value the request sent for `name`, in header order (duplicates appear when a
@@ -178,7 +213,7 @@ impl Cookies {
             });
         }
         let header = to_header(&config.to_cookie(&encoded, max_age));
-        self.lock().push(Change {
+        self.record(Change {
             config: config.clone(),
             value: Some(encoded),
             header,
@@ -192,16 +227,21 @@ impl Cookies {
         let mut removal = config.to_cookie("", Some(Duration::ZERO));
         removal.set_expires(time::OffsetDateTime::UNIX_EPOCH);
         let header = to_header(&removal);
-        self.lock().push(Change {
+        self.record(Change {
             config: config.clone(),
             value: None,
             header,
         });
     }
 
+    fn record(&self, change: Change) {
+        self.lock().push(change);
+        self.inner.changed.store(true, Ordering::Release);
+    }
+
     /// Whether this request changed any cookie.
     pub fn has_changes(&self) -> bool {
-        !self.lock().changes.is_empty()
+        self.inner.changed.load(Ordering::Acquire) && !self.lock().changes.is_empty()
     }
 
     /// Appends one `Set-Cookie` per changed cookie to `headers`, in order, and forgets the
@@ -210,19 +250,24 @@ impl Cookies {
     /// [`CookieLayer`](crate::CookieLayer) calls this for you; call it yourself only when using
     /// a jar without the layer.
     pub fn write_changes(&self, headers: &mut HeaderMap) {
+        if !self.inner.changed.load(Ordering::Acquire) {
+            return;
+        }
         let changes = std::mem::take(&mut self.lock().changes);
         for change in changes {
             headers.append(SET_COOKIE, change.header);
         }
     }
 
-    /// The raw (encoded) value for `name`: a pending change first, then the request's first.
-    pub(crate) fn get_wire(&self, name: &str) -> Option<String> {
+    /// Calls `f` with the raw (encoded) value for `name`: a pending change first, then the
+    /// request's first value; `None` when absent or removed. Runs under the jar's lock, so `f`
+    /// must not touch the jar.
+    pub(crate) fn with_wire<T>(&self, name: &str, f: impl FnOnce(Option<&str>) -> T) -> T {
         let mut jar = self.lock();
         if let Some(change) = jar.changes.iter().rev().find(|c| c.config.name() == name) {
-            return change.value.clone();
+            return f(change.value.as_deref());
         }
-        jar.first_request_value(name).map(str::to_owned)
+        f(jar.first_request_value(name))
     }
 }
 
@@ -232,9 +277,9 @@ impl Jar {
         if self.index.is_some() {
             return;
         }
-        let headers = &self.headers;
+        let headers = self.headers.as_slice();
         self.index = Some({
-            let mut index = Vec::new();
+            let mut index = SmallVec::new();
             for (i, header) in headers.iter().enumerate() {
                 let base = header.as_bytes().as_ptr() as usize;
                 for (name, value) in pairs(header) {
@@ -254,25 +299,35 @@ impl Jar {
     fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
         self.index.as_deref().unwrap_or_default().iter().map(|e| {
             (
-                Self::slice(&self.headers, e.header, e.name),
-                Self::slice(&self.headers, e.header, e.value),
+                Self::slice(self.headers.as_slice(), e.header, e.name),
+                Self::slice(self.headers.as_slice(), e.header, e.value),
             )
         })
     }
 
-    fn slice(headers: &[HeaderValue], header: usize, (from, to): (usize, usize)) -> &str {
-        headers
-            .get(header)
-            .and_then(|h| h.as_bytes().get(from..to))
-            .and_then(|bytes| std::str::from_utf8(bytes).ok())
-            .unwrap_or_default()
+    fn slice(headers: &[HeaderValue], header: usize, range: (usize, usize)) -> &str {
+        // Validated when the index was built; re-checked here because this crate has no
+        // `unsafe` to skip it.
+        std::str::from_utf8(Self::bytes(headers, header, range)).unwrap_or_default()
     }
 
     fn first_request_value(&mut self, name: &str) -> Option<&str> {
         self.ensure_index();
-        self.entries()
-            .find(|(n, _)| *n == name)
-            .map(|(_, value)| value)
+        let headers = self.headers.as_slice();
+        let entry = self
+            .index
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .find(|e| Self::bytes(headers, e.header, e.name) == name.as_bytes())?;
+        Some(Self::slice(headers, entry.header, entry.value))
+    }
+
+    fn bytes(headers: &[HeaderValue], header: usize, (from, to): (usize, usize)) -> &[u8] {
+        headers
+            .get(header)
+            .and_then(|h| h.as_bytes().get(from..to))
+            .unwrap_or_default()
     }
 
     /// Records a change; a change to the same cookie (name, path, domain) replaces the earlier
@@ -301,7 +356,7 @@ impl fmt::Debug for Cookies {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let jar = self.lock();
         f.debug_struct("Cookies")
-            .field("request_headers", &jar.headers.len())
+            .field("request_headers", &jar.headers.as_slice().len())
             .field(
                 "changed",
                 &jar.changes

@@ -42,21 +42,49 @@ pub(crate) fn decode_value(raw: &str) -> Cow<'_, str> {
 }
 
 /// The name/value pairs of one `Cookie` header value, in order, as raw (undecoded) text.
-pub(crate) fn pairs(header: &HeaderValue) -> impl Iterator<Item = (&str, &str)> {
-    header.as_bytes().split(|&b| b == b';').filter_map(pair)
+pub(crate) fn pairs(header: &HeaderValue) -> Pairs<'_> {
+    Pairs {
+        bytes: header.as_bytes(),
+        position: 0,
+    }
 }
 
-fn pair(bytes: &[u8]) -> Option<(&str, &str)> {
-    let bytes = trim_wsp(bytes);
-    let eq = bytes.iter().position(|&b| b == b'=')?;
-    let (name, value) = (bytes.get(..eq)?, bytes.get(eq + 1..)?);
-    let name = trim_wsp(name);
-    if name.is_empty() {
-        return None;
+/// The iterator returned by [`pairs`]: splits with memchr and validates UTF-8 per pair, so a
+/// bad pair is skipped on its own.
+pub(crate) struct Pairs<'a> {
+    bytes: &'a [u8],
+    position: usize,
+}
+
+impl<'a> Iterator for Pairs<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.position <= self.bytes.len() {
+            let rest = self.bytes.get(self.position..)?;
+            let end = memchr::memchr(b';', rest).unwrap_or(rest.len());
+            let piece = rest.get(..end)?;
+            self.position += end + 1;
+            if let Some(pair) = self.pair(piece) {
+                return Some(pair);
+            }
+        }
+        None
     }
-    let name = std::str::from_utf8(name).ok()?;
-    let value = std::str::from_utf8(trim_wsp(value)).ok()?;
-    Some((name, value))
+}
+
+impl<'a> Pairs<'a> {
+    fn pair(&self, piece: &'a [u8]) -> Option<(&'a str, &'a str)> {
+        let eq = memchr::memchr(b'=', piece)?;
+        let name = trim_wsp(piece.get(..eq)?);
+        let value = trim_wsp(piece.get(eq + 1..)?);
+        if name.is_empty() {
+            return None;
+        }
+        let name = std::str::from_utf8(name).ok()?;
+        let value = std::str::from_utf8(value).ok()?;
+        Some((name, value))
+    }
 }
 
 /// Trims SP and HTAB only (RFC 6265bis WSP), never Unicode whitespace.

@@ -1,6 +1,5 @@
 use std::task::{Context, Poll};
 
-use http::header::COOKIE;
 use http::{Request, Response};
 use tower_service::Service;
 
@@ -58,9 +57,7 @@ where
             // An outer CookieLayer owns the jar and writes it.
             None
         } else {
-            let cookies = Cookies::from_cookie_headers(
-                req.headers().get_all(COOKIE).iter().cloned().collect(),
-            );
+            let cookies = Cookies::from_headers(req.headers());
             req.extensions_mut().insert(cookies.clone());
             Some(cookies)
         };

@@ -54,7 +54,8 @@ pub struct CookieKeys {
 struct DerivedKey {
     /// The key id, unpadded base64url, as it appears in seals.
     kid: String,
-    /// HMAC state with the key already absorbed; cloned per use.
+    /// HMAC state with the key and the constant `label ‖ 0 ‖ kid ‖ 0` prefix already
+    /// absorbed; cloned per use.
     mac: HmacSha256,
     aead: Aes256Gcm,
 }
@@ -130,7 +131,7 @@ impl CookieKeys {
             _ => return None,
         };
         let mut mac = key.mac.clone();
-        feed_signed(&mut mac, key, name, value);
+        feed_signed(&mut mac, name, value);
         // `verify_slice` compares in constant time.
         mac.verify_slice(tag).ok()?;
         Some((value, current))
@@ -197,22 +198,24 @@ fn derive(id: &KeyId, secret: &SecretKey) -> DerivedKey {
     // 32 bytes is far below HKDF-SHA256's 8160-byte limit: expand cannot fail.
     let _ = hkdf.expand(SIGNED_LABEL, &mut *mac_key);
     let _ = hkdf.expand(PRIVATE_LABEL, &mut *enc_key);
-    let mac = <HmacSha256 as Mac>::new_from_slice(&*mac_key)
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(&*mac_key)
         .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+    let kid = URL_SAFE_NO_PAD.encode(id.as_str());
+    // Key ids are base64url: no NUL, so the framing is unambiguous.
+    mac.update(SIGNED_LABEL);
+    mac.update(b"\0");
+    mac.update(kid.as_bytes());
+    mac.update(b"\0");
     DerivedKey {
-        kid: URL_SAFE_NO_PAD.encode(id.as_str()),
+        kid,
         mac,
         aead: Aes256Gcm::new(aes_gcm::Key::<Aes256Gcm>::from_slice(&*enc_key)),
     }
 }
 
-fn feed_signed(mac: &mut HmacSha256, key: &DerivedKey, name: &str, value: &str) {
-    // Names are tokens and key ids base64url: neither holds a NUL, so the framing is
-    // unambiguous.
-    mac.update(SIGNED_LABEL);
-    mac.update(b"\0");
-    mac.update(key.kid.as_bytes());
-    mac.update(b"\0");
+/// Adds `name ‖ 0 ‖ value` to a state that has absorbed `label ‖ 0 ‖ kid ‖ 0` (names are
+/// tokens: no NUL).
+fn feed_signed(mac: &mut HmacSha256, name: &str, value: &str) {
     mac.update(name.as_bytes());
     mac.update(b"\0");
     mac.update(value.as_bytes());
@@ -220,7 +223,7 @@ fn feed_signed(mac: &mut HmacSha256, key: &DerivedKey, name: &str, value: &str) 
 
 fn signed_tag(key: &DerivedKey, name: &str, value: &str) -> [u8; 32] {
     let mut mac = key.mac.clone();
-    feed_signed(&mut mac, key, name, value);
+    feed_signed(&mut mac, name, value);
     mac.finalize().into_bytes().into()
 }
 

@@ -161,10 +161,13 @@ impl<M: SealMode> SealedCookies<'_, M> {
     /// A valid cookie sealed with an older key is re-sealed with the current key (a
     /// `Set-Cookie` on the response).
     pub fn read(&self, config: &CookieConfig) -> SealedRead {
-        let Some(wire) = self.cookies.get_wire(config.name()) else {
+        let opened = self.cookies.with_wire(config.name(), |wire| {
+            wire.map(|wire| M::open(self.keys, config.name(), wire))
+        });
+        let Some(opened) = opened else {
             return SealedRead::Absent;
         };
-        match M::open(self.keys, config.name(), &wire) {
+        match opened {
             Some((value, true)) => SealedRead::Valid(value),
             Some((value, false)) => {
                 if let Err(error) = self.add(config, &value) {
