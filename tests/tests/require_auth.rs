@@ -357,3 +357,98 @@ mod axum_router {
         }
     }
 }
+
+mod lazy_identity {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use auth_core::{LazyIdentity, ResolveFuture};
+
+    use super::*;
+
+    /// Inserts a `LazyIdentity` whose resolver answers per the `x-lazy` header and counts calls.
+    fn lazy_layer(
+        calls: Arc<AtomicUsize>,
+    ) -> MapRequestLayer<impl Fn(Request<Body>) -> Request<Body> + Clone> {
+        MapRequestLayer::new(move |mut req: Request<Body>| {
+            let mode = req
+                .headers()
+                .get("x-lazy")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let calls = calls.clone();
+            req.extensions_mut()
+                .insert(LazyIdentity::new(move || -> ResolveFuture {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    let mode = mode.clone();
+                    Box::pin(async move {
+                        match mode.as_str() {
+                            "admin" => Ok(Some(
+                                Identity::builder("root", AuthMethod::Session)
+                                    .role("admin")
+                                    .build(),
+                            )),
+                            "user" => Ok(Some(Identity::builder("u", AuthMethod::Session).build())),
+                            "down" => Err("store down".into()),
+                            _ => Ok(None),
+                        }
+                    })
+                }));
+            req.extensions_mut().insert(AuthLayerMarker::new("lazy"));
+            req
+        })
+    }
+
+    fn req(mode: &str) -> Request<Body> {
+        Request::get("/")
+            .header("x-lazy", mode)
+            .body(Body::empty())
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_lazy_identity_is_resolved_checked_and_inserted() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let svc = ServiceBuilder::new()
+            .layer(lazy_layer(calls.clone()))
+            .layer(RequireAuthLayer::role("admin"))
+            .service_fn(ok_handler);
+
+        let res = svc.clone().oneshot(req("admin")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(
+            body_text(res).await,
+            "root",
+            "the handler sees the resolved Identity"
+        );
+
+        let res = svc.clone().oneshot(req("user")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+        let res = svc.clone().oneshot(req("anonymous")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+        let res = svc.oneshot(req("down")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(rejection(&res).kind(), AuthRejectionKind::Unavailable);
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn an_identity_already_present_is_used_without_resolving() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let svc = ServiceBuilder::new()
+            .layer(lazy_layer(calls.clone()))
+            .layer(MapRequestLayer::new(authenticate))
+            .layer(RequireAuthLayer::authenticated())
+            .service_fn(ok_handler);
+        let mut request = req("down");
+        request
+            .headers_mut()
+            .insert("x-test-user", HeaderValue::from_static("eager;session"));
+        let res = svc.oneshot(request).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+    }
+}

@@ -7,7 +7,7 @@ use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
 
-use crate::{AuthLayerMarker, Identity};
+use crate::{AuthLayerMarker, Identity, LazyIdentity};
 
 /// Why the [`Identity`] extractor failed (feature `axum`).
 ///
@@ -15,6 +15,9 @@ use crate::{AuthLayerMarker, Identity};
 ///
 /// - [`Identity`]: the authenticated identity; 401 when nobody is logged in.
 /// - `Option<Identity>`: `None` when nobody is logged in.
+///
+/// When the layer left a [`LazyIdentity`](crate::LazyIdentity) (the session layer does),
+/// the extractors resolve it, answering **503** if its backend fails.
 ///
 /// Both answer **500** when no authenticating layer ran on the route (no
 /// [`AuthLayerMarker`] in the extensions): that is a wiring bug, not an anonymous user, and
@@ -64,6 +67,8 @@ pub enum IdentityRejection {
     Unauthenticated,
     /// No authenticating layer ran on this route: 500, a configuration error.
     MissingAuthLayer,
+    /// The identity could not be resolved because a backend failed: 503.
+    Unavailable,
 }
 
 const MISSING_LAYER: &str = "auth_core::Identity was extracted on a route that no authenticating \
@@ -76,6 +81,7 @@ impl IdentityRejection {
         match self {
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::MissingAuthLayer => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -85,6 +91,7 @@ impl fmt::Display for IdentityRejection {
         match self {
             Self::Unauthenticated => f.write_str("authentication required"),
             Self::MissingAuthLayer => f.write_str(MISSING_LAYER),
+            Self::Unavailable => f.write_str("authentication backend unavailable"),
         }
     }
 }
@@ -102,6 +109,26 @@ impl IntoResponse for IdentityRejection {
     }
 }
 
+/// The identity in the extensions, resolving a [`LazyIdentity`] (and caching the answer in the
+/// extensions) when that is all there is.
+async fn identity(parts: &mut Parts) -> Result<Option<Identity>, IdentityRejection> {
+    if let Some(identity) = parts.extensions.get::<Identity>() {
+        return Ok(Some(identity.clone()));
+    }
+    check_layer(parts)?;
+    let Some(lazy) = parts.extensions.get::<LazyIdentity>().cloned() else {
+        return Ok(None);
+    };
+    let identity = lazy
+        .resolve()
+        .await
+        .map_err(|_| IdentityRejection::Unavailable)?;
+    if let Some(identity) = &identity {
+        parts.extensions.insert(identity.clone());
+    }
+    Ok(identity)
+}
+
 fn check_layer(parts: &Parts) -> Result<(), IdentityRejection> {
     if parts.extensions.get::<AuthLayerMarker>().is_some() {
         Ok(())
@@ -114,11 +141,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Identity {
     type Rejection = IdentityRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        if let Some(identity) = parts.extensions.get::<Self>() {
-            return Ok(identity.clone());
-        }
-        check_layer(parts)?;
-        Err(IdentityRejection::Unauthenticated)
+        identity(parts)
+            .await?
+            .ok_or(IdentityRejection::Unauthenticated)
     }
 }
 
@@ -129,10 +154,6 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Identity {
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        if let Some(identity) = parts.extensions.get::<Self>() {
-            return Ok(Some(identity.clone()));
-        }
-        check_layer(parts)?;
-        Ok(None)
+        identity(parts).await
     }
 }

@@ -73,6 +73,7 @@ mod error;
 mod extract;
 mod identity;
 mod keys;
+mod lazy;
 mod random;
 mod revocation;
 mod session;
@@ -87,7 +88,7 @@ pub use authz::{
 };
 /// Response futures.
 pub mod future {
-    pub use crate::authz::ResponseFuture;
+    pub use crate::authz::{RequireAuthFuture, ResponseFuture};
 }
 #[doc(inline)]
 pub use claims::{Audience, Claims, ClaimsError, NumericDate, REGISTERED_CLAIMS};
@@ -103,6 +104,8 @@ pub use extract::IdentityRejection;
 pub use identity::{AuthLayerMarker, AuthMethod, Identity, IdentityBuilder};
 #[doc(inline)]
 pub use keys::{KeyId, KeyRing, MAX_KEY_ID_LEN, SecretKey};
+#[doc(inline)]
+pub use lazy::{IdentityResolver, IdentityUnavailable, LazyIdentity, ResolveFuture};
 #[doc(inline)]
 pub use random::fill_random;
 #[doc(inline)]

@@ -1,10 +1,232 @@
 //! JWT bearer authentication for tower.
 //!
-//! **Status: skeleton.** This crate is planned, not implemented: it exports nothing yet. The
-//! work is tracked in the project's auth-jwt issues. It will provide:
+//! [`JwtLayer`] takes a token from the request ([`TokenSource`]: the `Authorization: Bearer`
+//! header by default, or a cookie, a custom header, a closure), verifies it against a
+//! [`KeySet`], and inserts [`Claims<C>`](auth_core::Claims) and an
+//! [`Identity`](auth_core::Identity) (method [`AuthMethod::Jwt`](auth_core::AuthMethod)) into the
+//! request extensions, plus an [`AuthLayerMarker`](auth_core::AuthLayerMarker) on every request it
+//! sees. Authorization (roles, scopes) is auth-core's [`RequireAuthLayer`](auth_core::RequireAuthLayer),
+//! which answers 403 `Bearer error="insufficient_scope"` for a token missing a scope.
+//! [`Issuer`] mints tokens and publishes a [`JwkSet`].
 //!
-//! - `JwtLayer` / `JwtAuth`: verification with algorithms pinned per key, required `iss`, `aud`
-//!   and `exp`, RFC 6750 rejections, and an [`auth_core::Identity`] for every valid token;
-//! - key sets: static keys bound to `kid` and algorithm, remote JWKS with cached rotation;
-//! - `Issuer`: token minting with the current key of an [`auth_core::KeyRing`];
-//! - revocation lists ([`auth_core::RevocationList`]) for logout, checked from local memory.
+//! | Item | What it is |
+//! |---|---|
+//! | [`JwtLayer`], [`JwtAuth`], [`JwtLayerBuilder`] | the verifying middleware |
+//! | [`TokenSource`] | where the token is read from |
+//! | [`KeySet`], [`VerifyingKey`], [`Algorithm`] | keys pinned to `kid`, algorithm and issuer |
+//! | `JwksSource` (feature `jwks`) | remote JWKS with cached rotation, OIDC discovery |
+//! | [`JwtRejection`], [`JwtRejectionKind`], [`RejectionResponse`] | why a request was refused |
+//! | [`Issuer`], [`SigningKey`], [`Jwk`], [`JwkSet`] | minting and publishing |
+//!
+//! # Validation, secure by construction
+//!
+//! - The algorithm is pinned per key; the token's `alg` must equal it. `none` never verifies.
+//!   `jku`, `x5u`, `jwk` and `x5c` headers are ignored; `kid` is only a lookup key. A `crit`
+//!   header is refused (no extension is understood).
+//! - The token length is capped before any decoding (8 KiB by default).
+//! - `exp` is required; `nbf` and `iat` are checked when present (an `iat` in the future is
+//!   refused); leeway 30 s by default, at most 5 minutes; an optional maximum age from `iat`.
+//! - `iss` and `aud` are required, type-checked (strings; `aud` a string or array of strings)
+//!   and compared exactly; [`JwtLayerBuilder::build`] refuses a layer without them. `sub` is
+//!   required (it becomes [`Identity::subject`](auth_core::Identity::subject)).
+//! - HMAC secrets shorter than the hash output, and secrets that look like public keys, are
+//!   configuration errors.
+//! - Rejections follow RFC 6750: no token → 401 `WWW-Authenticate: Bearer` (with the realm, if
+//!   set) and no error code; a bad token → 401 `error="invalid_token"`; keys unavailable → 503.
+//!   The cause ([`JwtRejectionKind`]) goes to the response extensions and `tracing`, never to
+//!   the body.
+//!
+//! # Example
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use std::sync::Arc;
+//!
+//! use auth_core::{Identity, KeyId, KeyRing, ManualClock, SecretKey};
+//! use auth_jwt::{Algorithm, Issuer, JwtLayer, SigningKey, VerifyingKey};
+//! use http::{Request, Response, StatusCode, header};
+//! use tower::{ServiceBuilder, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let secret = SecretKey::generate(32)?;
+//! let clock = Arc::new(ManualClock::default());
+//! let issuer = Issuer::new(
+//!     KeyRing::new(KeyId::new("k1")?, SigningKey::hmac(Algorithm::HS256, secret.clone())?),
+//!     "https://auth.example.com",
+//!     "api",
+//! )?
+//! .with_clock(clock.clone());
+//!
+//! let layer = JwtLayer::builder(VerifyingKey::hmac(Algorithm::HS256, &secret)?.with_kid("k1")?)
+//!     .add_issuer("https://auth.example.com")
+//!     .add_audience("api")
+//!     .with_clock(clock)
+//!     .build()?;
+//! let service = ServiceBuilder::new().layer(layer).service_fn(|req: Request<String>| async move {
+//!     let who = req.extensions().get::<Identity>().map(|id| id.subject().to_owned());
+//!     Ok::<_, Infallible>(Response::new(who.unwrap_or_default()))
+//! });
+//!
+//! // A valid token: the handler sees the identity.
+//! let req = Request::builder()
+//!     .header(header::AUTHORIZATION, format!("Bearer {}", issuer.mint("alice")?))
+//!     .body(String::new())?;
+//! let res = service.clone().oneshot(req).await?;
+//! assert_eq!(res.status(), StatusCode::OK);
+//! assert_eq!(res.body(), "alice");
+//!
+//! // No token: 401 with a bare challenge.
+//! let res = service.clone().oneshot(Request::new(String::new())).await?;
+//! assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+//! assert_eq!(res.headers()[header::WWW_AUTHENTICATE], "Bearer");
+//!
+//! // A bad token: 401 invalid_token.
+//! let req = Request::builder()
+//!     .header(header::AUTHORIZATION, "Bearer e30.e30.AAAA")
+//!     .body(String::new())?;
+//! let res = service.oneshot(req).await?;
+//! assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+//! assert_eq!(res.headers()[header::WWW_AUTHENTICATE], r#"Bearer error="invalid_token""#);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Customised: typed claims, a cookie source, a realm, optional mode and a JSON rejection.
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use std::sync::Arc;
+//!
+//! use auth_core::{Claims, KeyId, KeyRing, ManualClock, SecretKey};
+//! use auth_jwt::{
+//!     Algorithm, Issuer, JwtLayer, JwtRejection, JwtRejectionKind, SigningKey, TokenSource,
+//!     VerifyingKey,
+//! };
+//! use http::{Request, Response, StatusCode, header};
+//! use serde::{Deserialize, Serialize};
+//! use tower::{ServiceBuilder, ServiceExt};
+//!
+//! #[derive(Clone, Serialize, Deserialize)]
+//! struct Tenant {
+//!     tenant: String,
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let secret = SecretKey::generate(32)?;
+//! let clock = Arc::new(ManualClock::default());
+//! let issuer = Issuer::new(
+//!     KeyRing::new(KeyId::new("k1")?, SigningKey::hmac(Algorithm::HS256, secret.clone())?),
+//!     "https://auth.example.com",
+//!     "api",
+//! )?
+//! .with_clock(clock.clone());
+//!
+//! let json_rejection = |rejection: &JwtRejection| {
+//!     let mut res = Response::new(r#"{"error":"unauthorized"}"#.to_owned());
+//!     *res.status_mut() = rejection.status();
+//!     if let Some(challenge) = rejection.www_authenticate() {
+//!         res.headers_mut().insert(header::WWW_AUTHENTICATE, challenge.clone());
+//!     }
+//!     res
+//! };
+//! let layer = JwtLayer::builder(VerifyingKey::hmac(Algorithm::HS256, &secret)?.with_kid("k1")?)
+//!     .add_issuer("https://auth.example.com")
+//!     .add_audience("api")
+//!     .with_source(TokenSource::bearer().or(TokenSource::cookie("access_token")?))
+//!     .with_realm("api")
+//!     .optional()
+//!     .with_clock(clock)
+//!     .with_claims::<Tenant>()
+//!     .build()?
+//!     .with_rejection(json_rejection);
+//! let service = ServiceBuilder::new().layer(layer).service_fn(|req: Request<String>| async move {
+//!     let tenant = req.extensions().get::<Claims<Tenant>>().map(|c| c.custom.tenant.clone());
+//!     Ok::<_, Infallible>(Response::new(tenant.unwrap_or_else(|| "anonymous".to_owned())))
+//! });
+//!
+//! // The token in a cookie, with a typed custom claim.
+//! let token = issuer.mint_with("alice", &Tenant { tenant: "acme".into() })?;
+//! let req = Request::builder()
+//!     .header(header::COOKIE, format!("theme=dark; access_token={token}"))
+//!     .body(String::new())?;
+//! let res = service.clone().oneshot(req).await?;
+//! assert_eq!(res.status(), StatusCode::OK);
+//! assert_eq!(res.body(), "acme");
+//!
+//! // Optional mode: no token passes through anonymously...
+//! let res = service.clone().oneshot(Request::new(String::new())).await?;
+//! assert_eq!(res.status(), StatusCode::OK);
+//! assert_eq!(res.body(), "anonymous");
+//!
+//! // ...but a bad token is still refused, with the custom body and the realm.
+//! let req = Request::builder()
+//!     .header(header::AUTHORIZATION, "Bearer not-a-jwt")
+//!     .body(String::new())?;
+//! let res = service.oneshot(req).await?;
+//! assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+//! assert_eq!(res.body(), r#"{"error":"unauthorized"}"#);
+//! assert_eq!(
+//!     res.headers()[header::WWW_AUTHENTICATE],
+//!     r#"Bearer realm="api", error="invalid_token""#
+//! );
+//! let kind = res.extensions().get::<JwtRejection>().map(JwtRejection::kind);
+//! assert_eq!(kind, Some(JwtRejectionKind::Malformed));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Feature flags
+//!
+//! | Feature | Default | Enables |
+//! |---|---|---|
+//! | `jwks` | no | `JwksSource`: remote JWKS and OIDC discovery over HTTPS (reqwest + rustls, tokio) |
+//!
+//! # Crypto backend
+//!
+//! `jsonwebtoken` 11 needs exactly one crypto backend feature; this crate enables
+//! `aws_lc_rs` and uses `aws-lc-rs` directly for verification with keys parsed once
+//! (`ParsedPublicKey`, prepared HMAC keys), so one crypto library serves verification, minting
+//! and (with `jwks`) TLS. See the README for the measurements behind the choice.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod algorithm;
+mod error;
+mod issuer;
+mod jwk;
+#[cfg(feature = "jwks")]
+mod jwks;
+mod key;
+mod keyset;
+mod middleware;
+mod source;
+
+#[doc(inline)]
+pub use algorithm::{Algorithm, UnsupportedAlgorithm};
+#[doc(inline)]
+pub use error::{ConfigError, IssueError};
+#[doc(inline)]
+pub use issuer::{Issuer, SigningKey};
+#[doc(inline)]
+pub use jwk::{Jwk, JwkSet};
+#[cfg(feature = "jwks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
+#[doc(inline)]
+pub use jwks::JwksSource;
+#[doc(inline)]
+pub use key::VerifyingKey;
+#[doc(inline)]
+pub use keyset::{KeySet, KeySetBuilder};
+#[doc(inline)]
+pub use middleware::{
+    DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, DefaultRejection, JwtAuth, JwtLayer, JwtLayerBuilder,
+    JwtRejection, JwtRejectionKind, RejectionResponse,
+};
+#[doc(inline)]
+pub use source::TokenSource;
+
+/// The response future of [`JwtAuth`].
+pub mod future {
+    pub use crate::middleware::future::ResponseFuture;
+}

@@ -8,7 +8,7 @@ mod predicate;
 mod rejection;
 mod service;
 
-pub use future::ResponseFuture;
+pub use future::{RequireAuthFuture, ResponseFuture};
 pub use layer::RequireAuthLayer;
 pub use predicate::{AuthPredicate, Authenticated, HasRole, HasScope, Requirement};
 pub use rejection::{AuthRejection, AuthRejectionKind, DefaultRejection, RejectionResponse};

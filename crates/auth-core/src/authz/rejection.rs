@@ -25,6 +25,9 @@ pub enum AuthRejectionKind {
     Unauthenticated,
     /// An identity that lacks a right. 403.
     Forbidden,
+    /// The identity could not be resolved because a backend (a session store) failed. 503:
+    /// a logged-in user is never treated as anonymous because a store is down.
+    Unavailable,
 }
 
 impl AuthRejection {
@@ -46,17 +49,28 @@ impl AuthRejection {
         }
     }
 
+    /// The rejection for a request whose identity could not be resolved (backend down).
+    pub fn unavailable() -> Self {
+        Self {
+            kind: AuthRejectionKind::Unavailable,
+            requirement: None,
+            method: None,
+        }
+    }
+
     /// The kind of rejection.
     pub fn kind(&self) -> AuthRejectionKind {
         self.kind
     }
 
     /// 401 for [`Unauthenticated`](AuthRejectionKind::Unauthenticated), 403 for
-    /// [`Forbidden`](AuthRejectionKind::Forbidden).
+    /// [`Forbidden`](AuthRejectionKind::Forbidden), 503 for
+    /// [`Unavailable`](AuthRejectionKind::Unavailable).
     pub fn status(&self) -> StatusCode {
         match self.kind {
             AuthRejectionKind::Unauthenticated => StatusCode::UNAUTHORIZED,
             AuthRejectionKind::Forbidden => StatusCode::FORBIDDEN,
+            AuthRejectionKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -75,6 +89,9 @@ impl fmt::Display for AuthRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.kind, &self.requirement) {
             (AuthRejectionKind::Unauthenticated, _) => f.write_str("authentication required"),
+            (AuthRejectionKind::Unavailable, _) => {
+                f.write_str("authentication backend unavailable")
+            }
             (AuthRejectionKind::Forbidden, Some(Requirement::Role(role))) => {
                 write!(f, "forbidden: missing role `{role}`")
             }
@@ -140,6 +157,7 @@ impl<B: Default> RejectionResponse<B> for DefaultRejection {
         *res.status_mut() = rejection.status();
         let challenge = match (rejection.kind, &rejection.requirement, &rejection.method) {
             (AuthRejectionKind::Unauthenticated, _, _) => self.challenge.clone(),
+            (AuthRejectionKind::Unavailable, _, _) => None,
             (
                 AuthRejectionKind::Forbidden,
                 Some(Requirement::Scope(scope)),

@@ -5,8 +5,9 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower_service::Service;
 
-use super::{AuthPredicate, AuthRejection, RejectionResponse, RequireAuthLayer, ResponseFuture};
-use crate::Identity;
+use super::future::RequireAuthFuture;
+use super::{AuthPredicate, AuthRejection, RejectionResponse, RequireAuthLayer};
+use crate::{Identity, LazyIdentity};
 
 /// The service built by [`RequireAuthLayer`].
 #[derive(Debug, Clone)]
@@ -51,35 +52,60 @@ impl<S, P, R> RequireAuth<S, P, R> {
     }
 }
 
+/// Checks `identity` against `predicate`.
+pub(super) fn authorize<P: AuthPredicate>(
+    predicate: &P,
+    identity: Option<&Identity>,
+) -> Result<(), AuthRejection> {
+    match identity {
+        None => Err(AuthRejection::unauthenticated()),
+        Some(identity) => predicate
+            .check(identity)
+            .map_err(|missing| AuthRejection::forbidden(missing, identity.method().clone())),
+    }
+}
+
+pub(super) fn reject<B, R: RejectionResponse<B>>(rejection: &R, why: AuthRejection) -> Response<B> {
+    let mut response = rejection.response(&why);
+    response.extensions_mut().insert(why);
+    response
+}
+
 impl<S, P, R, ReqBody, ResBody> Service<Request<ReqBody>> for RequireAuth<S, P, R>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     P: AuthPredicate,
     R: RejectionResponse<ResBody>,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, ResBody>;
+    type Future = RequireAuthFuture<S, ReqBody, ResBody, P, R>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let verdict = match req.extensions().get::<Identity>() {
-            None => Err(AuthRejection::unauthenticated()),
-            Some(identity) => self
-                .predicate
-                .check(identity)
-                .map_err(|missing| AuthRejection::forbidden(missing, identity.method().clone())),
-        };
-        match verdict {
-            Ok(()) => ResponseFuture::future(self.inner.call(req)),
-            Err(rejection) => {
-                let mut response = self.rejection.response(&rejection);
-                response.extensions_mut().insert(rejection);
-                ResponseFuture::rejected(response)
-            }
+        let identity = req.extensions().get::<Identity>();
+        if identity.is_none()
+            && let Some(lazy) = req.extensions().get::<LazyIdentity>()
+        {
+            // The identity needs I/O (a session store read): resolve it, then decide. The
+            // ready inner service goes with the future (tower's "clone, then swap" rule).
+            let resolve = Box::pin(lazy.resolve());
+            let clone = self.inner.clone();
+            let inner = std::mem::replace(&mut self.inner, clone);
+            return RequireAuthFuture::resolving(
+                resolve,
+                req,
+                inner,
+                self.predicate.clone(),
+                self.rejection.clone(),
+            );
+        }
+        match authorize(&self.predicate, identity) {
+            Ok(()) => RequireAuthFuture::future(self.inner.call(req)),
+            Err(why) => RequireAuthFuture::rejected(reject(&self.rejection, why)),
         }
     }
 }

@@ -68,6 +68,9 @@ pub struct SessionRecord {
     /// The logged-in subject, if any; stores may index sessions by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// The logged-in subject's roles (empty when anonymous).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
     /// The key/value data.
     #[serde(default)]
     pub data: Arc<SessionData>,
@@ -86,6 +89,7 @@ impl SessionRecord {
             absolute_expires_at: None,
             idle_timeout: None,
             subject: None,
+            roles: Vec::new(),
             data: Arc::default(),
         }
     }
@@ -108,6 +112,17 @@ impl SessionRecord {
     #[must_use]
     pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
         self.subject = Some(subject.into());
+        self
+    }
+
+    /// Sets the logged-in subject's roles.
+    #[must_use]
+    pub fn with_roles<I>(mut self, roles: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.roles = roles.into_iter().map(Into::into).collect();
         self
     }
 
@@ -160,6 +175,7 @@ impl fmt::Debug for SessionRecord {
             .field("absolute_expires_at", &self.absolute_expires_at)
             .field("idle_timeout", &self.idle_timeout)
             .field("subject", &self.subject)
+            .field("roles", &self.roles)
             .field("data_keys", &self.data.keys().collect::<Vec<_>>())
             .finish()
     }
@@ -207,6 +223,7 @@ mod tests {
         let record = SessionRecord::new(SessionId::from_bytes([7; 16]), at(100), at(200))
             .with_value("ключ", json!({"nested": [1, "two"]}))
             .with_subject("alice")
+            .with_roles(["user", "admin"])
             .with_absolute_expiry(at(1000))
             .with_idle_timeout(Duration::days(30))
             .with_version(9);

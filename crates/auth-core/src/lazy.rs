@@ -1,0 +1,89 @@
+//! Identities that need I/O to resolve, such as a session that lives in a store.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::{BoxError, Identity};
+
+/// The future an [`IdentityResolver`] returns.
+pub type ResolveFuture =
+    Pin<Box<dyn Future<Output = Result<Option<Identity>, BoxError>> + Send + 'static>>;
+
+/// Produces the request's [`Identity`] when first asked, for authenticating layers that avoid
+/// I/O until someone needs the answer (the session layer reads its store only then).
+///
+/// Implemented by closures returning a [`ResolveFuture`].
+pub trait IdentityResolver: Send + Sync + 'static {
+    /// Resolves the identity: `Ok(None)` for an anonymous request, `Err` when the backend
+    /// could not answer (guards then answer 503, never 401: a logged-in user is not silently
+    /// treated as anonymous).
+    fn resolve(&self) -> ResolveFuture;
+}
+
+impl<F> IdentityResolver for F
+where
+    F: Fn() -> ResolveFuture + Send + Sync + 'static,
+{
+    fn resolve(&self) -> ResolveFuture {
+        self()
+    }
+}
+
+/// An [`Identity`] that is resolved on demand, put into the request extensions by a lazy
+/// authenticating layer instead of the `Identity` itself.
+///
+/// [`RequireAuthLayer`](crate::RequireAuthLayer) and the axum extractors resolve it when there
+/// is no `Identity` yet; `RequireAuth` then inserts the resolved `Identity` into the request
+/// extensions, so the handler behind a guard finds it there as usual. The resolver should
+/// cache its answer: several parties may ask during one request.
+///
+/// ```
+/// use auth_core::{AuthMethod, Identity, LazyIdentity, ResolveFuture};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let lazy = LazyIdentity::new(|| -> ResolveFuture {
+///     Box::pin(async { Ok(Some(Identity::builder("alice", AuthMethod::Session).build())) })
+/// });
+/// let identity = lazy.resolve().await.unwrap();
+/// assert_eq!(identity.map(|id| id.subject().to_owned()).as_deref(), Some("alice"));
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct LazyIdentity {
+    resolver: Arc<dyn IdentityResolver>,
+}
+
+impl LazyIdentity {
+    /// Wraps a resolver.
+    pub fn new(resolver: impl IdentityResolver) -> Self {
+        Self {
+            resolver: Arc::new(resolver),
+        }
+    }
+
+    /// Resolves the identity.
+    ///
+    /// # Errors
+    ///
+    /// [`IdentityUnavailable`] when the backend behind the resolver failed.
+    pub fn resolve(
+        &self,
+    ) -> impl Future<Output = Result<Option<Identity>, IdentityUnavailable>> + Send + 'static {
+        let future = self.resolver.resolve();
+        async move { future.await.map_err(IdentityUnavailable) }
+    }
+}
+
+impl fmt::Debug for LazyIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LazyIdentity").finish_non_exhaustive()
+    }
+}
+
+/// The identity could not be resolved because a backend failed; answer 503.
+#[derive(Debug, thiserror::Error)]
+#[error("identity unavailable: {0}")]
+pub struct IdentityUnavailable(#[source] pub BoxError);

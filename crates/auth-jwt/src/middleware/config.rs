@@ -1,0 +1,636 @@
+//! The layer's configuration and the verification of one token.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use auth_core::{AuthMethod, Claims, Identity, SharedClock, SystemClock};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
+use serde::{Deserialize, Deserializer};
+use time::Duration;
+
+use super::rejection::Challenges;
+use super::{DefaultRejection, JwtLayer, JwtRejectionKind};
+use crate::keyset::{IssuerHint, LookupError};
+use crate::{Algorithm, ConfigError, KeySet, TokenSource};
+
+/// The default token length cap: 8 KiB.
+pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
+/// The default leeway for `exp`, `nbf` and `iat`: 30 seconds.
+pub const DEFAULT_LEEWAY: Duration = Duration::seconds(30);
+
+/// Builds a [`JwtLayer`]; created by [`JwtLayer::builder`].
+///
+/// [`add_issuer`](Self::add_issuer) and [`add_audience`](Self::add_audience) are required:
+/// [`build`](Self::build) refuses a layer that would accept any issuer or audience.
+#[must_use]
+pub struct JwtLayerBuilder<C = ()> {
+    keys: KeySet,
+    source: TokenSource,
+    issuers: Vec<Arc<str>>,
+    audiences: Vec<Arc<str>>,
+    leeway: Duration,
+    max_age: Option<Duration>,
+    max_token_len: usize,
+    typ: Option<String>,
+    roles_claim: Option<String>,
+    scope_claims: Vec<String>,
+    raw_claims: bool,
+    optional: bool,
+    realm: Option<String>,
+    clock: SharedClock,
+    _claims: PhantomData<fn() -> C>,
+}
+
+impl JwtLayerBuilder<()> {
+    pub(super) fn new(keys: KeySet) -> Self {
+        Self {
+            keys,
+            source: TokenSource::bearer(),
+            issuers: Vec::new(),
+            audiences: Vec::new(),
+            leeway: DEFAULT_LEEWAY,
+            max_age: None,
+            max_token_len: DEFAULT_MAX_TOKEN_LEN,
+            typ: None,
+            roles_claim: Some("roles".to_owned()),
+            scope_claims: vec!["scope".to_owned(), "scp".to_owned()],
+            raw_claims: false,
+            optional: false,
+            realm: None,
+            clock: Arc::new(SystemClock),
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<C> JwtLayerBuilder<C> {
+    /// Accepts tokens whose `iss` equals `issuer` exactly. Call once per issuer; at least one
+    /// is required.
+    pub fn add_issuer(mut self, issuer: impl Into<Arc<str>>) -> Self {
+        self.issuers.push(issuer.into());
+        self
+    }
+
+    /// Accepts tokens whose `aud` (a string or an array of strings) contains `audience`. Call
+    /// once per audience; at least one is required.
+    pub fn add_audience(mut self, audience: impl Into<Arc<str>>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Where to find the token. Default: [`TokenSource::bearer`].
+    pub fn with_source(mut self, source: TokenSource) -> Self {
+        self.source = source;
+        self
+    }
+
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`. Default: 30 seconds; at most 5 minutes.
+    pub fn with_leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Refuses tokens issued longer ago than `max_age` (from `iat`, which becomes required).
+    /// Default: no limit beyond `exp`.
+    pub fn with_max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = Some(max_age);
+        self
+    }
+
+    /// Refuses tokens longer than `len` bytes before decoding anything. Default: 8 KiB;
+    /// allowed 64 bytes to 64 KiB.
+    pub fn with_max_token_len(mut self, len: usize) -> Self {
+        self.max_token_len = len;
+        self
+    }
+
+    /// Requires the header `typ` to be `typ` (compared case-insensitively, with or without an
+    /// `application/` prefix, RFC 7515 4.1.9), for example `"at+jwt"` (RFC 9068). Default: not
+    /// checked.
+    pub fn with_typ(mut self, typ: impl Into<String>) -> Self {
+        self.typ = Some(typ.into());
+        self
+    }
+
+    /// The claim whose strings become the identity's roles (an array of strings, or one
+    /// string). Default: `roles`; `None` maps no roles.
+    pub fn with_roles_claim(mut self, claim: Option<&str>) -> Self {
+        self.roles_claim = claim.map(str::to_owned);
+        self
+    }
+
+    /// The claims whose values become the identity's scopes (a space-separated string or an
+    /// array of strings). Default: `scope` and `scp`.
+    pub fn with_scope_claims<I>(mut self, claims: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.scope_claims = claims.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Keeps the whole payload as JSON in [`Identity::claims`]. Default: `false` (it costs a
+    /// second, untyped parse per request).
+    pub fn with_raw_claims(mut self, keep: bool) -> Self {
+        self.raw_claims = keep;
+        self
+    }
+
+    /// Optional mode: a request *without* a token passes through unauthenticated (no
+    /// `Identity`); a request with an invalid token is still refused. Default: required.
+    pub fn optional(mut self) -> Self {
+        self.optional = true;
+        self
+    }
+
+    /// The `realm` of the `WWW-Authenticate` challenge. Default: none.
+    pub fn with_realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = Some(realm.into());
+        self
+    }
+
+    /// The clock for `exp`, `nbf` and `iat`. Default: [`SystemClock`].
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Parses your own claims into `C2` (flattened next to the registered claims of
+    /// [`Claims`]). Default: `()`.
+    pub fn with_claims<C2>(self) -> JwtLayerBuilder<C2> {
+        JwtLayerBuilder {
+            keys: self.keys,
+            source: self.source,
+            issuers: self.issuers,
+            audiences: self.audiences,
+            leeway: self.leeway,
+            max_age: self.max_age,
+            max_token_len: self.max_token_len,
+            typ: self.typ,
+            roles_claim: self.roles_claim,
+            scope_claims: self.scope_claims,
+            raw_claims: self.raw_claims,
+            optional: self.optional,
+            realm: self.realm,
+            clock: self.clock,
+            _claims: PhantomData,
+        }
+    }
+
+    /// Finishes the layer.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::MissingIssuer`], [`ConfigError::MissingAudience`],
+    /// [`ConfigError::EmptyValue`], [`ConfigError::LeewayOutOfRange`],
+    /// [`ConfigError::MaxAgeOutOfRange`], [`ConfigError::MaxTokenLengthOutOfRange`],
+    /// [`ConfigError::InvalidRealm`]: each names the setting at fault.
+    pub fn build(self) -> Result<JwtLayer<C, DefaultRejection>, ConfigError> {
+        if self.issuers.is_empty() {
+            return Err(ConfigError::MissingIssuer);
+        }
+        if self.audiences.is_empty() {
+            return Err(ConfigError::MissingAudience);
+        }
+        if self.issuers.iter().any(|i| i.is_empty()) {
+            return Err(ConfigError::EmptyValue { field: "issuer" });
+        }
+        if self.audiences.iter().any(|a| a.is_empty()) {
+            return Err(ConfigError::EmptyValue { field: "audience" });
+        }
+        if self.typ.as_deref() == Some("") {
+            return Err(ConfigError::EmptyValue { field: "typ" });
+        }
+        if self.roles_claim.as_deref() == Some("") || self.scope_claims.iter().any(String::is_empty)
+        {
+            return Err(ConfigError::EmptyValue {
+                field: "claim name",
+            });
+        }
+        if self.leeway.is_negative() || self.leeway > Duration::minutes(5) {
+            return Err(ConfigError::LeewayOutOfRange {
+                seconds: self.leeway.whole_seconds(),
+            });
+        }
+        if let Some(age) = self.max_age
+            && !age.is_positive()
+        {
+            return Err(ConfigError::MaxAgeOutOfRange {
+                seconds: age.whole_seconds(),
+            });
+        }
+        if !(64..=65_536).contains(&self.max_token_len) {
+            return Err(ConfigError::MaxTokenLengthOutOfRange {
+                len: self.max_token_len,
+            });
+        }
+        let challenges =
+            Challenges::new(self.realm.as_deref()).ok_or_else(|| ConfigError::InvalidRealm {
+                realm: self.realm.clone().unwrap_or_default(),
+            })?;
+        let typ = self.typ.map(|t| {
+            let t = t.to_ascii_lowercase();
+            t.strip_prefix("application/")
+                .map(str::to_owned)
+                .unwrap_or(t)
+                .into_boxed_str()
+        });
+        let config = Config {
+            keys: self.keys,
+            source: self.source,
+            issuers: self.issuers.into(),
+            audiences: self.audiences.into(),
+            leeway: self.leeway.whole_seconds(),
+            max_age: self.max_age.map(|a| a.whole_seconds()),
+            max_token_len: self.max_token_len,
+            typ,
+            roles_claim: self.roles_claim.map(String::into_boxed_str),
+            scope_claims: self
+                .scope_claims
+                .into_iter()
+                .map(String::into_boxed_str)
+                .collect(),
+            raw_claims: self.raw_claims,
+            optional: self.optional,
+            challenges,
+            clock: self.clock,
+        };
+        Ok(JwtLayer::from_config(Arc::new(config)))
+    }
+}
+
+impl<C> fmt::Debug for JwtLayerBuilder<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtLayerBuilder")
+            .field("keys", &self.keys)
+            .field("issuers", &self.issuers)
+            .field("audiences", &self.audiences)
+            .field("optional", &self.optional)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The immutable, shared configuration of a layer.
+pub(crate) struct Config {
+    pub(crate) keys: KeySet,
+    pub(crate) source: TokenSource,
+    issuers: Box<[Arc<str>]>,
+    audiences: Box<[Arc<str>]>,
+    leeway: i64,
+    max_age: Option<i64>,
+    max_token_len: usize,
+    typ: Option<Box<str>>,
+    roles_claim: Option<Box<str>>,
+    scope_claims: Box<[Box<str>]>,
+    raw_claims: bool,
+    pub(crate) optional: bool,
+    pub(crate) challenges: Challenges,
+    clock: SharedClock,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("keys", &self.keys)
+            .field("source", &self.source)
+            .field("issuers", &self.issuers)
+            .field("audiences", &self.audiences)
+            .field("leeway", &self.leeway)
+            .field("max_age", &self.max_age)
+            .field("max_token_len", &self.max_token_len)
+            .field("typ", &self.typ)
+            .field("optional", &self.optional)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why verification did not produce an identity.
+pub(crate) enum Failure {
+    Reject(JwtRejectionKind),
+    #[cfg(feature = "jwks")]
+    Wait(crate::jwks::KeyWait),
+}
+
+impl From<JwtRejectionKind> for Failure {
+    fn from(kind: JwtRejectionKind) -> Self {
+        Self::Reject(kind)
+    }
+}
+
+/// The protected header members this crate reads; everything else (`jku`, `x5u`, `jwk`,
+/// `x5c`, ...) is ignored and never used to find a key.
+#[derive(Deserialize)]
+struct Header<'a> {
+    #[serde(borrow)]
+    alg: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    kid: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    typ: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    crit: Option<IgnoredAny>,
+}
+
+const STACK_HEADER: usize = 512;
+const STACK_SIGNATURE: usize = 1024;
+const STACK_PAYLOAD: usize = 2048;
+
+/// Decodes base64url (no padding, canonical) into `stack` when it fits, else into `heap`.
+fn decode<'b>(input: &str, stack: &'b mut [u8], heap: &'b mut Vec<u8>) -> Option<&'b [u8]> {
+    if input.len() / 4 * 3 + 3 <= stack.len() {
+        let n = URL_SAFE_NO_PAD.decode_slice(input, stack).ok()?;
+        stack.get(..n)
+    } else {
+        URL_SAFE_NO_PAD.decode_vec(input, heap).ok()?;
+        Some(heap.as_slice())
+    }
+}
+
+fn json_object(bytes: &[u8]) -> bool {
+    bytes.trim_ascii_start().first() == Some(&b'{')
+}
+
+impl Config {
+    /// Verifies `token` completely: size, structure, header, key, signature, claims.
+    pub(crate) fn verify<C: DeserializeOwned>(
+        &self,
+        token: &str,
+        allow_wait: bool,
+    ) -> Result<(Claims<C>, Identity), Failure> {
+        use JwtRejectionKind as K;
+        if token.len() > self.max_token_len {
+            return Err(K::TooLarge.into());
+        }
+        let mut parts = token.split('.');
+        let (Some(h64), Some(p64), Some(s64), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(K::Malformed.into());
+        };
+        if h64.is_empty() || p64.is_empty() || s64.is_empty() {
+            return Err(K::Malformed.into());
+        }
+
+        let (mut stack, mut heap) = ([0u8; STACK_HEADER], Vec::new());
+        let header_json = decode(h64, &mut stack, &mut heap).ok_or(K::Malformed)?;
+        if !json_object(header_json) {
+            return Err(K::Malformed.into());
+        }
+        let header: Header<'_> = serde_json::from_slice(header_json).map_err(|_| K::Malformed)?;
+        let alg: Algorithm = header.alg.parse().map_err(|_| K::InvalidAlgorithm)?;
+        if header.crit.is_some() {
+            return Err(K::UnsupportedCritical.into());
+        }
+        if let Some(expected) = &self.typ {
+            let typ = header.typ.as_deref().unwrap_or_default();
+            let typ = typ
+                .get(..12)
+                .filter(|p| p.eq_ignore_ascii_case("application/"))
+                .and_then(|_| typ.get(12..))
+                .unwrap_or(typ);
+            if !typ.eq_ignore_ascii_case(expected) {
+                return Err(K::InvalidType.into());
+            }
+        }
+
+        let (mut sig_stack, mut sig_heap) = ([0u8; STACK_SIGNATURE], Vec::new());
+        let signature = decode(s64, &mut sig_stack, &mut sig_heap).ok_or(K::Malformed)?;
+        let signing_input = token
+            .get(..h64.len() + 1 + p64.len())
+            .ok_or(K::Malformed)?
+            .as_bytes();
+        let mut hint = IssuerHint::new(p64);
+        let kid = header.kid.as_deref();
+        let checked = self.keys.with_key(kid, alg, &mut hint, |key| {
+            (
+                key.verify_signature(signing_input, signature),
+                key.issuer().map(str::to_owned),
+            )
+        });
+        let bound_issuer = match checked {
+            Ok((true, issuer)) => issuer,
+            Ok((false, _)) => return Err(K::InvalidSignature.into()),
+            Err(LookupError::Unknown) => return Err(K::UnknownKey.into()),
+            Err(LookupError::WrongAlgorithm) => return Err(K::InvalidAlgorithm.into()),
+            Err(LookupError::Unavailable) => return Err(K::KeysUnavailable.into()),
+            #[cfg(feature = "jwks")]
+            Err(LookupError::Refetch(wait)) => {
+                return Err(if allow_wait {
+                    Failure::Wait(wait)
+                } else {
+                    K::UnknownKey.into()
+                });
+            }
+        };
+        #[cfg(not(feature = "jwks"))]
+        let _ = allow_wait;
+
+        let (mut pay_stack, mut pay_heap) = ([0u8; STACK_PAYLOAD], Vec::new());
+        let payload = decode(p64, &mut pay_stack, &mut pay_heap).ok_or(K::Malformed)?;
+        if !json_object(payload) {
+            return Err(K::Malformed.into());
+        }
+        let claims: Claims<C> = Claims::from_json(payload).map_err(|e| match e.claim() {
+            Some("iss") => K::InvalidIssuer,
+            Some("aud") => K::InvalidAudience,
+            _ => K::Malformed,
+        })?;
+        self.check_claims(&claims, bound_issuer.as_deref())?;
+
+        let grants = if self.roles_claim.is_some() || !self.scope_claims.is_empty() {
+            let mut de = serde_json::Deserializer::from_slice(payload);
+            GrantsSeed { config: self }
+                .deserialize(&mut de)
+                .map_err(|_| K::Malformed)?
+        } else {
+            Grants::default()
+        };
+        let mut identity =
+            Identity::builder(claims.sub.clone().unwrap_or_default(), AuthMethod::Jwt)
+                .roles(grants.roles)
+                .scopes(grants.scopes);
+        if let Some(at) = claims.iat.and_then(|d| d.to_datetime()) {
+            identity = identity.issued_at(at);
+        }
+        if let Some(at) = claims.exp.and_then(|d| d.to_datetime()) {
+            identity = identity.expires_at(at);
+        }
+        if self.raw_claims {
+            let raw = serde_json::from_slice(payload).map_err(|_| K::Malformed)?;
+            identity = identity.claims(raw);
+        }
+        Ok((claims, identity.build()))
+    }
+
+    fn check_claims<C>(
+        &self,
+        claims: &Claims<C>,
+        bound_issuer: Option<&str>,
+    ) -> Result<(), JwtRejectionKind> {
+        use JwtRejectionKind as K;
+        let now = self.clock.unix_timestamp();
+        let leeway = self.leeway;
+        let exp = claims.exp.ok_or(K::MissingExpiry)?.unix();
+        if now >= exp.saturating_add(leeway) {
+            return Err(K::Expired);
+        }
+        if let Some(nbf) = claims.nbf
+            && now.saturating_add(leeway) < nbf.unix()
+        {
+            return Err(K::NotYetValid);
+        }
+        if let Some(iat) = claims.iat
+            && iat.unix() > now.saturating_add(leeway)
+        {
+            return Err(K::NotYetValid);
+        }
+        if let Some(max_age) = self.max_age {
+            let iat = claims.iat.ok_or(K::Expired)?.unix();
+            if now.saturating_sub(iat) > max_age.saturating_add(leeway) {
+                return Err(K::Expired);
+            }
+        }
+        let iss = claims.iss.as_deref().ok_or(K::InvalidIssuer)?;
+        if !self.issuers.iter().any(|i| &**i == iss) || bound_issuer.is_some_and(|b| b != iss) {
+            return Err(K::InvalidIssuer);
+        }
+        let aud = claims.aud.as_ref().ok_or(K::InvalidAudience)?;
+        if !self.audiences.iter().any(|a| aud.contains(a)) {
+            return Err(K::InvalidAudience);
+        }
+        if claims.sub.is_none() {
+            return Err(K::MissingSubject);
+        }
+        Ok(())
+    }
+}
+
+/// Roles and scopes picked out of the payload in one pass that skips every other claim.
+#[derive(Default)]
+struct Grants {
+    roles: Vec<String>,
+    scopes: Vec<String>,
+}
+
+struct GrantsSeed<'c> {
+    config: &'c Config,
+}
+
+enum GrantKey {
+    Role,
+    Scope,
+    Other,
+}
+
+struct GrantKeySeed<'c> {
+    config: &'c Config,
+}
+
+impl<'de> DeserializeSeed<'de> for GrantKeySeed<'_> {
+    type Value = GrantKey;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<GrantKey, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for GrantKeySeed<'_> {
+    type Value = GrantKey;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a claim name")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<GrantKey, E> {
+        Ok(if self.config.roles_claim.as_deref() == Some(v) {
+            GrantKey::Role
+        } else if self.config.scope_claims.iter().any(|c| &**c == v) {
+            GrantKey::Scope
+        } else {
+            GrantKey::Other
+        })
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for GrantsSeed<'_> {
+    type Value = Grants;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Grants, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for GrantsSeed<'_> {
+    type Value = Grants;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Grants, A::Error> {
+        let mut grants = Grants::default();
+        while let Some(key) = map.next_key_seed(GrantKeySeed {
+            config: self.config,
+        })? {
+            match key {
+                GrantKey::Role => map.next_value_seed(Strings {
+                    split: false,
+                    out: &mut grants.roles,
+                })?,
+                GrantKey::Scope => map.next_value_seed(Strings {
+                    split: true,
+                    out: &mut grants.scopes,
+                })?,
+                GrantKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(grants)
+    }
+}
+
+/// A string (split on spaces when `split`) or an array of strings, appended to `out`.
+struct Strings<'o> {
+    split: bool,
+    out: &'o mut Vec<String>,
+}
+
+impl<'de> DeserializeSeed<'de> for Strings<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Strings<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string or an array of strings")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        if self.split {
+            self.out
+                .extend(v.split(' ').filter(|s| !s.is_empty()).map(str::to_owned));
+        } else if !v.is_empty() {
+            self.out.push(v.to_owned());
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(item) = seq.next_element::<std::borrow::Cow<'de, str>>()? {
+            self.out.push(item.into_owned());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,14 @@
+//! The JWT verification middleware: [`JwtLayer`], [`JwtAuth`], their future and rejections.
+//!
+//! The user-facing documentation lives on the [crate root](crate).
+
+mod config;
+pub(crate) mod future;
+mod layer;
+mod rejection;
+mod service;
+
+pub use config::{DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, JwtLayerBuilder};
+pub use layer::JwtLayer;
+pub use rejection::{DefaultRejection, JwtRejection, JwtRejectionKind, RejectionResponse};
+pub use service::JwtAuth;
