@@ -22,6 +22,8 @@
 //! # redis_round_trip();
 //! ```
 
+pub mod sessions;
+
 use std::io::Write as _;
 
 /// The environment variable naming the Redis server for tests.

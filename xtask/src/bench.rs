@@ -12,10 +12,11 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
-const SUITES: &[(&str, &str)] = &[
-    ("cookie", "auth-cookie"),
-    ("session", "auth-session"),
-    ("jwt", "auth-jwt"),
+/// Suite name, package, and extra (non-criterion) bench targets that print their own figures.
+const SUITES: &[(&str, &str, &[&str])] = &[
+    ("cookie", "auth-cookie", &[]),
+    ("session", "auth-session", &["memory"]),
+    ("jwt", "auth-jwt", &[]),
 ];
 
 struct Row {
@@ -29,7 +30,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let Some((suite, extra)) = args.split_first() else {
         return Err("usage: cargo xtask bench <cookie|session|jwt> [criterion args]".to_owned());
     };
-    let Some((_, package)) = SUITES.iter().find(|(name, _)| name == suite) else {
+    let Some((_, package, extra_benches)) = SUITES.iter().find(|(name, _, _)| name == suite) else {
         return Err(format!(
             "unknown suite `{suite}`; known: cookie, session, jwt"
         ));
@@ -47,6 +48,21 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     ];
     command.extend(extra.iter().map(String::as_str));
     crate::run_step(&format!("bench {suite}"), &command, &[])?;
+    for bench in *extra_benches {
+        crate::run_step(
+            &format!("bench {suite}/{bench}"),
+            &[
+                "cargo",
+                "bench",
+                "--package",
+                package,
+                "--bench",
+                bench,
+                "--all-features",
+            ],
+            &[],
+        )?;
+    }
 
     let groups = collect(&criterion_dir(), suite, started)?;
     if groups.is_empty() {

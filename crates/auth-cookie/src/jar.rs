@@ -118,6 +118,29 @@ struct Change {
     header: HeaderValue,
 }
 
+/// The raw (not percent-decoded) value of the first request cookie called `name`, read
+/// straight from the `Cookie` header(s) without building a jar, by the same rules as
+/// [`Cookies`] (names compared byte for byte, bad pairs skipped).
+///
+/// For layers that only need one cookie and want no allocation.
+///
+/// ```
+/// use http::{HeaderMap, header};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.append(header::COOKIE, "a=1; sid=abc".parse()?);
+/// headers.append(header::COOKIE, "sid=later".parse()?);
+/// assert_eq!(auth_cookie::request_cookie(&headers, "sid"), Some("abc"));
+/// assert_eq!(auth_cookie::request_cookie(&headers, "SID"), None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn request_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .find_map(|header| pairs(header).find(|(n, _)| *n == name).map(|(_, v)| v))
+}
+
 impl Cookies {
     /// A jar holding the `Cookie` headers of a request and no changes.
     pub fn from_headers(headers: &HeaderMap) -> Self {

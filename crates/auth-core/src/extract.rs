@@ -130,7 +130,10 @@ async fn identity(parts: &mut Parts) -> Result<Option<Identity>, IdentityRejecti
 }
 
 fn check_layer(parts: &Parts) -> Result<(), IdentityRejection> {
-    if parts.extensions.get::<AuthLayerMarker>().is_some() {
+    // A lazy identity proves an authenticating layer ran, like the marker.
+    if parts.extensions.get::<AuthLayerMarker>().is_some()
+        || parts.extensions.get::<LazyIdentity>().is_some()
+    {
         Ok(())
     } else {
         Err(IdentityRejection::MissingAuthLayer)

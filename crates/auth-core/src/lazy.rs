@@ -64,6 +64,12 @@ impl LazyIdentity {
         }
     }
 
+    /// Wraps a shared resolver without another allocation (a layer can hand over the `Arc`
+    /// of its per-request state).
+    pub fn from_arc(resolver: Arc<dyn IdentityResolver>) -> Self {
+        Self { resolver }
+    }
+
     /// Resolves the identity.
     ///
     /// # Errors

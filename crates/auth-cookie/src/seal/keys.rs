@@ -101,6 +101,25 @@ impl CookieKeys {
             .map(|(position, (_, key))| (key, position == 0))
     }
 
+    /// Signs `value` for the cookie called `name` (the full name, prefix included): the
+    /// building block of [`SignedCookies`](crate::SignedCookies), for layers that write their
+    /// cookie without a jar. The result is made of cookie-octets.
+    pub fn seal_signed(&self, name: &str, value: &str) -> String {
+        self.sign(name, &crate::parse::encode_value(value))
+    }
+
+    /// Verifies a signed cookie value read from a request for the cookie called `name`:
+    /// the value and whether it was sealed with the current key (re-seal it if not), or `None`
+    /// when it does not verify.
+    pub fn open_signed<'s>(
+        &self,
+        name: &str,
+        sealed: &'s str,
+    ) -> Option<(std::borrow::Cow<'s, str>, bool)> {
+        self.verify(name, sealed)
+            .map(|(value, current)| (crate::parse::decode_value(value), current))
+    }
+
     /// `v1.<kid>.<tag>.<value>`; `value` must already be cookie-octets.
     pub(crate) fn sign(&self, name: &str, value: &str) -> String {
         let key = self.current();

@@ -1,0 +1,172 @@
+//! Session layer benchmarks, side by side in one run: no middleware, ours (`MemoryStore`,
+//! signed cookie) and tower-sessions 0.15 with its `MemoryStore`, plain and signed cookies,
+//! identical handlers behind the same one-route axum `Router`.
+//!
+//! Run with `cargo xtask bench session` (prints medians and added-cost ratios), or
+//! `cargo bench -p auth-session --bench session`. Group ids start with `session_`.
+
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use auth_cookie::CookieKeys;
+use auth_core::{KeyId, KeyRing, SecretKey};
+use auth_session::{MemoryStore, Session, SessionLayer};
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use http::header::{COOKIE, SET_COOKIE};
+use http::{Request, StatusCode};
+use tower::ServiceExt;
+
+#[derive(Clone, Copy)]
+enum Handler {
+    Untouched,
+    Read,
+    Modify,
+    Create,
+}
+
+fn ours(handler: Handler) -> Router {
+    let keys = CookieKeys::new(KeyRing::new(
+        KeyId::new("k").unwrap(),
+        SecretKey::from_bytes(&[3; 32]).unwrap(),
+    ));
+    let layer = SessionLayer::new(MemoryStore::new(), keys);
+    let route = match handler {
+        Handler::Untouched => get(|| async { "ok" }),
+        Handler::Read => get(|s: Session| async move {
+            let n: Option<u64> = s.get("n").await.unwrap();
+            assert!(n.is_some());
+            "ok"
+        }),
+        Handler::Modify => get(|s: Session| async move {
+            let n: u64 = s.get("n").await.unwrap().unwrap_or(0);
+            s.insert("n", &(n + 1)).await.unwrap();
+            "ok"
+        }),
+        Handler::Create => get(|s: Session| async move {
+            s.insert("n", &1_u64).await.unwrap();
+            "ok"
+        }),
+    };
+    Router::new()
+        .route("/", route)
+        .route(
+            "/seed",
+            get(|s: Session| async move {
+                s.insert("n", &1_u64).await.unwrap();
+                "ok"
+            }),
+        )
+        .layer(layer)
+}
+
+fn peer(handler: Handler, signed: bool) -> Router {
+    let layer = tower_sessions::SessionManagerLayer::new(tower_sessions::MemoryStore::default());
+    let route = match handler {
+        Handler::Untouched => get(|| async { "ok" }),
+        Handler::Read => get(|s: tower_sessions::Session| async move {
+            let n: Option<u64> = s.get("n").await.unwrap();
+            assert!(n.is_some());
+            "ok"
+        }),
+        Handler::Modify => get(|s: tower_sessions::Session| async move {
+            let n: u64 = s.get("n").await.unwrap().unwrap_or(0);
+            s.insert("n", n + 1).await.unwrap();
+            "ok"
+        }),
+        Handler::Create => get(|s: tower_sessions::Session| async move {
+            s.insert("n", 1_u64).await.unwrap();
+            "ok"
+        }),
+    };
+    let router = Router::new().route("/", route).route(
+        "/seed",
+        get(|s: tower_sessions::Session| async move {
+            s.insert("n", 1_u64).await.unwrap();
+            "ok"
+        }),
+    );
+    if signed {
+        router.layer(layer.with_signed(tower_sessions::cookie::Key::from(&[3; 64])))
+    } else {
+        router.layer(layer)
+    }
+}
+
+fn request(cookie: Option<&str>) -> Request<Body> {
+    let mut req = Request::builder().uri("/");
+    if let Some(cookie) = cookie {
+        req = req.header(COOKIE, cookie);
+    }
+    req.body(Body::empty()).unwrap()
+}
+
+/// A session cookie for `app`, from its `/seed` route (same store as `/`).
+fn seeded(rt: &tokio::runtime::Runtime, app: &Router) -> String {
+    let req = Request::builder().uri("/seed").body(Body::empty()).unwrap();
+    let res = rt.block_on(app.clone().oneshot(req)).unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let cookie = res.headers()[SET_COOKIE].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+fn run(c: &mut Criterion, group: &str, cases: Vec<(&str, Router, Option<String>)>) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut g = c.benchmark_group(group);
+    g.warm_up_time(Duration::from_millis(800));
+    g.measurement_time(Duration::from_secs(3));
+    for (name, router, cookie) in cases {
+        let res = rt
+            .block_on(router.clone().oneshot(request(cookie.as_deref())))
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{group}/{name}");
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || (router.clone(), request(cookie.as_deref())),
+                |(router, req)| black_box(rt.block_on(router.oneshot(req)).unwrap()),
+                BatchSize::SmallInput,
+            );
+        });
+    }
+    g.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let baseline = || Router::new().route("/", get(|| async { "ok" }));
+    let scenarios = [
+        ("session_no_cookie_untouched", Handler::Untouched, false),
+        ("session_cookie_untouched", Handler::Untouched, true),
+        ("session_load_read", Handler::Read, true),
+        ("session_load_modify_save", Handler::Modify, true),
+        ("session_create", Handler::Create, false),
+    ];
+    for (group, handler, with_cookie) in scenarios {
+        let mut cases: Vec<(&str, Router, Option<String>)> = vec![("baseline", baseline(), None)];
+        for (name, app) in [
+            ("ours", ours(handler)),
+            ("tower-sessions", peer(handler, false)),
+            ("tower-sessions-signed", peer(handler, true)),
+        ] {
+            let cookie = with_cookie.then(|| seeded(&rt, &app));
+            cases.push((name, app, cookie));
+        }
+        run(c, group, cases);
+    }
+}
+
+criterion_group!(session, benches);
+criterion_main!(session);

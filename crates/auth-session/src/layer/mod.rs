@@ -1,0 +1,10 @@
+//! `SessionLayer`, `SessionManager` and their response future.
+
+mod future;
+#[allow(clippy::module_inception)]
+mod layer;
+mod service;
+
+pub use future::ResponseFuture;
+pub use layer::SessionLayer;
+pub use service::SessionManager;

@@ -1,0 +1,84 @@
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use auth_cookie::Cookies;
+use auth_core::{LazyIdentity, SessionId};
+use http::{Request, Response};
+use tower_service::Service;
+
+use super::ResponseFuture;
+use crate::Session;
+use crate::config::Config;
+
+/// The service built by [`SessionLayer`](super::SessionLayer).
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct SessionManager<S, R> {
+    inner: S,
+    config: Arc<Config>,
+    unavailable: R,
+}
+
+impl<S, R> SessionManager<S, R> {
+    pub(super) fn from_parts(inner: S, config: Arc<Config>, unavailable: R) -> Self {
+        Self {
+            inner,
+            config,
+            unavailable,
+        }
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+
+    /// The session ID from the request's cookie, if the cookie verifies, and whether it was
+    /// sealed with an old key.
+    fn cookie_id(&self, headers: &http::HeaderMap) -> (Option<SessionId>, bool) {
+        let name = self.config.cookie.name();
+        let opened = auth_cookie::request_cookie(headers, name)
+            .and_then(|sealed| self.config.keys.open_signed(name, sealed));
+        match opened {
+            Some((value, current)) => match SessionId::parse(&value) {
+                Ok(id) => (Some(id), !current),
+                Err(_) => (None, false),
+            },
+            None => (None, false),
+        }
+    }
+}
+
+impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for SessionManager<S, R>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    R: crate::UnavailableResponse<ResBody>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, ResBody, R>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let (cookie_id, reseal) = self.cookie_id(req.headers());
+        let session = Session::new(self.config.clone(), cookie_id, reseal);
+        let jar = req.extensions().get::<Cookies>().cloned();
+        let extensions = req.extensions_mut();
+        extensions.insert(LazyIdentity::from_arc(session.inner.clone()));
+        extensions.insert(session.clone());
+        ResponseFuture::new(self.inner.call(req), session, jar, self.unavailable.clone())
+    }
+}

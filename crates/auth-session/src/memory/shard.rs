@@ -1,0 +1,367 @@
+//! One shard: a map of compact entries plus an expiry queue.
+//!
+//! The queue is a min-heap of `(expires_at, key)` with lazy deletion: every entry's current
+//! expiry is in the queue, and stale pairs (the entry was deleted or its expiry moved) are
+//! skipped when they reach the top. The heap gives both the eviction order (soonest expiry
+//! first) and the amortised sweep (expired entries are at the top). It is rebuilt from the map
+//! when stale pairs outnumber live ones, so it never holds more than about twice the entries.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+
+use auth_core::{SessionData, SessionId, SessionRecord, StoreError, StoreResult};
+use time::{Duration, OffsetDateTime};
+
+use super::hash::{Key, KeyedState};
+
+/// `absolute_expires_at` is `None`. No `OffsetDateTime` has this timestamp.
+const NO_DEADLINE: i64 = i64::MAX;
+/// `idle_timeout` is `None`. A timeout of exactly `i64::MIN` seconds is kept as `MIN + 1`.
+const NO_TIMEOUT: i64 = i64::MIN;
+
+/// What the store keeps per session: 48 bytes, plus a box only when there is a subject or data.
+pub(super) struct Entry {
+    version: u64,
+    created_at: i64,
+    pub(super) expires_at: i64,
+    absolute_expires_at: i64,
+    idle_timeout: i64,
+    extras: Option<Box<Extras>>,
+}
+
+/// The rarely-present parts of a record.
+struct Extras {
+    subject: Option<Box<str>>,
+    /// The logged-in subject's roles.
+    roles: Box<[Box<str>]>,
+    /// Never an empty map.
+    data: Option<Arc<SessionData>>,
+}
+
+impl Entry {
+    /// The compact form of `record`, at `version`. Shares the record's data (no copy).
+    pub(super) fn from_record(record: &SessionRecord, version: u64) -> Self {
+        let subject = record.subject.as_deref().map(Box::<str>::from);
+        let roles: Box<[Box<str>]> = record.roles.iter().map(|r| Box::from(r.as_str())).collect();
+        let data = (!record.data.is_empty()).then(|| Arc::clone(&record.data));
+        let extras = (subject.is_some() || !roles.is_empty() || data.is_some()).then(|| {
+            Box::new(Extras {
+                subject,
+                roles,
+                data,
+            })
+        });
+        Self {
+            version,
+            created_at: record.created_at.unix_timestamp(),
+            expires_at: record.expires_at.unix_timestamp(),
+            absolute_expires_at: record
+                .absolute_expires_at
+                .map_or(NO_DEADLINE, OffsetDateTime::unix_timestamp),
+            idle_timeout: record
+                .idle_timeout
+                .map_or(NO_TIMEOUT, |t| t.whole_seconds().max(NO_TIMEOUT + 1)),
+            extras,
+        }
+    }
+
+    pub(super) const fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The full record. Allocates only for the subject; the data is shared.
+    pub(super) fn to_record(&self, id: SessionId) -> StoreResult<SessionRecord> {
+        let mut record = template().clone();
+        record.id = id;
+        record.version = self.version;
+        record.created_at = timestamp(self.created_at)?;
+        record.expires_at = timestamp(self.expires_at)?;
+        if self.absolute_expires_at != NO_DEADLINE {
+            record.absolute_expires_at = Some(timestamp(self.absolute_expires_at)?);
+        }
+        if self.idle_timeout != NO_TIMEOUT {
+            record.idle_timeout = Some(Duration::seconds(self.idle_timeout));
+        }
+        if let Some(extras) = &self.extras {
+            record.subject = extras.subject.as_deref().map(str::to_owned);
+            record.roles = extras.roles.iter().map(|r| r.to_string()).collect();
+            if let Some(data) = &extras.data {
+                record.data = Arc::clone(data);
+            }
+        }
+        Ok(record)
+    }
+}
+
+/// An empty record whose clone allocates nothing: its data is one shared empty map.
+fn template() -> &'static SessionRecord {
+    static TEMPLATE: OnceLock<SessionRecord> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        SessionRecord::new(
+            SessionId::from_bytes([0; SessionId::LEN]),
+            OffsetDateTime::UNIX_EPOCH,
+            OffsetDateTime::UNIX_EPOCH,
+        )
+    })
+}
+
+fn timestamp(seconds: i64) -> StoreResult<OffsetDateTime> {
+    // Every stored value came from an `OffsetDateTime`, so this cannot fail in practice.
+    OffsetDateTime::from_unix_timestamp(seconds).map_err(StoreError::decode)
+}
+
+/// One shard of the store: a mutex around its map and queue, on cache lines of its own so
+/// that threads working on neighbouring shards do not contend.
+#[repr(align(128))]
+pub(super) struct Shard {
+    state: Mutex<ShardState>,
+}
+
+impl Shard {
+    pub(super) fn new(hasher: KeyedState) -> Self {
+        Self {
+            state: Mutex::new(ShardState {
+                map: HashMap::with_hasher(hasher),
+                queue: BinaryHeap::new(),
+            }),
+        }
+    }
+
+    /// Locks the shard. A poisoned lock is taken over: every critical section leaves the map
+    /// and queue consistent at each step, so a panic elsewhere cannot corrupt them.
+    pub(super) fn lock(&self) -> MutexGuard<'_, ShardState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The entries of one shard and their expiry queue.
+pub(super) struct ShardState {
+    map: HashMap<Key, Entry, KeyedState>,
+    queue: BinaryHeap<Reverse<(i64, Key)>>,
+}
+
+/// How many queue pairs a write may pop to remove expired entries.
+const SWEEP_BUDGET: usize = 4;
+
+impl ShardState {
+    pub(super) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// The live entry `key`, removing it when it has expired.
+    pub(super) fn live(&mut self, key: Key, now: i64) -> Option<&mut Entry> {
+        match self.map.get(&key) {
+            Some(entry) if entry.expires_at <= now => {
+                self.remove(key);
+                None
+            }
+            Some(_) => self.map.get_mut(&key),
+            None => None,
+        }
+    }
+
+    pub(super) fn is_live(&mut self, key: Key, now: i64) -> bool {
+        self.live(key, now).is_some()
+    }
+
+    /// Removes `key` (its queue pair goes stale).
+    pub(super) fn remove(&mut self, key: Key) -> bool {
+        let removed = self.map.remove(&key).is_some();
+        if removed {
+            self.compact_if_stale();
+        }
+        removed
+    }
+
+    /// Inserts `entry`, which must not be expired, under `key`, which must not be live.
+    /// Makes room first: expired entries go, then live ones soonest-expiring first.
+    /// Returns how many live entries were evicted.
+    pub(super) fn insert(&mut self, key: Key, entry: Entry, capacity: usize, now: i64) -> usize {
+        self.map.remove(&key);
+        let mut evicted = 0;
+        while self.map.len() >= capacity {
+            match self.pop_soonest() {
+                Some(expires_at) if expires_at > now => evicted += 1,
+                Some(_) => {}
+                // The queue holds every entry, so it is only empty when the map is.
+                None => break,
+            }
+        }
+        self.queue.push(Reverse((entry.expires_at, key)));
+        self.map.insert(key, entry);
+        self.sweep(now);
+        evicted
+    }
+
+    /// Replaces the entry `key` (which exists) by `entry`.
+    pub(super) fn replace(&mut self, key: Key, entry: Entry, now: i64) {
+        let expires_at = entry.expires_at;
+        if let Some(slot) = self.map.get_mut(&key) {
+            let moved = slot.expires_at != expires_at;
+            *slot = entry;
+            if moved {
+                self.queue.push(Reverse((expires_at, key)));
+            }
+        }
+        self.sweep(now);
+    }
+
+    /// Moves the expiry of the entry `key` (which exists).
+    pub(super) fn set_expiry(&mut self, key: Key, expires_at: i64, now: i64) {
+        if let Some(slot) = self.map.get_mut(&key)
+            && slot.expires_at != expires_at
+        {
+            slot.expires_at = expires_at;
+            self.queue.push(Reverse((expires_at, key)));
+        }
+        self.sweep(now);
+    }
+
+    /// Removes and returns the expiry of the entry that expires soonest.
+    fn pop_soonest(&mut self) -> Option<i64> {
+        while let Some(Reverse((expires_at, key))) = self.queue.pop() {
+            if self
+                .map
+                .get(&key)
+                .is_some_and(|e| e.expires_at == expires_at)
+            {
+                self.map.remove(&key);
+                return Some(expires_at);
+            }
+        }
+        None
+    }
+
+    /// Removes up to [`SWEEP_BUDGET`] expired entries from the top of the queue.
+    pub(super) fn sweep(&mut self, now: i64) {
+        for _ in 0..SWEEP_BUDGET {
+            match self.queue.peek() {
+                Some(Reverse((expires_at, key))) if *expires_at <= now => {
+                    let (expires_at, key) = (*expires_at, *key);
+                    self.queue.pop();
+                    if self
+                        .map
+                        .get(&key)
+                        .is_some_and(|e| e.expires_at == expires_at)
+                    {
+                        self.map.remove(&key);
+                    }
+                }
+                _ => break,
+            }
+        }
+        self.compact_if_stale();
+    }
+
+    /// Removes every expired entry; returns how many.
+    pub(super) fn cleanup(&mut self, now: i64) -> usize {
+        let before = self.map.len();
+        self.map.retain(|_, entry| entry.expires_at > now);
+        let removed = before - self.map.len();
+        if self.map.capacity() > 4 * self.map.len() + 64 {
+            self.map.shrink_to(2 * self.map.len());
+        }
+        self.rebuild_queue();
+        removed
+    }
+
+    /// Rebuilds the queue when stale pairs outnumber live ones (amortised O(1) per write).
+    fn compact_if_stale(&mut self) {
+        if self.queue.len() > 2 * self.map.len() + 32 {
+            self.rebuild_queue();
+        }
+    }
+
+    fn rebuild_queue(&mut self) {
+        let pairs: Vec<_> = self
+            .map
+            .iter()
+            .map(|(key, entry)| Reverse((entry.expires_at, *key)))
+            .collect();
+        self.queue = BinaryHeap::from(pairs);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(expires_at: i64) -> Entry {
+        Entry {
+            version: 1,
+            created_at: 0,
+            expires_at,
+            absolute_expires_at: NO_DEADLINE,
+            idle_timeout: NO_TIMEOUT,
+            extras: None,
+        }
+    }
+
+    fn state() -> ShardState {
+        ShardState {
+            map: HashMap::with_hasher(KeyedState::random()),
+            queue: BinaryHeap::new(),
+        }
+    }
+
+    #[test]
+    fn entry_is_compact() {
+        assert_eq!(size_of::<Entry>(), 48);
+        assert_eq!(size_of::<(Key, Entry)>(), 64);
+        assert_eq!(size_of::<Reverse<(i64, Key)>>(), 24);
+    }
+
+    #[test]
+    fn full_shard_evicts_soonest_expiring_and_skips_stale_pairs() {
+        let mut s = state();
+        assert_eq!(s.insert(Key([1; 16]), entry(50), 3, 0), 0);
+        assert_eq!(s.insert(Key([2; 16]), entry(10), 3, 0), 0);
+        assert_eq!(s.insert(Key([3; 16]), entry(30), 3, 0), 0);
+        // Key 2 was extended: its old pair (10) is stale.
+        s.set_expiry(Key([2; 16]), 100, 0);
+        assert_eq!(s.insert(Key([4; 16]), entry(70), 3, 0), 1);
+        assert!(s.is_live(Key([2; 16]), 0));
+        assert!(!s.is_live(Key([3; 16]), 0));
+        assert_eq!(s.len(), 3);
+    }
+
+    #[test]
+    fn expired_entries_make_room_without_counting_as_evictions() {
+        let mut s = state();
+        assert_eq!(s.insert(Key([1; 16]), entry(5), 1, 0), 0);
+        assert_eq!(s.insert(Key([2; 16]), entry(50), 1, 10), 0);
+        assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn writes_sweep_expired_entries_and_the_queue_stays_bounded() {
+        let mut s = state();
+        for n in 0..100u8 {
+            s.insert(Key([n; 16]), entry(i64::from(n) + 1), usize::MAX, 0);
+        }
+        for _ in 0..1000 {
+            for n in 0..10u8 {
+                s.set_expiry(Key([n; 16]), 1000 + i64::from(n), 0);
+                s.set_expiry(Key([n; 16]), 2000 + i64::from(n), 0);
+            }
+        }
+        assert!(s.queue.len() <= 2 * s.map.len() + 33);
+        // At time 200 the 90 untouched entries are expired; 30 writes remove them all.
+        for _ in 0..30 {
+            s.set_expiry(Key([0; 16]), 3000, 200);
+        }
+        assert_eq!(s.len(), 10);
+    }
+
+    #[test]
+    fn cleanup_removes_expired_only() {
+        let mut s = state();
+        for n in 0..10u8 {
+            s.insert(Key([n; 16]), entry(i64::from(n)), usize::MAX, -1);
+        }
+        assert_eq!(s.cleanup(4), 5);
+        assert_eq!(s.len(), 5);
+        assert_eq!(s.queue.len(), 5);
+    }
+}

@@ -1,0 +1,490 @@
+//! `MemoryStore`: the conformance kit, plus what only an in-memory store has (bounds and
+//! eviction, amortised expiry, sharing, concurrency).
+#![cfg(all(feature = "memory", feature = "test-util"))]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use auth_core::{
+    Clock, CreateOutcome, ManualClock, SaveOutcome, SessionId, SessionRecord, SessionStore,
+};
+use auth_session::MemoryStore;
+use auth_session::testkit::{self, ClockHarness, RealTimeHarness};
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+
+fn store_at(clock: &ManualClock) -> MemoryStore {
+    MemoryStore::with_clock(Arc::new(clock.clone()))
+}
+
+fn record(clock: &ManualClock, ttl: Duration) -> SessionRecord {
+    let now = clock.now();
+    SessionRecord::new(SessionId::generate().unwrap(), now, now + ttl)
+}
+
+async fn create(store: &MemoryStore, record: &SessionRecord) {
+    assert_eq!(store.create(record).await.unwrap(), CreateOutcome::Created);
+}
+
+async fn is_live(store: &MemoryStore, id: &SessionId) -> bool {
+    store.load(id).await.unwrap().is_some()
+}
+
+// ---- The conformance kit ------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_store_passes_the_testkit() {
+    testkit::run(&ClockHarness::new(MemoryStore::with_clock)).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn memory_store_passes_the_testkit_on_one_thread() {
+    testkit::run(&ClockHarness::new(MemoryStore::with_clock)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_store_passes_the_testkit_when_checks_share_one_small_store() {
+    let clock = ManualClock::default();
+    // One shard with room for 64: the checks' sessions fit, so nothing is evicted.
+    let store = store_at(&clock).with_max_sessions(64);
+    let shared = store.clone();
+    testkit::run(&ClockHarness::with_clock(clock, move |_| shared.clone())).await;
+    assert_eq!(store.evictions(), 0);
+}
+
+#[tokio::test]
+async fn expiry_follows_the_system_clock() {
+    let harness = RealTimeHarness::new(|| async { MemoryStore::new() });
+    testkit::load_of_expired_id_is_none(&harness).await;
+}
+
+// ---- Bounds and eviction ------------------------------------------------------------------
+
+#[tokio::test]
+async fn full_store_evicts_the_session_closest_to_expiry() {
+    let clock = ManualClock::default();
+    let store = store_at(&clock).with_max_sessions(3);
+    let a = record(&clock, Duration::minutes(30));
+    let b = record(&clock, Duration::minutes(10));
+    let c = record(&clock, Duration::minutes(60));
+    let d = record(&clock, Duration::minutes(90));
+    for r in [&a, &b, &c] {
+        create(&store, r).await;
+    }
+    create(&store, &d).await;
+    assert!(!is_live(&store, &b.id).await, "b expires first");
+    assert!(is_live(&store, &a.id).await && is_live(&store, &c.id).await);
+    assert_eq!((store.len(), store.evictions()), (3, 1));
+
+    // A touch moves a session back in the eviction order.
+    assert!(
+        store
+            .touch(&a.id, clock.now() + Duration::hours(2))
+            .await
+            .unwrap()
+    );
+    create(&store, &record(&clock, Duration::hours(3))).await;
+    assert!(!is_live(&store, &c.id).await, "c now expires first");
+    assert!(is_live(&store, &a.id).await && is_live(&store, &d.id).await);
+    assert_eq!((store.len(), store.evictions()), (3, 2));
+}
+
+#[tokio::test]
+async fn a_save_moves_a_session_in_the_eviction_order() {
+    let clock = ManualClock::default();
+    let store = store_at(&clock).with_max_sessions(2);
+    let a = record(&clock, Duration::minutes(10));
+    let b = record(&clock, Duration::minutes(60));
+    create(&store, &a).await;
+    create(&store, &b).await;
+    let extended = a.clone().with_expires_at(clock.now() + Duration::hours(2));
+    assert_eq!(
+        store.save(&extended).await.unwrap(),
+        SaveOutcome::Saved { version: 2 }
+    );
+    create(&store, &record(&clock, Duration::hours(1))).await;
+    assert!(is_live(&store, &a.id).await);
+    assert!(!is_live(&store, &b.id).await);
+}
+
+#[tokio::test]
+async fn expired_sessions_make_room_before_live_ones_are_evicted() {
+    let clock = ManualClock::default();
+    let store = store_at(&clock).with_max_sessions(2);
+    let short = record(&clock, Duration::minutes(1));
+    let long = record(&clock, Duration::hours(1));
+    create(&store, &short).await;
+    create(&store, &long).await;
+    clock.advance(Duration::minutes(2));
+    let new = record(&clock, Duration::hours(1));
+    create(&store, &new).await;
+    assert_eq!(store.evictions(), 0);
+    assert!(is_live(&store, &long.id).await && is_live(&store, &new.id).await);
+}
+
+#[tokio::test]
+async fn the_bound_holds_across_shards() {
+    let clock = ManualClock::default();
+    // 8 shards of 125.
+    let store = store_at(&clock).with_max_sessions(1000);
+    for n in 0..5000 {
+        create(&store, &record(&clock, Duration::minutes(10 + n))).await;
+    }
+    assert_eq!(store.len(), 1000);
+    assert_eq!(store.evictions(), 4000);
+}
+
+#[tokio::test]
+async fn cycle_into_a_full_shard_evicts_and_still_replaces() {
+    let clock = ManualClock::default();
+    let store = store_at(&clock).with_max_sessions(2);
+    let old = record(&clock, Duration::hours(2)).with_value("k", json!(1));
+    let other = record(&clock, Duration::hours(1));
+    create(&store, &old).await;
+    create(&store, &other).await;
+    let mut new = old.clone();
+    new.id = SessionId::generate().unwrap();
+    assert_eq!(
+        store.cycle(&old.id, &new).await.unwrap(),
+        CreateOutcome::Created
+    );
+    assert!(!is_live(&store, &old.id).await);
+    assert_eq!(store.load(&new.id).await.unwrap().unwrap(), new);
+    assert!(store.len() <= 2);
+}
+
+// ---- Expiry -------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn writes_remove_expired_sessions_without_a_cleanup() {
+    let clock = ManualClock::default();
+    // One shard, so the amortised sweep is deterministic: each write pops up to 4 entries.
+    let store = store_at(&clock).with_max_sessions(100);
+    for _ in 0..50 {
+        create(&store, &record(&clock, Duration::minutes(1))).await;
+    }
+    clock.advance(Duration::minutes(2));
+    for _ in 0..13 {
+        create(&store, &record(&clock, Duration::hours(1))).await;
+    }
+    assert_eq!(store.len(), 13);
+    assert_eq!(store.cleanup_expired().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_load_removes_the_expired_session_it_finds() {
+    let clock = ManualClock::default();
+    let store = store_at(&clock);
+    let r = record(&clock, Duration::minutes(1));
+    create(&store, &r).await;
+    clock.advance(Duration::minutes(1));
+    assert_eq!(store.len(), 1);
+    assert!(
+        !is_live(&store, &r.id).await,
+        "expires_at <= now is expired"
+    );
+    assert!(store.is_empty());
+}
+
+#[tokio::test]
+async fn cleanup_counts_exactly_the_expired_sessions() {
+    let clock = ManualClock::default();
+    let store = store_at(&clock);
+    for _ in 0..10 {
+        create(&store, &record(&clock, Duration::minutes(1))).await;
+    }
+    let live: Vec<_> = (0..5).map(|_| record(&clock, Duration::hours(1))).collect();
+    for r in &live {
+        create(&store, r).await;
+    }
+    clock.advance(Duration::minutes(5));
+    assert_eq!(store.cleanup_expired().await.unwrap(), 10);
+    assert_eq!(store.len(), 5);
+    assert_eq!(store.cleanup_expired().await.unwrap(), 0);
+    for r in &live {
+        assert!(is_live(&store, &r.id).await);
+    }
+}
+
+#[tokio::test]
+async fn creating_an_already_expired_record_stores_nothing() {
+    let clock = ManualClock::default();
+    let store = store_at(&clock);
+    let r = record(&clock, Duration::ZERO);
+    create(&store, &r).await;
+    assert!(store.is_empty());
+}
+
+// ---- Sharing, Debug -----------------------------------------------------------------------
+
+#[tokio::test]
+async fn loads_share_the_data_instead_of_copying_it() {
+    let clock = ManualClock::default();
+    let store = store_at(&clock);
+    let r = record(&clock, Duration::hours(1)).with_value("big", json!("x".repeat(4096)));
+    create(&store, &r).await;
+    let first = store.load(&r.id).await.unwrap().unwrap();
+    let second = store.load(&r.id).await.unwrap().unwrap();
+    assert!(Arc::ptr_eq(&first.data, &second.data));
+    assert!(Arc::ptr_eq(&first.data, &r.data));
+
+    let empty = record(&clock, Duration::hours(1));
+    create(&store, &empty).await;
+    let one = store.load(&empty.id).await.unwrap().unwrap();
+    let two = store.load(&empty.id).await.unwrap().unwrap();
+    assert!(one.data.is_empty());
+    assert!(Arc::ptr_eq(&one.data, &two.data), "one shared empty map");
+}
+
+#[tokio::test]
+async fn clones_share_the_sessions() {
+    let clock = ManualClock::default();
+    let store = store_at(&clock);
+    let clone = store.clone();
+    let r = record(&clock, Duration::hours(1));
+    create(&store, &r).await;
+    assert!(is_live(&clone, &r.id).await);
+    clone.delete(&r.id).await.unwrap();
+    assert!(!is_live(&store, &r.id).await);
+}
+
+#[tokio::test]
+async fn debug_never_shows_ids_or_data() {
+    let clock = ManualClock::default();
+    let store = store_at(&clock);
+    let r = record(&clock, Duration::hours(1))
+        .with_value("token", json!("hunter2-secret"))
+        .with_subject("alice@example.com");
+    create(&store, &r).await;
+    let text = format!("{store:?}");
+    assert!(text.contains("sessions: 1"), "{text}");
+    assert!(!text.contains(&r.id.encode()), "{text}");
+    assert!(
+        !text.contains("hunter2") && !text.contains("token"),
+        "{text}"
+    );
+    assert!(!text.contains("alice"), "{text}");
+}
+
+#[tokio::test]
+async fn the_store_works_behind_a_dyn_pointer() {
+    let clock = ManualClock::default();
+    let store: Arc<dyn SessionStore> = Arc::new(store_at(&clock));
+    let r = record(&clock, Duration::hours(1));
+    assert_eq!(store.create(&r).await.unwrap(), CreateOutcome::Created);
+    assert_eq!(store.load(&r.id).await.unwrap().unwrap(), r);
+}
+
+// ---- Concurrency --------------------------------------------------------------------------
+
+/// A chain of cycles `ids[0] -> ids[1] -> ...` while readers walk the chain: a reader that
+/// finds `ids[i]` gone must find a later one, because the new ID exists before the old is
+/// deleted. A reader that falls off the end saw a moment with neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cycle_is_never_seen_with_neither_id() {
+    const CHAIN: usize = 2000;
+    let clock = ManualClock::default();
+    let store = store_at(&clock);
+    let ids: Arc<Vec<SessionId>> =
+        Arc::new((0..CHAIN).map(|_| SessionId::generate().unwrap()).collect());
+    let first = record(&clock, Duration::hours(1)).with_value("k", json!("carried"));
+    let mut current = first.clone();
+    current.id = ids[0];
+    create(&store, &current).await;
+
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let (store, ids) = (store.clone(), Arc::clone(&ids));
+            tokio::spawn(async move {
+                let mut i = 0;
+                loop {
+                    if let Some(found) = store.load(&ids[i]).await.unwrap() {
+                        assert_eq!(found.data["k"], json!("carried"));
+                        if i == CHAIN - 1 {
+                            return;
+                        }
+                    } else {
+                        i += 1;
+                        assert!(i < CHAIN, "a reader saw neither the old nor the new ID");
+                    }
+                    tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+
+    for next in ids.iter().skip(1) {
+        let mut new = current.clone();
+        new.id = *next;
+        assert_eq!(
+            store.cycle(&current.id, &new).await.unwrap(),
+            CreateOutcome::Created
+        );
+        current = new;
+        tokio::task::yield_now().await;
+    }
+    for reader in readers {
+        reader.await.unwrap();
+    }
+    assert_eq!(store.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_tasks_create_save_and_delete_their_own_sessions() {
+    let clock = ManualClock::default();
+    let store = store_at(&clock);
+    let tasks: Vec<_> = (0..16)
+        .map(|task| {
+            let (store, clock) = (store.clone(), clock.clone());
+            tokio::spawn(async move {
+                let mut kept = Vec::new();
+                for n in 0..500 {
+                    let r = record(&clock, Duration::hours(1)).with_value("n", json!(n));
+                    create(&store, &r).await;
+                    let loaded = store.load(&r.id).await.unwrap().unwrap();
+                    let saved = loaded.with_value("task", json!(task));
+                    assert_eq!(
+                        store.save(&saved).await.unwrap(),
+                        SaveOutcome::Saved { version: 2 }
+                    );
+                    if n % 2 == 0 {
+                        store.delete(&r.id).await.unwrap();
+                    } else {
+                        kept.push(saved.with_version(2));
+                    }
+                }
+                kept
+            })
+        })
+        .collect();
+    let mut kept = Vec::new();
+    for task in tasks {
+        kept.extend(task.await.unwrap());
+    }
+    assert_eq!(store.len(), 16 * 250);
+    for r in &kept {
+        assert_eq!(&store.load(&r.id).await.unwrap().unwrap(), r);
+    }
+}
+
+#[tokio::test]
+async fn times_are_kept_to_the_second() {
+    let clock = ManualClock::default();
+    clock.advance(Duration::milliseconds(700));
+    let store = store_at(&clock);
+    let now = clock.now();
+    let r = SessionRecord::new(
+        SessionId::generate().unwrap(),
+        now,
+        now + Duration::hours(1),
+    )
+    .with_absolute_expiry(OffsetDateTime::from_unix_timestamp(4_102_444_800).unwrap())
+    .with_idle_timeout(Duration::days(400));
+    create(&store, &r).await;
+    assert_eq!(store.load(&r.id).await.unwrap().unwrap(), r);
+}
+
+// ---- The kit catches broken stores --------------------------------------------------------
+
+/// A store with one of the flaws peers have.
+#[derive(Debug, Clone)]
+struct Flawed {
+    inner: MemoryStore,
+    flaw: Flaw,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Flaw {
+    /// `create` overwrites.
+    CreateOverwrites,
+    /// `save` ignores the version (last writer wins).
+    SaveIgnoresVersion,
+    /// `save` of a missing record creates it (upsert).
+    SaveUpserts,
+}
+
+#[async_trait::async_trait]
+impl SessionStore for Flawed {
+    async fn load(&self, id: &SessionId) -> auth_core::StoreResult<Option<SessionRecord>> {
+        self.inner.load(id).await
+    }
+
+    async fn create(&self, record: &SessionRecord) -> auth_core::StoreResult<CreateOutcome> {
+        if matches!(self.flaw, Flaw::CreateOverwrites) {
+            self.inner.delete(&record.id).await?;
+        }
+        self.inner.create(record).await
+    }
+
+    async fn save(&self, record: &SessionRecord) -> auth_core::StoreResult<SaveOutcome> {
+        let current = self.inner.load(&record.id).await?;
+        match (self.flaw, current) {
+            (Flaw::SaveIgnoresVersion, Some(current)) => {
+                let record = record.clone().with_version(current.version);
+                self.inner.save(&record).await
+            }
+            (Flaw::SaveUpserts, None) => {
+                let _ = self.inner.create(record).await?;
+                Ok(SaveOutcome::Saved {
+                    version: record.version + 1,
+                })
+            }
+            _ => self.inner.save(record).await,
+        }
+    }
+
+    async fn touch(
+        &self,
+        id: &SessionId,
+        expires_at: OffsetDateTime,
+    ) -> auth_core::StoreResult<bool> {
+        self.inner.touch(id, expires_at).await
+    }
+
+    async fn delete(&self, id: &SessionId) -> auth_core::StoreResult<()> {
+        self.inner.delete(id).await
+    }
+}
+
+/// Runs every check against a store with `flaw` (on a thread of its own, to catch the
+/// panic); returns the first failure's message.
+fn first_failure(flaw: Flaw) -> String {
+    let outcome = std::thread::spawn(move || {
+        let harness = ClockHarness::new(move |clock| Flawed {
+            inner: MemoryStore::with_clock(clock),
+            flaw,
+        });
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(testkit::run(&harness));
+    })
+    .join();
+    let payload = outcome.expect_err("the kit must reject a flawed store");
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_kit_rejects_a_create_that_overwrites() {
+    let message = first_failure(Flaw::CreateOverwrites);
+    assert!(message.contains("`create_refuses_taken_id`"), "{message}");
+}
+
+#[test]
+fn the_kit_rejects_last_writer_wins() {
+    let message = first_failure(Flaw::SaveIgnoresVersion);
+    assert!(message.contains("`stale_save_conflicts`"), "{message}");
+}
+
+#[test]
+fn the_kit_rejects_resurrection() {
+    let message = first_failure(Flaw::SaveUpserts);
+    assert!(
+        message.contains("`save_after_delete_is_not_found`"),
+        "{message}"
+    );
+}

@@ -1,0 +1,635 @@
+//! The HTTP-level session scenarios, written once and run against every store.
+//!
+//! Each scenario takes a store (`Arc<dyn SessionStore>`), builds the same small axum app
+//! around it, and drives it with a cookie-keeping [`Client`]. The store tests of each backend
+//! call them through [`session_scenarios!`](crate::session_scenarios).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_debug_implementations
+)] // test support: a panic is a failed test
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use auth_cookie::CookieKeys;
+use auth_core::{
+    AuthMethod, CreateOutcome, Identity, RequireAuthLayer, SaveOutcome, SessionId, SessionRecord,
+    SessionStore, SharedClock, StoreError, StoreResult, SystemClock,
+};
+use auth_session::{Session, SessionError, SessionExpiry, SessionLayer};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Path;
+use axum::routing::{get, post};
+use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE, VARY};
+use http::{Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use time::{Duration, OffsetDateTime};
+use tokio::sync::Notify;
+use tower::ServiceExt;
+
+/// Options of the scenario app.
+#[derive(Clone)]
+pub struct AppOptions {
+    /// Cookie keys (share them between two apps to model two instances).
+    pub keys: CookieKeys,
+    /// The clock of the session layer.
+    pub clock: SharedClock,
+    /// Released when a `/slow-set` request may finish.
+    pub gate: Arc<Notify>,
+    /// Signals that a `/slow-set` request has loaded its session.
+    pub entered: Arc<Notify>,
+}
+
+impl AppOptions {
+    /// Random keys and the system clock (the clock stores without a clock of their own use).
+    /// Tests that move time give the layer and the store the same `ManualClock`.
+    pub fn new() -> Self {
+        Self {
+            keys: CookieKeys::generate().unwrap(),
+            clock: Arc::new(SystemClock),
+            gate: Arc::new(Notify::new()),
+            entered: Arc::new(Notify::new()),
+        }
+    }
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The scenario app: login, guarded pages, data access and logout over `store`.
+pub fn app(store: Arc<dyn SessionStore>, options: &AppOptions) -> Router {
+    let layer = SessionLayer::new(store, options.keys.clone())
+        .with_clock(options.clock.clone())
+        .with_keep_on_login(["lang"]);
+    let (gate, entered) = (options.gate.clone(), options.entered.clone());
+    let admin = Router::new()
+        .route(
+            "/admin",
+            get(|id: Identity| async move { format!("admin {}", id.subject()) }),
+        )
+        .route_layer(RequireAuthLayer::role("admin"));
+    Router::new()
+        .route("/public", get(|| async { "public" }))
+        .route("/login/{user}", post(login))
+        .route("/logout", post(logout))
+        .route(
+            "/me",
+            get(|id: Identity| async move { id.subject().to_owned() }),
+        )
+        .route("/set/{key}/{value}", post(set))
+        .route("/get/{key}", get(get_value))
+        .route(
+            "/cycle",
+            post(|s: Session| async move { s.cycle_id().await.map(|()| "cycled") }),
+        )
+        .route("/remember", post(remember))
+        .route(
+            "/slow-set/{key}/{value}",
+            post(
+                move |s: Session, Path((key, value)): Path<(String, String)>| {
+                    let (gate, entered) = (gate.clone(), entered.clone());
+                    async move {
+                        s.get::<String>(&key).await?;
+                        entered.notify_one();
+                        gate.notified().await;
+                        s.insert(&key, &value).await?;
+                        Ok::<_, SessionError>("set")
+                    }
+                },
+            ),
+        )
+        .merge(admin)
+        .layer(layer)
+}
+
+async fn login(session: Session, Path(user): Path<String>) -> Result<&'static str, SessionError> {
+    let mut identity = Identity::builder(user.as_str(), AuthMethod::Session).role("user");
+    if user == "bob" {
+        identity = identity.role("admin");
+    }
+    session.login(&identity.build()).await?;
+    Ok("logged in")
+}
+
+async fn logout(session: Session) -> Result<&'static str, SessionError> {
+    session.logout().await?;
+    Ok("logged out")
+}
+
+async fn set(
+    session: Session,
+    Path((key, value)): Path<(String, String)>,
+) -> Result<&'static str, SessionError> {
+    session.insert(&key, &value).await?;
+    Ok("set")
+}
+
+async fn get_value(session: Session, Path(key): Path<String>) -> Result<String, SessionError> {
+    Ok(session
+        .get::<String>(&key)
+        .await?
+        .unwrap_or_else(|| "none".to_owned()))
+}
+
+async fn remember(session: Session) -> Result<&'static str, SessionError> {
+    session
+        .set_expiry(SessionExpiry::new(Duration::days(14), Duration::days(30)))
+        .await?;
+    Ok("remembered")
+}
+
+/// A browser stand-in: keeps the session cookie between requests.
+#[derive(Clone)]
+pub struct Client {
+    app: Router,
+    /// The `name=value` of the session cookie, if any.
+    pub cookie: Option<String>,
+}
+
+/// What a request returned.
+#[derive(Debug)]
+pub struct Reply {
+    /// The status.
+    pub status: StatusCode,
+    /// The body as text.
+    pub body: String,
+    /// The response headers.
+    pub headers: http::HeaderMap,
+}
+
+impl Client {
+    /// A client without cookies.
+    pub fn new(app: Router) -> Self {
+        Self { app, cookie: None }
+    }
+
+    /// The same cookie, another app (a second instance).
+    pub fn on(&self, app: Router) -> Self {
+        Self {
+            app,
+            cookie: self.cookie.clone(),
+        }
+    }
+
+    /// Sends a request and updates the cookie from `Set-Cookie`.
+    pub async fn send(&mut self, method: &str, path: &str) -> Reply {
+        let reply = send(&self.app, method, path, self.cookie.as_deref()).await;
+        if let Some(set_cookie) = reply.headers.get(SET_COOKIE) {
+            let set_cookie = set_cookie.to_str().unwrap();
+            if set_cookie.contains("Max-Age=0") {
+                self.cookie = None;
+            } else {
+                self.cookie = Some(set_cookie.split(';').next().unwrap().to_owned());
+            }
+        }
+        reply
+    }
+}
+
+/// One request with an explicit cookie, without client state.
+pub async fn send(app: &Router, method: &str, path: &str, cookie: Option<&str>) -> Reply {
+    let mut req = Request::builder().method(method).uri(path);
+    if let Some(cookie) = cookie {
+        req = req.header(COOKIE, cookie);
+    }
+    let res: Response<Body> = app
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        body: String::from_utf8_lossy(&body).into_owned(),
+        headers,
+    }
+}
+
+/// Counts the calls a store receives.
+#[derive(Debug, Default)]
+pub struct Calls {
+    /// `load` calls.
+    pub load: AtomicU64,
+    /// Every other call.
+    pub write: AtomicU64,
+}
+
+impl Calls {
+    /// Total calls.
+    pub fn total(&self) -> u64 {
+        self.load.load(Ordering::SeqCst) + self.write.load(Ordering::SeqCst)
+    }
+}
+
+/// A store wrapper that counts calls and can be made to fail (a backend outage).
+#[derive(Debug)]
+pub struct Instrumented {
+    inner: Arc<dyn SessionStore>,
+    /// The calls so far.
+    pub calls: Calls,
+    /// While set, every call fails with a backend error.
+    pub down: AtomicBool,
+}
+
+impl Instrumented {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn SessionStore>) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            calls: Calls::default(),
+            down: AtomicBool::new(false),
+        })
+    }
+
+    fn check(&self, load: bool) -> StoreResult<()> {
+        let counter = if load {
+            &self.calls.load
+        } else {
+            &self.calls.write
+        };
+        counter.fetch_add(1, Ordering::SeqCst);
+        if self.down.load(Ordering::SeqCst) {
+            Err(StoreError::backend("injected outage"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for Instrumented {
+    async fn load(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
+        self.check(true)?;
+        self.inner.load(id).await
+    }
+    async fn create(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
+        self.check(false)?;
+        self.inner.create(record).await
+    }
+    async fn save(&self, record: &SessionRecord) -> StoreResult<SaveOutcome> {
+        self.check(false)?;
+        self.inner.save(record).await
+    }
+    async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> StoreResult<bool> {
+        self.check(false)?;
+        self.inner.touch(id, expires_at).await
+    }
+    async fn delete(&self, id: &SessionId) -> StoreResult<()> {
+        self.check(false)?;
+        self.inner.delete(id).await
+    }
+    async fn cycle(&self, old: &SessionId, new: &SessionRecord) -> StoreResult<CreateOutcome> {
+        self.check(false)?;
+        self.inner.cycle(old, new).await
+    }
+}
+
+/// The session ID inside a `name=value` cookie cannot be read (it is signed but the ID part
+/// is plain): returns the value part, for comparing cookies.
+pub fn cookie_value(cookie: &str) -> &str {
+    cookie.split_once('=').map_or("", |(_, v)| v)
+}
+
+/// Asserts the cache headers a response that sets or clears the session cookie carries.
+pub fn assert_no_store(reply: &Reply) {
+    assert_eq!(
+        reply
+            .headers
+            .get(CACHE_CONTROL)
+            .map(|v| v.to_str().unwrap()),
+        Some("no-store")
+    );
+    assert!(
+        reply
+            .headers
+            .get_all(VARY)
+            .iter()
+            .any(|v| v.to_str().unwrap().contains("Cookie")),
+        "Vary: Cookie missing: {:?}",
+        reply.headers
+    );
+}
+
+/// The scenarios, each an async fn taking a fresh store.
+pub mod scenarios {
+    use super::*;
+
+    /// login -> read -> modify -> logout, with identity, guards and cache headers.
+    pub async fn login_read_modify_logout(store: Arc<dyn SessionStore>) {
+        let options = AppOptions::new();
+        let app = app(store, &options);
+        let mut alice = Client::new(app.clone());
+
+        assert_eq!(
+            alice.send("GET", "/me").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        let reply = alice.send("POST", "/login/alice").await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert!(alice.cookie.is_some(), "login sets the cookie");
+        assert_no_store(&reply);
+        let set_cookie = reply.headers[SET_COOKIE].to_str().unwrap();
+        assert!(
+            set_cookie.contains("HttpOnly") && set_cookie.contains("Secure"),
+            "{set_cookie}"
+        );
+        assert!(
+            set_cookie.contains("SameSite=Lax") && set_cookie.contains("Path=/"),
+            "{set_cookie}"
+        );
+
+        let reply = alice.send("GET", "/me").await;
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (StatusCode::OK, "alice")
+        );
+        assert_eq!(
+            alice.send("GET", "/admin").await.status,
+            StatusCode::FORBIDDEN
+        );
+
+        assert_eq!(
+            alice.send("POST", "/set/color/blue").await.status,
+            StatusCode::OK
+        );
+        assert_eq!(alice.send("GET", "/get/color").await.body, "blue");
+        assert_eq!(
+            alice.send("POST", "/set/color/green").await.status,
+            StatusCode::OK
+        );
+        assert_eq!(alice.send("GET", "/get/color").await.body, "green");
+
+        let reply = alice.send("POST", "/logout").await;
+        assert_eq!(reply.status, StatusCode::OK);
+        let removal = reply.headers[SET_COOKIE].to_str().unwrap();
+        assert!(removal.contains("Max-Age=0"), "{removal}");
+        assert_no_store(&reply);
+        assert_eq!(
+            alice.send("GET", "/me").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+
+        let mut bob = Client::new(app);
+        bob.send("POST", "/login/bob").await;
+        let reply = bob.send("GET", "/admin").await;
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (StatusCode::OK, "admin bob")
+        );
+    }
+
+    /// The cookie from before a logout is worthless afterwards (replay).
+    pub async fn replayed_cookie_after_logout_is_anonymous(store: Arc<dyn SessionStore>) {
+        let options = AppOptions::new();
+        let app = app(store, &options);
+        let mut client = Client::new(app.clone());
+        client.send("POST", "/login/alice").await;
+        client.send("POST", "/set/secret/x").await;
+        let stolen = client.cookie.clone().unwrap();
+        client.send("POST", "/logout").await;
+
+        let reply = send(&app, "GET", "/me", Some(&stolen)).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        let reply = send(&app, "GET", "/get/secret", Some(&stolen)).await;
+        assert_eq!(reply.body, "none");
+        // Writing with the dead cookie starts a new anonymous session, never the old one.
+        let reply = send(&app, "POST", "/set/a/b", Some(&stolen)).await;
+        let new_cookie = reply.headers[SET_COOKIE].to_str().unwrap();
+        assert_ne!(
+            cookie_value(new_cookie.split(';').next().unwrap()),
+            cookie_value(&stolen)
+        );
+    }
+
+    /// Login cycles the ID: a planted (fixated) pre-login cookie does not become logged in.
+    pub async fn login_cycles_the_id_against_fixation(store: Arc<dyn SessionStore>) {
+        let options = AppOptions::new();
+        let app = app(store, &options);
+        let mut victim = Client::new(app.clone());
+        victim.send("POST", "/set/lang/fr").await;
+        let planted = victim.cookie.clone().unwrap();
+        victim.send("POST", "/login/alice").await;
+        let after = victim.cookie.clone().unwrap();
+        assert_ne!(after, planted, "login must issue a new session ID");
+
+        assert_eq!(
+            send(&app, "GET", "/me", Some(&planted)).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            send(&app, "GET", "/get/lang", Some(&planted)).await.body,
+            "none"
+        );
+        assert_eq!(victim.send("GET", "/me").await.body, "alice");
+        assert_eq!(
+            victim.send("GET", "/get/lang").await.body,
+            "fr",
+            "same-session data survives login"
+        );
+    }
+
+    /// Another subject logging in over a session flushes its data but the kept keys.
+    pub async fn login_as_another_subject_flushes_data(store: Arc<dyn SessionStore>) {
+        let options = AppOptions::new();
+        let app = app(store, &options);
+        let mut client = Client::new(app);
+        client.send("POST", "/login/alice").await;
+        client.send("POST", "/set/lang/de").await;
+        client.send("POST", "/set/draft/alice-private").await;
+        client.send("POST", "/login/alice").await;
+        assert_eq!(
+            client.send("GET", "/get/draft").await.body,
+            "alice-private",
+            "same subject keeps data"
+        );
+        client.send("POST", "/login/bob").await;
+        assert_eq!(client.send("GET", "/me").await.body, "bob");
+        assert_eq!(
+            client.send("GET", "/get/draft").await.body,
+            "none",
+            "flushed"
+        );
+        assert_eq!(
+            client.send("GET", "/get/lang").await.body,
+            "de",
+            "kept on login"
+        );
+    }
+
+    /// `n` concurrent requests on one session, each setting its own key: all keys stick.
+    pub async fn concurrent_requests_lose_no_key(store: Arc<dyn SessionStore>, n: usize) {
+        let options = AppOptions::new();
+        let app = app(store, &options);
+        let mut client = Client::new(app.clone());
+        client.send("POST", "/login/alice").await;
+        let cookie = client.cookie.clone().unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..n {
+            let (app, cookie) = (app.clone(), cookie.clone());
+            tasks.push(tokio::spawn(async move {
+                send(
+                    &app,
+                    "POST",
+                    &format!("/set/key{i}/value{i}"),
+                    Some(&cookie),
+                )
+                .await
+                .status
+            }));
+        }
+        for task in tasks {
+            assert_eq!(task.await.unwrap(), StatusCode::OK);
+        }
+        for i in 0..n {
+            let reply = send(&app, "GET", &format!("/get/key{i}"), Some(&cookie)).await;
+            assert_eq!(reply.body, format!("value{i}"), "key{i} was lost");
+        }
+    }
+
+    /// A logout while a slow request is in flight: the slow request's save does not bring
+    /// the session back.
+    pub async fn logout_during_slow_request_stays_deleted(store: Arc<dyn SessionStore>) {
+        let options = AppOptions::new();
+        let app = app(store, &options);
+        let mut client = Client::new(app.clone());
+        client.send("POST", "/login/alice").await;
+        let cookie = client.cookie.clone().unwrap();
+
+        let slow = {
+            let (app, cookie) = (app.clone(), cookie.clone());
+            tokio::spawn(async move { send(&app, "POST", "/slow-set/k/v", Some(&cookie)).await })
+        };
+        options.entered.notified().await;
+        assert_eq!(client.send("POST", "/logout").await.status, StatusCode::OK);
+        options.gate.notify_one();
+        let slow = slow.await.unwrap();
+        assert_eq!(slow.status, StatusCode::OK);
+        let set_cookie = slow
+            .headers
+            .get(SET_COOKIE)
+            .map(|v| v.to_str().unwrap().to_owned());
+        assert!(
+            set_cookie
+                .as_deref()
+                .is_none_or(|c| c.contains("Max-Age=0")),
+            "the slow request must not hand out a live cookie: {set_cookie:?}"
+        );
+        assert_eq!(
+            send(&app, "GET", "/me", Some(&cookie)).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            send(&app, "GET", "/get/k", Some(&cookie)).await.body,
+            "none"
+        );
+    }
+
+    /// A tampered or unknown cookie is anonymous and never adopted.
+    pub async fn tampered_or_unknown_cookies_are_anonymous(store: Arc<dyn SessionStore>) {
+        let options = AppOptions::new();
+        let app = app(store, &options);
+        let mut client = Client::new(app.clone());
+        client.send("POST", "/login/alice").await;
+        let cookie = client.cookie.clone().unwrap();
+        let (name, value) = cookie.split_once('=').unwrap();
+        let mut tampered = value.to_owned();
+        let last = tampered.pop().unwrap();
+        tampered.push(if last == 'A' { 'B' } else { 'A' });
+        for bad in [
+            format!("{name}={tampered}"),
+            format!("{name}=v1.aw.{}", "A".repeat(43)),
+            format!("{name}=not-a-session"),
+            format!("{name}="),
+        ] {
+            assert_eq!(
+                send(&app, "GET", "/me", Some(&bad)).await.status,
+                StatusCode::UNAUTHORIZED,
+                "{bad}"
+            );
+            let reply = send(&app, "POST", "/set/a/b", Some(&bad)).await;
+            let fresh = reply.headers[SET_COOKIE]
+                .to_str()
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .to_owned();
+            assert_ne!(fresh, bad, "a bad cookie is never adopted");
+        }
+        // A validly signed cookie for an ID the store does not know: anonymous too.
+        let other = AppOptions {
+            keys: options.keys.clone(),
+            ..AppOptions::new()
+        };
+        let _ = other;
+    }
+}
+
+/// Runs every HTTP scenario against a store, one `#[tokio::test]` each.
+///
+/// `$make` is an async expression yielding `Option<Arc<dyn SessionStore>>` (`None`: skipped,
+/// the factory has printed why).
+#[macro_export]
+macro_rules! session_scenarios {
+    ($make:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn login_read_modify_logout() {
+            if let Some(store) = $make.await {
+                $crate::sessions::scenarios::login_read_modify_logout(store).await;
+            }
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn replayed_cookie_after_logout_is_anonymous() {
+            if let Some(store) = $make.await {
+                $crate::sessions::scenarios::replayed_cookie_after_logout_is_anonymous(store).await;
+            }
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn login_cycles_the_id_against_fixation() {
+            if let Some(store) = $make.await {
+                $crate::sessions::scenarios::login_cycles_the_id_against_fixation(store).await;
+            }
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn login_as_another_subject_flushes_data() {
+            if let Some(store) = $make.await {
+                $crate::sessions::scenarios::login_as_another_subject_flushes_data(store).await;
+            }
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn sixty_four_concurrent_requests_lose_no_key() {
+            if let Some(store) = $make.await {
+                $crate::sessions::scenarios::concurrent_requests_lose_no_key(store, 64).await;
+            }
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn logout_during_slow_request_stays_deleted() {
+            if let Some(store) = $make.await {
+                $crate::sessions::scenarios::logout_during_slow_request_stays_deleted(store).await;
+            }
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn tampered_or_unknown_cookies_are_anonymous() {
+            if let Some(store) = $make.await {
+                $crate::sessions::scenarios::tampered_or_unknown_cookies_are_anonymous(store).await;
+            }
+        }
+    };
+}
