@@ -203,3 +203,159 @@ async fn works_under_a_cookie_layer_too() {
             .contains("Max-Age=0")
     );
 }
+
+mod conflicts {
+    use auth_session::{ConflictPolicy, Session, SessionConflict, SessionError, SessionLayer};
+    use axum::Router;
+    use axum::body::Body;
+    use axum::routing::post;
+    use http::Request;
+    use http::header::COOKIE;
+    use tokio::sync::Notify;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// `/seed` writes `k=seed`; `/slow` reads `k`, waits for the gate, then writes `k=slow` and
+    /// `a=slow`; `/fast` writes `k=fast` and `b=fast`.
+    fn app(
+        policy: ConflictPolicy,
+        gate: Arc<Notify>,
+        entered: Arc<Notify>,
+    ) -> (Router, AppOptions) {
+        let options = AppOptions::new();
+        let layer = SessionLayer::new(MemoryStore::new(), options.keys.clone())
+            .with_conflict_policy(policy);
+        let router = Router::new()
+            .route(
+                "/slow",
+                post(move |s: Session| {
+                    let (gate, entered) = (gate.clone(), entered.clone());
+                    async move {
+                        s.get::<String>("k").await?;
+                        entered.notify_one();
+                        gate.notified().await;
+                        s.insert("k", "slow").await?;
+                        s.insert("a", "slow").await?;
+                        Ok::<_, SessionError>("slow")
+                    }
+                }),
+            )
+            .route(
+                "/seed",
+                post(|s: Session| async move {
+                    s.insert("k", "seed").await?;
+                    Ok::<_, SessionError>("seed")
+                }),
+            )
+            .route(
+                "/fast",
+                post(|s: Session| async move {
+                    s.insert("k", "fast").await?;
+                    s.insert("b", "fast").await?;
+                    Ok::<_, SessionError>("fast")
+                }),
+            )
+            .route(
+                "/read",
+                post(|s: Session| async move {
+                    let get = |k: &'static str| {
+                        let s = s.clone();
+                        async move { s.get::<String>(k).await.map(Option::unwrap_or_default) }
+                    };
+                    Ok::<_, SessionError>(format!(
+                        "{} {} {}",
+                        get("k").await?,
+                        get("a").await?,
+                        get("b").await?
+                    ))
+                }),
+            )
+            .layer(layer);
+        (router, options)
+    }
+
+    async fn race(policy: ConflictPolicy) -> (String, Option<SessionConflict>) {
+        let (gate, entered) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        let (router, _) = app(policy, gate.clone(), entered.clone());
+        let mut client = Client::new(router.clone());
+        client.send("POST", "/seed").await;
+        let cookie = client.cookie.clone().unwrap();
+        let request = |path: &str| {
+            Request::post(path)
+                .header(COOKIE, cookie.clone())
+                .body(Body::empty())
+                .unwrap()
+        };
+        let slow = tokio::spawn(router.clone().oneshot(request("/slow")));
+        entered.notified().await;
+        let fast = router.clone().oneshot(request("/fast")).await.unwrap();
+        assert_eq!(fast.status(), StatusCode::OK);
+        gate.notify_one();
+        let slow = slow.await.unwrap().unwrap();
+        assert_eq!(slow.status(), StatusCode::OK);
+        let conflict = slow.extensions().get::<SessionConflict>().cloned();
+        let read = client.send("POST", "/read").await.body;
+        (read, conflict)
+    }
+
+    #[tokio::test]
+    async fn same_key_conflict_last_writer_wins_and_is_reported() {
+        let (read, conflict) = race(ConflictPolicy::LastWriterWins).await;
+        assert_eq!(
+            read, "slow slow fast",
+            "different keys both stick; the later write wins k"
+        );
+        assert_eq!(
+            conflict,
+            Some(SessionConflict {
+                keys: vec!["k".to_owned()]
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn same_key_conflict_first_writer_wins_when_configured() {
+        let (read, conflict) = race(ConflictPolicy::FirstWriterWins).await;
+        assert_eq!(read, "fast slow fast");
+        assert_eq!(
+            conflict,
+            Some(SessionConflict {
+                keys: vec!["k".to_owned()]
+            })
+        );
+    }
+}
+
+#[tokio::test]
+async fn reads_refresh_the_idle_deadline_at_most_once_per_touch_interval() {
+    let clock = ManualClock::default();
+    let store = Instrumented::new(Arc::new(MemoryStore::with_clock(Arc::new(clock.clone()))));
+    let options = AppOptions {
+        clock: Arc::new(clock.clone()),
+        ..AppOptions::new()
+    };
+    let app = app(store.clone(), &options);
+    let mut client = Client::new(app);
+    client.send("POST", "/login/alice").await;
+    let writes = || store.calls.write.load(Ordering::SeqCst);
+    let after_login = writes();
+    for _ in 0..10 {
+        clock.advance(Duration::seconds(5));
+        client.send("GET", "/me").await;
+    }
+    assert_eq!(
+        writes(),
+        after_login,
+        "50 s of reads: within the 1-minute interval, no touch"
+    );
+    clock.advance(Duration::seconds(15));
+    client.send("GET", "/me").await;
+    assert_eq!(
+        writes(),
+        after_login + 1,
+        "one touch once the interval has passed"
+    );
+    client.send("GET", "/me").await;
+    assert_eq!(writes(), after_login + 1);
+}
