@@ -82,7 +82,7 @@ pub use config::{CookieConfig, CookieConfigBuilder, CookiePrefix, MAX_AGE_CAP, S
 #[doc(inline)]
 pub use csrf::{
     Csrf, CsrfBinding, CsrfLayer, CsrfRejection, CsrfRejectionKind, CsrfRejectionResponse,
-    CsrfTokens, DefaultCsrfRejection,
+    CsrfTokens, DefaultCsrfRejection, FORM_LIMIT, FormField, HeaderOnly,
 };
 #[doc(inline)]
 pub use error::{ConfigError, CookieError};
@@ -101,6 +101,7 @@ pub use seal::{
 
 /// Response futures.
 pub mod future {
+    pub use crate::csrf::FormResponseFuture as CsrfFormResponseFuture;
     pub use crate::csrf::ResponseFuture as CsrfResponseFuture;
     pub use crate::layer::ResponseFuture;
 }

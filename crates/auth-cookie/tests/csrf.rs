@@ -427,3 +427,121 @@ fn invalid_configuration_is_refused() {
     assert!(CsrfLayer::new().with_exempt_path("webhooks").is_err());
     assert!(CsrfLayer::new().with_exempt_prefix("").is_err());
 }
+
+mod form_field {
+    use auth_cookie::FORM_LIMIT;
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    fn tokens() -> CsrfTokens {
+        CsrfTokens::new(&SecretKey::from_bytes(&[9; 32]).unwrap())
+    }
+
+    fn form(binding: &str, body: String) -> Request<Body> {
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri("/transfer")
+            .header("host", HOST)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap();
+        req.extensions_mut().insert(CsrfBinding(binding.to_owned()));
+        req
+    }
+
+    /// Echoes the body it received, to prove it was handed on intact.
+    async fn echo(req: Request<Body>) -> Result<Response<Body>, Infallible> {
+        let bytes = req.into_body().collect().await.unwrap().to_bytes();
+        Ok(Response::new(Body::from(bytes)))
+    }
+
+    async fn text(res: Response<Body>) -> String {
+        String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+    }
+
+    fn svc()
+    -> impl tower::Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone
+    {
+        ServiceBuilder::new()
+            .layer(
+                CsrfLayer::new()
+                    .with_tokens(tokens())
+                    .with_form_field("csrf_token"),
+            )
+            .service_fn(echo)
+    }
+
+    #[tokio::test]
+    async fn a_valid_token_in_the_form_passes_and_the_body_reaches_the_handler() {
+        let token = tokens().generate("s1").unwrap();
+        let body = format!("amount=10&csrf_token={token}&to=bob");
+        let res = svc().oneshot(form("s1", body.clone())).await.unwrap();
+        assert_eq!(res.status(), OK);
+        assert_eq!(text(res).await, body);
+    }
+
+    #[tokio::test]
+    async fn missing_wrong_or_foreign_form_tokens_are_refused() {
+        let token = tokens().generate("s1").unwrap();
+        for (binding, body, kind) in [
+            (
+                "s1",
+                "amount=10".to_owned(),
+                CsrfRejectionKind::MissingToken,
+            ),
+            (
+                "s1",
+                "csrf_token=garbage".to_owned(),
+                CsrfRejectionKind::InvalidToken,
+            ),
+            (
+                "s2",
+                format!("csrf_token={token}"),
+                CsrfRejectionKind::InvalidToken,
+            ),
+            (
+                "s1",
+                format!("csrf_token={token}&pad={}", "x".repeat(FORM_LIMIT)),
+                CsrfRejectionKind::MissingToken,
+            ),
+        ] {
+            let res = svc().oneshot(form(binding, body.clone())).await.unwrap();
+            assert_eq!(
+                res.status(),
+                NO,
+                "{binding} {}",
+                &body[..body.len().min(40)]
+            );
+            assert_eq!(
+                res.extensions()
+                    .get::<CsrfRejection>()
+                    .map(CsrfRejection::kind),
+                Some(kind)
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn other_requests_are_decided_without_reading_the_body() {
+        // A same-origin browser post passes without a token, body untouched.
+        let mut req = form("s1", "a=1".to_owned());
+        req.headers_mut()
+            .insert("sec-fetch-site", "same-origin".parse().unwrap());
+        let res = svc().oneshot(req).await.unwrap();
+        assert_eq!((res.status(), text(res).await.as_str()), (OK, "a=1"));
+        // A JSON post without any header is refused (not a form: no body to read).
+        let mut req = form("s1", "{}".to_owned());
+        req.headers_mut()
+            .insert("content-type", "application/json".parse().unwrap());
+        let res = svc().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), NO);
+        // Cross-site stays refused whatever the form says.
+        let token = tokens().generate("s1").unwrap();
+        let mut req = form("s1", format!("csrf_token={token}"));
+        req.headers_mut()
+            .insert("sec-fetch-site", "cross-site".parse().unwrap());
+        assert_eq!(svc().oneshot(req).await.unwrap().status(), NO);
+    }
+}

@@ -17,6 +17,8 @@ pub(super) struct Policy {
     /// Prefixes ending in `/`.
     pub(super) exempt_prefixes: Vec<Arc<str>>,
     pub(super) tokens: Option<CsrfTokens>,
+    /// The form field a token may come in (form mode only).
+    pub(super) form_field: Option<Arc<str>>,
 }
 
 /// Why a request passed (for tests and tracing).

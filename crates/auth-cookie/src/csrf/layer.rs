@@ -3,6 +3,9 @@ use std::sync::Arc;
 use tower_layer::Layer;
 
 use super::decision::{Policy, clean_path, parse_trusted_origin};
+use std::marker::PhantomData;
+
+use super::form::{FormField, HeaderOnly};
 use super::{Csrf, CsrfTokens, DefaultCsrfRejection};
 use crate::ConfigError;
 
@@ -19,7 +22,8 @@ use crate::ConfigError;
 ///    declared exempt (compared after resolving `.`, `..` and repeated slashes).
 ///
 /// With [`with_tokens`](Self::with_tokens), a request that sends neither header must instead
-/// carry a valid session-bound token (see [`CsrfTokens`]).
+/// carry a valid session-bound token (see [`CsrfTokens`]) in a header, or, with
+/// [`with_form_field`](Self::with_form_field), in a form field.
 ///
 /// Every refusal is a [`CsrfRejection`](super::CsrfRejection) in the response extensions; the
 /// response itself is replaceable with [`with_rejection`](Self::with_rejection).
@@ -59,9 +63,10 @@ use crate::ConfigError;
 /// ```
 #[derive(Debug, Clone)]
 #[must_use]
-pub struct CsrfLayer<R = DefaultCsrfRejection> {
+pub struct CsrfLayer<R = DefaultCsrfRejection, M = HeaderOnly> {
     policy: Arc<Policy>,
     rejection: R,
+    mode: PhantomData<M>,
 }
 
 impl CsrfLayer {
@@ -70,6 +75,7 @@ impl CsrfLayer {
         Self {
             policy: Arc::new(Policy::default()),
             rejection: DefaultCsrfRejection,
+            mode: PhantomData,
         }
     }
 }
@@ -80,7 +86,25 @@ impl Default for CsrfLayer {
     }
 }
 
-impl<R> CsrfLayer<R> {
+impl<R> CsrfLayer<R, HeaderOnly> {
+    /// Also accepts the token in the form field `field` of `application/x-www-form-urlencoded`
+    /// requests, for plain HTML forms (token mode only; see [`with_tokens`](Self::with_tokens)).
+    ///
+    /// Such a request's body is read (up to 64 KiB) before the inner service runs, and handed
+    /// on rebuilt from the same bytes, so the request body type must be buildable from
+    /// `Bytes` (axum's `Body` is). Only requests that need it are buffered: unsafe methods
+    /// without `Sec-Fetch-Site`, `Origin` or a token header.
+    pub fn with_form_field(mut self, field: &str) -> CsrfLayer<R, FormField> {
+        self.policy_mut().form_field = Some(Arc::from(field));
+        CsrfLayer {
+            policy: self.policy,
+            rejection: self.rejection,
+            mode: PhantomData,
+        }
+    }
+}
+
+impl<R, M> CsrfLayer<R, M> {
     fn policy_mut(&mut self) -> &mut Policy {
         Arc::make_mut(&mut self.policy)
     }
@@ -135,10 +159,11 @@ impl<R> CsrfLayer<R> {
     }
 
     /// Builds refusals with `rejection` instead of an empty 403.
-    pub fn with_rejection<R2>(self, rejection: R2) -> CsrfLayer<R2> {
+    pub fn with_rejection<R2>(self, rejection: R2) -> CsrfLayer<R2, M> {
         CsrfLayer {
             policy: self.policy,
             rejection,
+            mode: PhantomData,
         }
     }
 }
@@ -153,8 +178,8 @@ fn exempt_path(path: &str) -> Result<String, ConfigError> {
     }
 }
 
-impl<S, R: Clone> Layer<S> for CsrfLayer<R> {
-    type Service = Csrf<S, R>;
+impl<S, R: Clone, M> Layer<S> for CsrfLayer<R, M> {
+    type Service = Csrf<S, R, M>;
 
     fn layer(&self, inner: S) -> Self::Service {
         Csrf::from_parts(inner, self.policy.clone(), self.rejection.clone())

@@ -1,6 +1,7 @@
 //! CSRF protection for cookie-authenticated routes; documented on [`CsrfLayer`].
 
 mod decision;
+mod form;
 mod layer;
 mod rejection;
 mod service;
@@ -8,6 +9,7 @@ mod token;
 
 /// The response future of [`Csrf`]: the inner future, or the rejection at once.
 pub type ResponseFuture<F, B> = auth_core::future::ResponseFuture<F, B>;
+pub use form::{FORM_LIMIT, FormField, FormResponseFuture, HeaderOnly};
 pub use layer::CsrfLayer;
 pub use rejection::{
     CsrfRejection, CsrfRejectionKind, CsrfRejectionResponse, DefaultCsrfRejection,

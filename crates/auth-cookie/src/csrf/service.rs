@@ -4,24 +4,30 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower_service::Service;
 
+use std::marker::PhantomData;
+
 use super::decision::Policy;
+use super::form::HeaderOnly;
 use super::{CsrfBinding, CsrfLayer, CsrfRejection, CsrfRejectionResponse, ResponseFuture};
 
-/// The service built by [`CsrfLayer`].
+/// The service built by [`CsrfLayer`]. `M` is [`HeaderOnly`] (the default) or
+/// [`FormField`](super::FormField).
 #[derive(Debug, Clone)]
 #[must_use]
-pub struct Csrf<S, R> {
-    inner: S,
-    policy: Arc<Policy>,
-    rejection: R,
+pub struct Csrf<S, R, M = HeaderOnly> {
+    pub(super) inner: S,
+    pub(super) policy: Arc<Policy>,
+    pub(super) rejection: R,
+    mode: PhantomData<M>,
 }
 
-impl<S, R> Csrf<S, R> {
+impl<S, R, M> Csrf<S, R, M> {
     pub(super) fn from_parts(inner: S, policy: Arc<Policy>, rejection: R) -> Self {
         Self {
             inner,
             policy,
             rejection,
+            mode: PhantomData,
         }
     }
 
@@ -51,25 +57,18 @@ impl<S, R> Csrf<S, R> {
     }
 }
 
-impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for Csrf<S, R>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    R: CsrfRejectionResponse<ResBody>,
-{
-    type Response = Response<ResBody>;
-    type Error = S::Error;
-    type Future = ResponseFuture<S::Future, ResBody>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let binding = req.extensions().get::<CsrfBinding>().map(|b| b.0.as_str());
-        match self
-            .policy
-            .decide(req.method(), req.uri(), req.headers(), binding)
-        {
+impl<S, R, M> Csrf<S, R, M> {
+    /// Turns a decision into the inner call or the rejection response.
+    pub(super) fn decided<ReqBody, ResBody>(
+        &mut self,
+        req: Request<ReqBody>,
+        decision: Result<super::decision::Pass, super::CsrfRejectionKind>,
+    ) -> ResponseFuture<S::Future, ResBody>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+        R: CsrfRejectionResponse<ResBody>,
+    {
+        match decision {
             Ok(_) => ResponseFuture::future(self.inner.call(req)),
             Err(kind) => {
                 let rejection = CsrfRejection::new(kind);
@@ -84,5 +83,27 @@ where
                 ResponseFuture::rejected(res)
             }
         }
+    }
+}
+
+impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for Csrf<S, R, HeaderOnly>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    R: CsrfRejectionResponse<ResBody>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let binding = req.extensions().get::<CsrfBinding>().map(|b| b.0.as_str());
+        let decision = self
+            .policy
+            .decide(req.method(), req.uri(), req.headers(), binding);
+        self.decided(req, decision)
     }
 }
