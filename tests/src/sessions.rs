@@ -44,6 +44,8 @@ pub struct AppOptions {
     pub gate: Arc<Notify>,
     /// Signals that a `/slow-set` request has loaded its session.
     pub entered: Arc<Notify>,
+    /// Send the bare session ID instead of a signed one.
+    pub unsigned: bool,
 }
 
 impl AppOptions {
@@ -55,6 +57,7 @@ impl AppOptions {
             clock: Arc::new(SystemClock),
             gate: Arc::new(Notify::new()),
             entered: Arc::new(Notify::new()),
+            unsigned: false,
         }
     }
 }
@@ -67,9 +70,12 @@ impl Default for AppOptions {
 
 /// The scenario app: login, guarded pages, data access and logout over `store`.
 pub fn app(store: Arc<dyn SessionStore>, options: &AppOptions) -> Router {
-    let layer = SessionLayer::new(store, options.keys.clone())
+    let mut layer = SessionLayer::new(store, options.keys.clone())
         .with_clock(options.clock.clone())
         .with_keep_on_login(["lang"]);
+    if options.unsigned {
+        layer = layer.with_unsigned_cookie();
+    }
     let (gate, entered) = (options.gate.clone(), options.entered.clone());
     let admin = Router::new()
         .route(

@@ -359,3 +359,33 @@ async fn reads_refresh_the_idle_deadline_at_most_once_per_touch_interval() {
     client.send("GET", "/me").await;
     assert_eq!(writes(), after_login + 1);
 }
+
+#[tokio::test]
+async fn unsigned_cookie_mode_carries_the_bare_id_and_refuses_unknown_ones() {
+    let options = AppOptions {
+        unsigned: true,
+        ..AppOptions::new()
+    };
+    let app = app(Arc::new(MemoryStore::new()), &options);
+    let mut client = Client::new(app.clone());
+    client.send("POST", "/login/alice").await;
+    let cookie = client.cookie.clone().unwrap();
+    let value = auth_tests::sessions::cookie_value(&cookie);
+    assert_eq!(value.len(), 22, "the bare 22-character ID: {cookie}");
+    assert_eq!(client.send("GET", "/me").await.body, "alice");
+    // Another well-formed ID that the store does not know is anonymous, and is not adopted.
+    let forged = format!("id={}", auth_core::SessionId::generate().unwrap().encode());
+    assert_eq!(
+        send(&app, "GET", "/me", Some(&forged)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let reply = send(&app, "POST", "/set/a/b", Some(&forged)).await;
+    let fresh = reply.headers[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_ne!(fresh, forged);
+}

@@ -293,6 +293,11 @@ impl VerifyingKey {
         self.issuer.as_deref()
     }
 
+    /// The bound issuer, shared (no allocation on the request path).
+    pub(crate) fn bound_issuer(&self) -> Option<&Arc<str>> {
+        self.issuer.as_ref()
+    }
+
     /// Checks a raw JWS signature over `signing_input` (`BASE64URL(header) "."
     /// BASE64URL(payload)`), with the bound algorithm. HMAC tags are compared in constant time.
     ///
@@ -326,11 +331,16 @@ fn check_hmac_secret(alg: Algorithm, secret: &[u8], kid: &str) -> Result<(), Con
         }
         .into());
     }
+    // Only material that really is a public key is refused: random secrets start with `{` or
+    // 0x30 0x82 about once in 256 draws, and must not be refused for it.
     let trimmed = secret.trim_ascii_start();
-    if trimmed.starts_with(b"-----BEGIN")
-        || trimmed.starts_with(b"{")
-        || trimmed.starts_with(&[0x30, 0x82])
-    {
+    let is_pem = trimmed.starts_with(b"-----BEGIN");
+    let is_jwk = trimmed.starts_with(b"{")
+        && serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(secret)
+            .is_ok_and(|jwk| jwk.contains_key("kty"));
+    let is_der = matches!(trimmed, [0x30, 0x82, hi, lo, ..]
+        if (usize::from(*hi) << 8 | usize::from(*lo)) == trimmed.len() - 4);
+    if is_pem || is_jwk || is_der {
         return Err(ConfigError::SecretLooksLikePublicKey {
             kid: kid.to_owned(),
         });
@@ -393,6 +403,23 @@ mod tests {
         let mut long = vec![0x02, 0x82, 0x01, 0x01, 0x00];
         long.extend_from_slice(&[0xFF; 256]);
         assert_eq!(der_integer(&[0xFF; 256]), long);
+    }
+
+    #[test]
+    fn random_secrets_that_merely_start_like_a_key_are_accepted() {
+        let mut brace = [0x42_u8; 32];
+        brace[0] = b'{';
+        let mut der_like = [0x42_u8; 32];
+        der_like[..2].copy_from_slice(&[0x30, 0x82]);
+        for secret in [brace, der_like] {
+            assert!(check_hmac_secret(Algorithm::HS256, &secret, "k").is_ok());
+        }
+        let jwk =
+            br#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU"}"#;
+        assert!(check_hmac_secret(Algorithm::HS256, jwk, "k").is_err());
+        let mut der = vec![0x30, 0x82, 0x00, 0x1c];
+        der.extend_from_slice(&[0x42; 0x1c]);
+        assert!(check_hmac_secret(Algorithm::HS256, &der, "k").is_err());
     }
 
     #[test]

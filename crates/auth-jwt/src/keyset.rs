@@ -233,12 +233,12 @@ pub(crate) enum LookupError {
 
 /// The token's unverified `iss`, decoded only when two keys share a `kid`.
 pub(crate) struct IssuerHint<'a> {
-    payload_b64: &'a str,
+    payload_b64: &'a [u8],
     decoded: Option<Option<String>>,
 }
 
 impl<'a> IssuerHint<'a> {
-    pub(crate) fn new(payload_b64: &'a str) -> Self {
+    pub(crate) fn new(payload_b64: &'a [u8]) -> Self {
         Self {
             payload_b64,
             decoded: None,

@@ -188,7 +188,22 @@
 //! `jsonwebtoken` 11 needs exactly one crypto backend feature; this crate enables
 //! `aws_lc_rs` and uses `aws-lc-rs` directly for verification with keys parsed once
 //! (`ParsedPublicKey`, prepared HMAC keys), so one crypto library serves verification, minting
-//! and (with `jwks`) TLS. See the README for the measurements behind the choice.
+//! and (with `jwks`) TLS.
+//!
+//! Measured side by side (jsonwebtoken 11.1.0 `crypto::verify`, release build, RSA 2048,
+//! P-256, Ed25519; shared machine, about ±20 %):
+//!
+//! | alg | `rust_crypto` | `aws_lc_rs` |
+//! |---|---|---|
+//! | HS256 | 0.43–0.48 µs | 0.51–0.68 µs |
+//! | RS256 | 196–205 µs | 20–21 µs |
+//! | ES256 | 265–279 µs | 50–65 µs |
+//! | EdDSA | 39–44 µs | 39–43 µs |
+//!
+//! `aws_lc_rs` wins by about 10x on RS256 (the algorithm most identity providers use) and
+//! 4-5x on ES256, ties on HS256 and EdDSA, and lets the layer pre-parse public keys (about
+//! 13.5 µs per RS256 check instead of 20 µs with a per-call parse). The README has the full
+//! table and the trade-off (a C/assembly build dependency).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod algorithm;

@@ -1,6 +1,7 @@
 //! Session layer benchmarks, side by side in one run: no middleware, ours (`MemoryStore`,
-//! signed cookie) and tower-sessions 0.15 with its `MemoryStore`, plain and signed cookies,
-//! identical handlers behind the same one-route axum `Router`.
+//! signed cookie by default, and unsigned) and tower-sessions 0.15 with its `MemoryStore`
+//! (plain and signed cookies), identical handlers behind the same one-route axum `Router`.
+//! Compare `ours` with `tower-sessions-signed` and `ours-unsigned` with `tower-sessions`.
 //!
 //! Run with `cargo xtask bench session` (prints medians and added-cost ratios), or
 //! `cargo bench -p auth-session --bench session`. Group ids start with `session_`.
@@ -34,12 +35,15 @@ enum Handler {
     Create,
 }
 
-fn ours(handler: Handler) -> Router {
+fn ours(handler: Handler, signed: bool) -> Router {
     let keys = CookieKeys::new(KeyRing::new(
         KeyId::new("k").unwrap(),
         SecretKey::from_bytes(&[3; 32]).unwrap(),
     ));
-    let layer = SessionLayer::new(MemoryStore::new(), keys);
+    let mut layer = SessionLayer::new(MemoryStore::new(), keys);
+    if !signed {
+        layer = layer.with_unsigned_cookie();
+    }
     let route = match handler {
         Handler::Untouched => get(|| async { "ok" }),
         Handler::Read => get(|s: Session| async move {
@@ -157,7 +161,8 @@ fn benches(c: &mut Criterion) {
     for (group, handler, with_cookie) in scenarios {
         let mut cases: Vec<(&str, Router, Option<String>)> = vec![("baseline", baseline(), None)];
         for (name, app) in [
-            ("ours", ours(handler)),
+            ("ours", ours(handler, true)),
+            ("ours-unsigned", ours(handler, false)),
             ("tower-sessions", peer(handler, false)),
             ("tower-sessions-signed", peer(handler, true)),
         ] {

@@ -68,6 +68,8 @@ pub(crate) struct Config {
     pub(crate) store: Arc<dyn SessionStore>,
     pub(crate) keys: CookieKeys,
     pub(crate) cookie: CookieConfig,
+    /// Whether the cookie value is signed (the default) or the bare ID.
+    pub(crate) signed: bool,
     pub(crate) clock: SharedClock,
     pub(crate) idle_timeout: Duration,
     pub(crate) absolute_timeout: Duration,
@@ -87,6 +89,7 @@ impl Config {
             store,
             keys,
             cookie,
+            signed: true,
             clock: Arc::new(SystemClock),
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             absolute_timeout: DEFAULT_ABSOLUTE_TIMEOUT,
@@ -104,6 +107,7 @@ impl Clone for Config {
             store: self.store.clone(),
             keys: self.keys.clone(),
             cookie: self.cookie.clone(),
+            signed: self.signed,
             clock: self.clock.clone(),
             idle_timeout: self.idle_timeout,
             absolute_timeout: self.absolute_timeout,
@@ -121,6 +125,7 @@ impl std::fmt::Debug for Config {
             .field("store", &self.store)
             .field("keys", &self.keys)
             .field("cookie", &self.cookie)
+            .field("signed", &self.signed)
             .field("idle_timeout", &self.idle_timeout)
             .field("absolute_timeout", &self.absolute_timeout)
             .field("touch_interval", &self.touch_interval)

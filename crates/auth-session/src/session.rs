@@ -74,13 +74,22 @@ struct State {
     error: Option<Arc<StoreError>>,
     /// The working copy; `None` while anonymous with nothing written.
     record: Option<SessionRecord>,
-    /// The record as the store had it, when there was one.
-    original: Option<SessionRecord>,
+    /// What the store had, when there was a record: enough to save against it and to detect
+    /// concurrent changes (not a full copy).
+    original: Option<Original>,
     changes: Changes,
     modified: bool,
     cycle: bool,
     destroyed: bool,
     expiry_changed: bool,
+}
+
+/// The loaded record's identity, version, expiry and data (shared, not copied).
+struct Original {
+    id: SessionId,
+    version: u64,
+    expires_at: OffsetDateTime,
+    data: Arc<SessionData>,
 }
 
 /// This request's changes, kept so they can be re-applied over a concurrent save.
@@ -337,7 +346,12 @@ impl SessionInner {
         };
         match self.config.store.load(&id).await {
             Ok(Some(record)) if record.id == id && !record.is_expired(self.config.clock.now()) => {
-                state.original = Some(record.clone());
+                state.original = Some(Original {
+                    id: record.id,
+                    version: record.version,
+                    expires_at: record.expires_at,
+                    data: record.data.clone(),
+                });
                 state.record = Some(record);
                 Ok(())
             }
@@ -369,6 +383,47 @@ impl SessionInner {
             Some(record) => Ok(record),
             None => Err(SessionError::Random),
         }
+    }
+
+    /// Settles without I/O when none is needed (the session was only read and no touch is
+    /// due), so the common read-only request needs no boxed future. `None`: call
+    /// [`settle`](Self::settle).
+    pub(crate) fn settle_without_io(&self) -> Option<Settled> {
+        let state = self.state.try_lock().ok()?;
+        if state.error.is_some() {
+            return Some(Settled {
+                unavailable: true,
+                ..Settled::default()
+            });
+        }
+        if state.destroyed || state.modified {
+            return None;
+        }
+        let (Some(record), Some(original)) = (&state.record, &state.original) else {
+            // Nothing was written and nothing loaded: nothing to do.
+            return (!state.modified).then(Settled::default);
+        };
+        let now = self.config.clock.now();
+        let deadline = record
+            .absolute_expires_at
+            .unwrap_or(record.created_at + self.config.absolute_timeout);
+        let idle = record.idle_timeout.unwrap_or(self.config.idle_timeout);
+        let expires_at = (now + idle).min(deadline);
+        if expires_at - original.expires_at >= self.config.touch_interval {
+            return None;
+        }
+        let cookie = if self.cookie_needs_reseal {
+            CookieChange::Set {
+                id: original.id,
+                max_age: record.idle_timeout.map(|_| original.expires_at - now),
+            }
+        } else {
+            CookieChange::None
+        };
+        Some(Settled {
+            cookie,
+            ..Settled::default()
+        })
     }
 
     /// Persists what the request did; called once, after the inner service answered.
@@ -515,7 +570,7 @@ impl SessionInner {
     /// One versioned save; on a conflict, reload and re-apply this request's changes key by key.
     async fn save(
         &self,
-        original: &SessionRecord,
+        original: &Original,
         mut record: SessionRecord,
         changes: &Changes,
         resend_cookie: bool,
@@ -574,7 +629,7 @@ fn fresh_id() -> Result<SessionId, StoreError> {
 fn reapply(
     fresh: &SessionRecord,
     ours: &SessionRecord,
-    original: &SessionRecord,
+    original: &Original,
     changes: &Changes,
     policy: ConflictPolicy,
     conflicts: &mut Vec<String>,

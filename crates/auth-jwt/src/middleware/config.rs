@@ -5,14 +5,10 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use auth_core::{AuthMethod, Claims, Identity, SharedClock, SystemClock};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::de::{
-    self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor,
-};
-use serde::{Deserialize, Deserializer};
+use serde::de::{DeserializeOwned, IgnoredAny};
 use time::Duration;
 
+use super::parse::{self, GrantNames, Parsed, PayloadError};
 use super::rejection::Challenges;
 use super::{DefaultRejection, JwtLayer, JwtRejectionKind};
 use crate::keyset::{IssuerHint, LookupError};
@@ -323,33 +319,20 @@ impl From<JwtRejectionKind> for Failure {
     }
 }
 
-/// The protected header members this crate reads; everything else (`jku`, `x5u`, `jwk`,
-/// `x5c`, ...) is ignored and never used to find a key.
-#[derive(Deserialize)]
-struct Header<'a> {
-    #[serde(borrow)]
-    alg: std::borrow::Cow<'a, str>,
-    #[serde(borrow, default)]
-    kid: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow, default)]
-    typ: Option<std::borrow::Cow<'a, str>>,
-    #[serde(default)]
-    crit: Option<IgnoredAny>,
-}
-
 const STACK_HEADER: usize = 512;
 const STACK_SIGNATURE: usize = 1024;
 const STACK_PAYLOAD: usize = 2048;
 
 /// Decodes base64url (no padding, canonical) into `stack` when it fits, else into `heap`.
-fn decode<'b>(input: &str, stack: &'b mut [u8], heap: &'b mut Vec<u8>) -> Option<&'b [u8]> {
-    if input.len() / 4 * 3 + 3 <= stack.len() {
-        let n = URL_SAFE_NO_PAD.decode_slice(input, stack).ok()?;
-        stack.get(..n)
+fn decode<'b>(input: &[u8], stack: &'b mut [u8], heap: &'b mut Vec<u8>) -> Option<&'b [u8]> {
+    let len = parse::decoded_len(input.len())?;
+    let buf = if len <= stack.len() {
+        stack
     } else {
-        URL_SAFE_NO_PAD.decode_vec(input, heap).ok()?;
-        Some(heap.as_slice())
-    }
+        heap.resize(len, 0);
+        heap.as_mut_slice()
+    };
+    parse::b64url_decode(input, buf)
 }
 
 fn json_object(bytes: &[u8]) -> bool {
@@ -360,14 +343,14 @@ impl Config {
     /// Verifies `token` completely: size, structure, header, key, signature, claims.
     pub(crate) fn verify<C: DeserializeOwned>(
         &self,
-        token: &str,
+        token: &[u8],
         allow_wait: bool,
     ) -> Result<(Claims<C>, Identity), Failure> {
         use JwtRejectionKind as K;
         if token.len() > self.max_token_len {
             return Err(K::TooLarge.into());
         }
-        let mut parts = token.split('.');
+        let mut parts = token.split(|&b| b == b'.');
         let (Some(h64), Some(p64), Some(s64), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
@@ -382,9 +365,9 @@ impl Config {
         if !json_object(header_json) {
             return Err(K::Malformed.into());
         }
-        let header: Header<'_> = serde_json::from_slice(header_json).map_err(|_| K::Malformed)?;
+        let header = parse::parse_header(header_json).ok_or(K::Malformed)?;
         let alg: Algorithm = header.alg.parse().map_err(|_| K::InvalidAlgorithm)?;
-        if header.crit.is_some() {
+        if header.crit {
             return Err(K::UnsupportedCritical.into());
         }
         if let Some(expected) = &self.typ {
@@ -401,16 +384,13 @@ impl Config {
 
         let (mut sig_stack, mut sig_heap) = ([0u8; STACK_SIGNATURE], Vec::new());
         let signature = decode(s64, &mut sig_stack, &mut sig_heap).ok_or(K::Malformed)?;
-        let signing_input = token
-            .get(..h64.len() + 1 + p64.len())
-            .ok_or(K::Malformed)?
-            .as_bytes();
+        let signing_input = token.get(..h64.len() + 1 + p64.len()).ok_or(K::Malformed)?;
         let mut hint = IssuerHint::new(p64);
         let kid = header.kid.as_deref();
         let checked = self.keys.with_key(kid, alg, &mut hint, |key| {
             (
                 key.verify_signature(signing_input, signature),
-                key.issuer().map(str::to_owned),
+                key.bound_issuer().cloned(),
             )
         });
         let bound_issuer = match checked {
@@ -436,25 +416,21 @@ impl Config {
         if !json_object(payload) {
             return Err(K::Malformed.into());
         }
-        let claims: Claims<C> = Claims::from_json(payload).map_err(|e| match e.claim() {
-            Some("iss") => K::InvalidIssuer,
-            Some("aud") => K::InvalidAudience,
-            _ => K::Malformed,
-        })?;
+        let Parsed {
+            claims,
+            roles,
+            scopes,
+        } = self.parse_claims::<C>(payload)?;
         self.check_claims(&claims, bound_issuer.as_deref())?;
 
-        let grants = if self.roles_claim.is_some() || !self.scope_claims.is_empty() {
-            let mut de = serde_json::Deserializer::from_slice(payload);
-            GrantsSeed { config: self }
-                .deserialize(&mut de)
-                .map_err(|_| K::Malformed)?
-        } else {
-            Grants::default()
-        };
-        let mut identity =
-            Identity::builder(claims.sub.clone().unwrap_or_default(), AuthMethod::Jwt)
-                .roles(grants.roles)
-                .scopes(grants.scopes);
+        let subject = claims.sub.clone().unwrap_or_default();
+        let mut identity = Identity::builder(subject, AuthMethod::Jwt);
+        if !roles.is_empty() {
+            identity = identity.roles(roles);
+        }
+        if !scopes.is_empty() {
+            identity = identity.scopes(scopes);
+        }
         if let Some(at) = claims.iat.and_then(|d| d.to_datetime()) {
             identity = identity.issued_at(at);
         }
@@ -466,6 +442,40 @@ impl Config {
             identity = identity.claims(raw);
         }
         Ok((claims, identity.build()))
+    }
+
+    /// The typed claims plus the roles and scopes, in one pass when `C` allows it.
+    fn parse_claims<C: DeserializeOwned>(
+        &self,
+        payload: &[u8],
+    ) -> Result<Parsed<C>, JwtRejectionKind> {
+        use JwtRejectionKind as K;
+        let names = GrantNames {
+            roles: self.roles_claim.as_deref(),
+            scopes: &self.scope_claims,
+        };
+        let kind = |e| match e {
+            PayloadError::Claim("iss") => K::InvalidIssuer,
+            PayloadError::Claim("aud") => K::InvalidAudience,
+            _ => K::Malformed,
+        };
+        match parse::parse_payload::<C>(payload, &names) {
+            Err(PayloadError::Unsupported) => {}
+            other => return other.map_err(kind),
+        }
+        // A custom claims type of a shape the one-pass parser does not stream (an enum, a
+        // tuple...): serde's own `flatten`, then a second pass for roles and scopes.
+        let claims = Claims::<C>::from_json(payload).map_err(|e| match e.claim() {
+            Some("iss") => K::InvalidIssuer,
+            Some("aud") => K::InvalidAudience,
+            _ => K::Malformed,
+        })?;
+        let grants = parse::parse_payload::<IgnoredAny>(payload, &names).map_err(kind)?;
+        Ok(Parsed {
+            claims,
+            roles: grants.roles,
+            scopes: grants.scopes,
+        })
     }
 
     fn check_claims<C>(
@@ -506,130 +516,6 @@ impl Config {
         }
         if claims.sub.is_none() {
             return Err(K::MissingSubject);
-        }
-        Ok(())
-    }
-}
-
-/// Roles and scopes picked out of the payload in one pass that skips every other claim.
-#[derive(Default)]
-struct Grants {
-    roles: Vec<String>,
-    scopes: Vec<String>,
-}
-
-struct GrantsSeed<'c> {
-    config: &'c Config,
-}
-
-enum GrantKey {
-    Role,
-    Scope,
-    Other,
-}
-
-struct GrantKeySeed<'c> {
-    config: &'c Config,
-}
-
-impl<'de> DeserializeSeed<'de> for GrantKeySeed<'_> {
-    type Value = GrantKey;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<GrantKey, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl Visitor<'_> for GrantKeySeed<'_> {
-    type Value = GrantKey;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a claim name")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<GrantKey, E> {
-        Ok(if self.config.roles_claim.as_deref() == Some(v) {
-            GrantKey::Role
-        } else if self.config.scope_claims.iter().any(|c| &**c == v) {
-            GrantKey::Scope
-        } else {
-            GrantKey::Other
-        })
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for GrantsSeed<'_> {
-    type Value = Grants;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Grants, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for GrantsSeed<'_> {
-    type Value = Grants;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Grants, A::Error> {
-        let mut grants = Grants::default();
-        while let Some(key) = map.next_key_seed(GrantKeySeed {
-            config: self.config,
-        })? {
-            match key {
-                GrantKey::Role => map.next_value_seed(Strings {
-                    split: false,
-                    out: &mut grants.roles,
-                })?,
-                GrantKey::Scope => map.next_value_seed(Strings {
-                    split: true,
-                    out: &mut grants.scopes,
-                })?,
-                GrantKey::Other => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(grants)
-    }
-}
-
-/// A string (split on spaces when `split`) or an array of strings, appended to `out`.
-struct Strings<'o> {
-    split: bool,
-    out: &'o mut Vec<String>,
-}
-
-impl<'de> DeserializeSeed<'de> for Strings<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Strings<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string or an array of strings")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
-        if self.split {
-            self.out
-                .extend(v.split(' ').filter(|s| !s.is_empty()).map(str::to_owned));
-        } else if !v.is_empty() {
-            self.out.push(v.to_owned());
-        }
-        Ok(())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(item) = seq.next_element::<std::borrow::Cow<'de, str>>()? {
-            self.out.push(item.into_owned());
         }
         Ok(())
     }

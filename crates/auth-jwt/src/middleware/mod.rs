@@ -5,6 +5,7 @@
 mod config;
 pub(crate) mod future;
 mod layer;
+mod parse;
 mod rejection;
 mod service;
 

@@ -138,7 +138,7 @@ where
         Found::Missing => Err(Failure::Reject(JwtRejectionKind::Missing)),
         Found::Malformed => Err(Failure::Reject(JwtRejectionKind::Malformed)),
         Found::Borrowed(token) => config.verify::<C>(token, allow_wait),
-        Found::Owned(token) => config.verify::<C>(&token, allow_wait),
+        Found::Owned(token) => config.verify::<C>(token.as_bytes(), allow_wait),
     };
     match verdict {
         Ok((claims, identity)) => {

@@ -67,6 +67,15 @@ where
                     if !session.inner.used.load(Ordering::Acquire) {
                         return Poll::Ready(Ok(response));
                     }
+                    if let Some(settled) = session.inner.settle_without_io() {
+                        return Poll::Ready(Ok(apply(
+                            settled,
+                            response,
+                            this.jar.take(),
+                            &session.inner.config,
+                            this.unavailable,
+                        )));
+                    }
                     let inner = session.inner;
                     let config = inner.config.clone();
                     this.state.set(State::Settling {
@@ -121,9 +130,13 @@ fn apply<B, R: UnavailableResponse<B>>(
     match settled.cookie {
         CookieChange::None => return response,
         CookieChange::Set { id, max_age } => {
-            let written =
+            let value = id.encode();
+            let written = if config.signed {
                 jar.signed(&config.keys)
-                    .add_with_max_age(&config.cookie, &id.encode(), max_age);
+                    .add_with_max_age(&config.cookie, &value, max_age)
+            } else {
+                jar.add_with_max_age(&config.cookie, &value, max_age)
+            };
             if let Err(error) = written {
                 // A signed 22-character ID is far below the size limit; only a pathological
                 // cookie name could get here.

@@ -106,6 +106,17 @@ impl<R> SessionLayer<R> {
         Ok(self)
     }
 
+    /// Sends the bare session ID instead of a signed one.
+    ///
+    /// The ID alone is 128 random bits checked against the store, so this is safe; signing
+    /// (the default) additionally refuses forged or tampered IDs without a store lookup and
+    /// makes key rotation visible. Use this only to share cookies with a system that cannot
+    /// sign.
+    pub fn with_unsigned_cookie(mut self) -> Self {
+        self.config_mut().signed = false;
+        self
+    }
+
     /// Ends a session after `timeout` without activity. Default: 30 minutes.
     pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
         self.config_mut().idle_timeout = timeout;

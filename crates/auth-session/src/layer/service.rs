@@ -47,8 +47,13 @@ impl<S, R> SessionManager<S, R> {
     /// sealed with an old key.
     fn cookie_id(&self, headers: &http::HeaderMap) -> (Option<SessionId>, bool) {
         let name = self.config.cookie.name();
-        let opened = auth_cookie::request_cookie(headers, name)
-            .and_then(|sealed| self.config.keys.open_signed(name, sealed));
+        let Some(value) = auth_cookie::request_cookie(headers, name) else {
+            return (None, false);
+        };
+        if !self.config.signed {
+            return (SessionId::parse(value).ok(), false);
+        }
+        let opened = self.config.keys.open_signed(name, value);
         match opened {
             Some((value, current)) => match SessionId::parse(&value) {
                 Ok(id) => (Some(id), !current),
