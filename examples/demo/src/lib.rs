@@ -1,0 +1,438 @@
+//! The demo app: the three approaches side by side on one axum router.
+//!
+//! - **Cookie sessions** (`/`, `/login`, `/logout`, `/me`, `/admin`): an HTML login form, a
+//!   server-side session in a `MemoryStore`, CSRF protection on unsafe methods.
+//! - **Bearer JWTs** (`/api/token`, `/api/me`, `/api/admin`, `/.well-known/jwks.json`):
+//!   EdDSA tokens minted by an `Issuer`, verified by a `JwtLayer`.
+//! - **Either** (`/whoami`): a session cookie or a bearer token.
+//!
+//! Configuration comes from the environment ([`DemoConfig::from_env`]); everything has an
+//! embedded default, so `cargo run -p demo` needs no server. Not yet here (tracked in the
+//! demo's issue): token revocation endpoints, Redis/PostgreSQL/SQLite stores, trusting an
+//! external JWKS.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use auth_cookie::{CookieConfig, CookieKeys, CsrfLayer};
+use auth_core::{AuthMethod, Claims, Identity, KeyId, KeyRing, RequireAuthLayer, SecretKey};
+use auth_jwt::{Algorithm, Issuer, JwkSet, JwtLayer, SigningKey};
+use auth_session::{MemoryStore, Session, SessionError, SessionLayer};
+use axum::extract::{Extension, Form, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use time::Duration;
+
+/// The token lifetime: 15 minutes.
+pub const TOKEN_LIFETIME: Duration = Duration::minutes(15);
+
+/// A configuration error: which variable, and what is wrong with it.
+#[derive(Debug)]
+pub struct DemoError {
+    /// The environment variable at fault.
+    pub variable: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for DemoError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.variable, self.message)
+    }
+}
+
+impl std::error::Error for DemoError {}
+
+fn error(variable: &'static str, message: impl Into<String>) -> DemoError {
+    DemoError {
+        variable,
+        message: message.into(),
+    }
+}
+
+/// Where sessions are stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreChoice {
+    /// The embedded `MemoryStore` (default).
+    Memory,
+}
+
+/// The demo's settings.
+#[derive(Debug, Clone)]
+pub struct DemoConfig {
+    /// `DEMO_ADDR`, default `127.0.0.1:3000`.
+    pub addr: SocketAddr,
+    /// `DEMO_STORE`: `memory` (default).
+    pub store: StoreChoice,
+    /// `DEMO_COOKIE_KEY`: base64 key material shared by instances; random when unset.
+    pub cookie_key: Option<SecretKey>,
+    /// `DEMO_JWT_KEY_FILE`: a PEM Ed25519 (PKCS#8) private key; generated when unset.
+    pub jwt_key_pem: Option<Vec<u8>>,
+    /// `DEMO_INSECURE_COOKIES=1`: leave out `Secure` for plain-http testing.
+    pub insecure_cookies: bool,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            store: StoreChoice::Memory,
+            cookie_key: None,
+            jwt_key_pem: None,
+            insecure_cookies: false,
+        }
+    }
+}
+
+impl DemoConfig {
+    /// Reads the `DEMO_*` variables.
+    ///
+    /// # Errors
+    ///
+    /// [`DemoError`] naming the variable that cannot be used.
+    pub fn from_env() -> Result<Self, DemoError> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let mut config = Self::default();
+        if let Some(addr) = var("DEMO_ADDR") {
+            config.addr = addr
+                .parse()
+                .map_err(|e| error("DEMO_ADDR", format!("not an address: {e}")))?;
+        }
+        if let Some(store) = var("DEMO_STORE") {
+            config.store = match store.as_str() {
+                "memory" => StoreChoice::Memory,
+                other => {
+                    return Err(error(
+                        "DEMO_STORE",
+                        format!("unsupported store {other:?}: this build supports `memory`"),
+                    ));
+                }
+            };
+        }
+        if let Some(key) = var("DEMO_COOKIE_KEY") {
+            config.cookie_key = Some(
+                SecretKey::from_base64(&key)
+                    .map_err(|e| error("DEMO_COOKIE_KEY", e.to_string()))?,
+            );
+        }
+        if let Some(path) = var("DEMO_JWT_KEY_FILE") {
+            config.jwt_key_pem = Some(
+                std::fs::read(&path)
+                    .map_err(|e| error("DEMO_JWT_KEY_FILE", format!("cannot read {path}: {e}")))?,
+            );
+        }
+        config.insecure_cookies = var("DEMO_INSECURE_COOKIES").as_deref() == Some("1");
+        Ok(config)
+    }
+}
+
+/// A demo user.
+struct User {
+    name: &'static str,
+    hash: String,
+    roles: &'static [&'static str],
+}
+
+/// The users, with argon2 password hashes computed at startup.
+struct Users {
+    users: Vec<User>,
+    /// Verified against when the user is unknown, so timing does not reveal which names exist.
+    dummy: String,
+}
+
+impl Users {
+    fn new() -> Result<Self, DemoError> {
+        let hash = |password: &str| {
+            let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+            Argon2::default()
+                .hash_password(password.as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .map_err(|e| error("users", e.to_string()))
+        };
+        Ok(Self {
+            users: vec![
+                User {
+                    name: "alice",
+                    hash: hash("alice-password")?,
+                    roles: &["user"],
+                },
+                User {
+                    name: "bob",
+                    hash: hash("bob-password")?,
+                    roles: &["user", "admin"],
+                },
+            ],
+            dummy: hash("no such user")?,
+        })
+    }
+
+    /// The user if the password matches (argon2 verification compares in constant time).
+    fn check(&self, name: &str, password: &str) -> Option<&User> {
+        let user = self.users.iter().find(|u| u.name == name);
+        let hash = user.map_or(self.dummy.as_str(), |u| u.hash.as_str());
+        let parsed = PasswordHash::new(hash).ok()?;
+        let ok = Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
+        user.filter(|_| ok)
+    }
+}
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+struct AppState {
+    users: Arc<Users>,
+    issuer: Arc<Issuer>,
+}
+
+/// Builds the demo router from `config`.
+///
+/// # Errors
+///
+/// [`DemoError`] when a key cannot be used.
+pub fn app(config: &DemoConfig) -> Result<Router, DemoError> {
+    let cookie_secret = match &config.cookie_key {
+        Some(key) => key.clone(),
+        None => SecretKey::generate(32).map_err(|e| error("DEMO_COOKIE_KEY", e.to_string()))?,
+    };
+    let kid = |id: &str| KeyId::new(id).map_err(|e| error("keys", e.to_string()));
+    let cookie_keys = CookieKeys::new(KeyRing::new(kid("cookie-1")?, cookie_secret));
+    let mut cookie = CookieConfig::builder("id");
+    if config.insecure_cookies {
+        cookie = cookie.insecure_dev_mode();
+    }
+    let cookie = cookie
+        .build()
+        .map_err(|e| error("DEMO_INSECURE_COOKIES", e.to_string()))?;
+    let sessions = SessionLayer::new(MemoryStore::new(), cookie_keys)
+        .with_cookie(cookie)
+        .map_err(|e| error("cookie", e.to_string()))?;
+
+    let signing = match &config.jwt_key_pem {
+        Some(pem) => SigningKey::from_pem(Algorithm::EdDSA, pem)
+            .map_err(|e| error("DEMO_JWT_KEY_FILE", e.to_string()))?,
+        None => generated_ed25519()?,
+    };
+    let key_id = kid(&signing_kid(&signing))?;
+    let issuer = Issuer::new(KeyRing::new(key_id, signing), "demo", "demo-api")
+        .map_err(|e| error("DEMO_JWT_KEY_FILE", e.to_string()))?
+        .with_lifetime(TOKEN_LIFETIME);
+    let verify_keys = issuer
+        .key_set()
+        .map_err(|e| error("DEMO_JWT_KEY_FILE", e.to_string()))?;
+    let jwt = |optional: bool| {
+        let builder = JwtLayer::builder(verify_keys.clone())
+            .add_issuer("demo")
+            .add_audience("demo-api")
+            .with_realm("demo");
+        let builder = if optional {
+            builder.optional()
+        } else {
+            builder
+        };
+        builder
+            .build()
+            .map_err(|e| error("DEMO_JWT_KEY_FILE", e.to_string()))
+    };
+
+    let state = AppState {
+        users: Arc::new(Users::new()?),
+        issuer: Arc::new(issuer),
+    };
+
+    let pages = Router::new()
+        .route("/", get(index))
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .route("/me", get(me_session))
+        .route(
+            "/admin",
+            get(|id: Identity| async move { Json(json!({ "admin": id.subject() })) })
+                .route_layer(RequireAuthLayer::role("admin")),
+        )
+        .layer(CsrfLayer::new());
+    let api = Router::new()
+        .route("/api/me", get(me_jwt))
+        .route(
+            "/api/admin",
+            get(|id: Identity| async move { Json(json!({ "admin": id.subject() })) })
+                .route_layer(RequireAuthLayer::scope("admin")),
+        )
+        .layer(jwt(false)?);
+    let either = Router::new()
+        .route("/whoami", get(whoami))
+        .layer(jwt(true)?);
+    Ok(Router::new()
+        .merge(pages)
+        .merge(api)
+        .merge(either)
+        .route("/api/token", post(token))
+        .route("/.well-known/jwks.json", get(jwks))
+        .with_state(state)
+        .layer(sessions))
+}
+
+/// A fresh Ed25519 key (PKCS#8 v1), for a single-instance demo.
+fn generated_ed25519() -> Result<SigningKey, DemoError> {
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::Ed25519KeyPair;
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8v1(&SystemRandom::new())
+        .map_err(|_| error("DEMO_JWT_KEY_FILE", "cannot generate an Ed25519 key"))?;
+    SigningKey::from_der(Algorithm::EdDSA, pkcs8.as_ref())
+        .map_err(|e| error("DEMO_JWT_KEY_FILE", e.to_string()))
+}
+
+/// A key id derived from the public key, so instances sharing a key file agree on it.
+fn signing_kid(key: &SigningKey) -> String {
+    key.public_jwk().and_then(|jwk| jwk.x.clone()).map_or_else(
+        || "ed25519".to_owned(),
+        |x| format!("ed-{}", x.chars().take(16).collect::<String>()),
+    )
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem;color:#1f2933}\
+form{display:grid;gap:.6rem;margin-top:1rem}input,button{font:inherit;padding:.5rem;border:1px solid #9aa5b1;border-radius:.3rem}\
+button{background:#1f2933;color:#fff;cursor:pointer}.error{color:#b42318}";
+
+fn page(body: &str) -> Html<String> {
+    Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>auth demo</title>\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><style>{STYLE}</style></head>\
+         <body><h1>auth demo</h1>{body}</body></html>"
+    ))
+}
+
+fn login_form(error: Option<&str>) -> Html<String> {
+    let error = error.map_or_else(String::new, |e| format!("<p class=\"error\">{e}</p>"));
+    page(&format!(
+        "{error}<form method=\"post\" action=\"/login\">\
+         <label>Username <input name=\"username\" autocomplete=\"username\" required></label>\
+         <label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label>\
+         <button type=\"submit\">Sign in</button></form>"
+    ))
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+async fn index(session: Session) -> Result<Html<String>, SessionError> {
+    Ok(match session.identity().await? {
+        Some(id) => page(&format!(
+            "<p>Signed in as {}</p><form method=\"post\" action=\"/logout\">\
+             <button type=\"submit\">Sign out</button></form>",
+            escape(id.subject())
+        )),
+        None => login_form(None),
+    })
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    username: String,
+    password: String,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    session: Session,
+    Form(form): Form<Credentials>,
+) -> Result<Response, SessionError> {
+    let Some(user) = state.users.check(&form.username, &form.password) else {
+        tracing::info!("failed login");
+        return Ok((
+            StatusCode::UNAUTHORIZED,
+            login_form(Some("Wrong username or password.")),
+        )
+            .into_response());
+    };
+    let identity = Identity::builder(user.name, AuthMethod::Session)
+        .roles(user.roles.iter().copied())
+        .build();
+    session.login(&identity).await?;
+    Ok(Redirect::to("/").into_response())
+}
+
+async fn logout(session: Session) -> Result<Redirect, SessionError> {
+    session.logout().await?;
+    Ok(Redirect::to("/"))
+}
+
+fn unauthenticated() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({ "error": "unauthenticated" })),
+    )
+        .into_response()
+}
+
+async fn me_session(session: Session) -> Result<Response, SessionError> {
+    Ok(match session.identity().await? {
+        Some(id) => Json(json!({ "sub": id.subject(), "method": "session", "roles": id.roles() }))
+            .into_response(),
+        None => unauthenticated(),
+    })
+}
+
+#[derive(Deserialize)]
+struct TokenRequest {
+    username: String,
+    password: String,
+}
+
+async fn token(State(state): State<AppState>, Json(request): Json<TokenRequest>) -> Response {
+    let Some(user) = state.users.check(&request.username, &request.password) else {
+        return unauthenticated();
+    };
+    let claims = json!({ "roles": user.roles, "scope": user.roles.join(" ") });
+    match state.issuer.mint_with(user.name, &claims) {
+        Ok(token) => (
+            [(header::CACHE_CONTROL, "no-store")],
+            Json(json!({
+                "access_token": token,
+                "token_type": "Bearer",
+                "expires_in": TOKEN_LIFETIME.whole_seconds(),
+            })),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "could not mint a token");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+async fn me_jwt(
+    identity: Identity,
+    Extension(claims): Extension<Claims>,
+) -> Json<serde_json::Value> {
+    Json(json!({
+        "sub": identity.subject(),
+        "method": "jwt",
+        "roles": identity.roles(),
+        "jti": claims.jti,
+    }))
+}
+
+async fn whoami(identity: Option<Identity>) -> Response {
+    match identity {
+        Some(id) => {
+            Json(json!({ "sub": id.subject(), "method": id.method().as_str() })).into_response()
+        }
+        None => unauthenticated(),
+    }
+}
+
+async fn jwks(State(state): State<AppState>) -> Json<JwkSet> {
+    Json(state.issuer.jwk_set())
+}
