@@ -1,8 +1,9 @@
 //! Project automation, run as `cargo xtask <command>` (alias in `.cargo/config.toml`).
 //!
 //! - `cargo xtask ci`: the gates `.ci/run` runs, in the same order: format check, clippy with
-//!   `-D warnings` on every target and feature, rustdoc with `-D warnings`, then the README's
-//!   test command.
+//!   `-D warnings` on every target and feature, rustdoc with `-D warnings`, the README's test
+//!   command, then the browser end-to-end test.
+//! - `cargo xtask e2e`: only the browser end-to-end test of the demo.
 //! - `cargo xtask test`: only the README's test command.
 //! - `cargo xtask bench <suite> [criterion args]`: runs one benchmark suite (`cookie`,
 //!   `session`, `jwt`) and prints a table of medians, the cost each implementation adds over the
@@ -13,6 +14,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
+mod e2e;
 
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -26,6 +28,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("test") => run_step("tests (README command)", TEST_COMMAND, &[]),
         Some("bench") => bench::run(args.get(1..).unwrap_or_default()),
+        Some("e2e") => e2e::run(),
         Some("help" | "--help" | "-h") | None => {
             usage();
             Ok(())
@@ -50,7 +53,8 @@ fn usage() {
          commands:\n  \
          ci      format check, clippy, rustdoc, tests (what .ci/run runs)\n  \
          test    the README's test command: {}\n  \
-         bench   <cookie|session|jwt> [criterion args]: run a benchmark suite and print medians and ratios",
+         bench   <cookie|session|jwt> [criterion args]: run a benchmark suite and print medians and ratios\n  \
+         e2e     the demo app driven by headless Chromium (tests/e2e)",
         TEST_COMMAND.join(" ")
     );
 }
@@ -78,6 +82,8 @@ fn ci() -> Result<(), String> {
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
     run_step("tests (README command)", TEST_COMMAND, &[])?;
+    println!("\n==> e2e: the demo in headless Chromium");
+    e2e::run()?;
     println!("xtask ci: all gates passed in {:.0?}", started.elapsed());
     Ok(())
 }
