@@ -17,6 +17,7 @@
 //! | `JwksSource` (feature `jwks`) | remote JWKS with cached rotation, OIDC discovery |
 //! | [`JwtRejection`], [`JwtRejectionKind`], [`RejectionResponse`] | why a request was refused |
 //! | [`Issuer`], [`SigningKey`], [`Jwk`], [`JwkSet`] | minting and publishing |
+//! | [`MemoryRevocationList`], `RedisRevocationList` (feature `redis`), [`Logout`] | logout: revocation lists and handler helpers |
 //!
 //! # Validation, secure by construction
 //!
@@ -177,11 +178,59 @@
 //! # }
 //! ```
 //!
+//! # Logout and revocation
+//!
+//! A JWT stays valid until it expires; [`JwtLayerBuilder::with_revocation`] makes logout
+//! mean something without a store lookup per request. After the signature and claims
+//! checks, the layer asks an [`auth_core::RevocationList`] about the token's `jti`, its
+//! `sub` (against "revoked everything issued at or before" epochs, compared on `iat`) and
+//! its `sid` (the session it was minted for). The check is synchronous and reads local
+//! memory only: about 0.1 µs with 12k entries (see the README). Revocation is keyed on
+//! claims, never on the token string: ECDSA signatures are malleable, so `(r, n - s)` is a
+//! second valid string for the same token, and it is revoked with it.
+//!
+//! - Revoked: 401 `invalid_token`, kind [`JwtRejectionKind::Revoked`].
+//! - The list cannot answer (a distributed list whose feed is down past its bound, failing
+//!   closed): 503 with `Retry-After`, kind [`JwtRejectionKind::RevocationUnavailable`].
+//! - No `jti` while a list is set: 401, kind [`JwtRejectionKind::MissingTokenId`], unless
+//!   [`JwtLayerBuilder::with_jti_required`]`(false)` (then only subject epochs and `sid`
+//!   revoke it).
+//!
+//! Lists: [`MemoryRevocationList`] (one process; bounded, entries expire with their
+//! tokens) and `RedisRevocationList` (feature `redis`: written to Redis with TTLs,
+//! propagated by pub/sub to a local mirror on every instance, full resync after every
+//! reconnection, explicit fail-closed/fail-open policy when the feed is stale). To kill the
+//! tokens of a destroyed session, call `revoke_session(sid, ..)` from the session logout.
+//!
+//! Handlers log out through [`Logout`] (plain tower: [`Logout::from_extensions`]; axum: an
+//! extractor, feature `axum`): [`Logout::revoke_token`] for this token,
+//! [`Logout::revoke_subject`] to log out everywhere.
+//!
+//! ## Refresh tokens: the pattern
+//!
+//! Revocation lists stay small when access tokens are short-lived (5-15 minutes): the
+//! list only remembers a revoked `jti` until its `exp`. Pair them with a refresh token
+//! kept server-side (for example as a record in an `auth-session` store), not a JWT:
+//!
+//! 1. Login: create a refresh record `{ family, subject, current: random 256-bit id,
+//!    expires }`, send the id (HttpOnly cookie or response body) with an access token from
+//!    [`Issuer::mint_with`] carrying `"sid": family`.
+//! 2. Refresh: look the presented id up. If it is the family's `current` id, replace it with
+//!    a fresh random id (rotation, one atomic compare-and-set on the record) and mint a new
+//!    access token with the same `sid`.
+//! 3. Reuse detection: a presented id that belonged to the family but is no longer
+//!    `current` means a copy was stolen. Delete the family and call
+//!    `list.revoke_session(family, now + access_token_lifetime)`: every access token of the
+//!    family becomes 401 at once, on every instance.
+//! 4. Logout: delete the family and revoke the session the same way.
+//!
 //! # Feature flags
 //!
 //! | Feature | Default | Enables |
 //! |---|---|---|
 //! | `jwks` | no | `JwksSource`: remote JWKS and OIDC discovery over HTTPS (reqwest + rustls, tokio) |
+//! | `redis` | no | `RedisRevocationList` and `StalePolicy` (redis + tokio); re-exports `redis` |
+//! | `axum` | no | the [`Logout`] extractor and `LogoutRejection` (axum-core) |
 //!
 //! # Crypto backend
 //!
@@ -215,6 +264,7 @@ mod jwks;
 mod key;
 mod keyset;
 mod middleware;
+mod revocation;
 mod source;
 
 #[doc(inline)]
@@ -235,11 +285,26 @@ pub use key::VerifyingKey;
 pub use keyset::{KeySet, KeySetBuilder};
 #[doc(inline)]
 pub use middleware::{
-    DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, DefaultRejection, JwtAuth, JwtLayer, JwtLayerBuilder,
-    JwtRejection, JwtRejectionKind, RejectionResponse,
+    DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, DEFAULT_SUBJECT_REVOCATION_RETENTION, DefaultRejection,
+    JwtAuth, JwtLayer, JwtLayerBuilder, JwtRejection, JwtRejectionKind, RejectionResponse,
 };
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+#[doc(inline)]
+pub use revocation::LogoutRejection;
+#[doc(inline)]
+pub use revocation::{Logout, MemoryRevocationList};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+#[doc(inline)]
+pub use revocation::{RedisRevocationList, RedisRevocationListBuilder, StalePolicy};
 #[doc(inline)]
 pub use source::TokenSource;
+
+/// The Redis client crate `RedisRevocationList` is built on (feature `redis`).
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis;
 
 /// The response future of [`JwtAuth`].
 pub mod future {

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 
 use auth_core::{
     AuthMethod, CreateOutcome, Identity, IdentityResolver, ResolveFuture, SaveOutcome, SessionData,
@@ -57,10 +57,11 @@ pub struct Session {
 
 pub(crate) struct SessionInner {
     pub(crate) config: Arc<Config>,
-    /// The ID from a cookie that verified; `None` for a request without (valid) cookie.
-    pub(crate) cookie_id: Option<SessionId>,
-    /// The cookie was sealed with an old key: send it again with the current one.
-    pub(crate) cookie_needs_reseal: bool,
+    /// The raw session cookie value, verified only when the session is used (an untouched
+    /// request costs no MAC check).
+    cookie: Option<String>,
+    /// The verified cookie: the ID, and whether it was sealed with an old key.
+    verified: OnceLock<(Option<SessionId>, bool)>,
     /// Set by the first method call, so an untouched session costs nothing afterwards.
     pub(crate) used: AtomicBool,
     state: Mutex<State>,
@@ -119,12 +120,12 @@ pub(crate) enum CookieChange {
 }
 
 impl Session {
-    pub(crate) fn new(config: Arc<Config>, cookie_id: Option<SessionId>, reseal: bool) -> Self {
+    pub(crate) fn new(config: Arc<Config>, cookie: Option<String>) -> Self {
         Self {
             inner: Arc::new_cyclic(|this| SessionInner {
                 config,
-                cookie_id,
-                cookie_needs_reseal: reseal,
+                cookie,
+                verified: OnceLock::new(),
                 used: AtomicBool::new(false),
                 state: Mutex::new(State::default()),
                 this: this.clone(),
@@ -333,6 +334,34 @@ impl IdentityResolver for SessionInner {
 }
 
 impl SessionInner {
+    /// The session ID from the cookie, if it verifies, and whether it needs re-sealing.
+    fn verified_cookie(&self) -> (Option<SessionId>, bool) {
+        *self.verified.get_or_init(|| {
+            let Some(value) = self.cookie.as_deref() else {
+                return (None, false);
+            };
+            let config = &*self.config;
+            if !config.signed {
+                return (SessionId::parse(value).ok(), false);
+            }
+            match config.keys.open_signed(config.cookie.name(), value) {
+                Some((id, current)) => match SessionId::parse(&id) {
+                    Ok(id) => (Some(id), !current),
+                    Err(_) => (None, false),
+                },
+                None => (None, false),
+            }
+        })
+    }
+
+    fn cookie_id(&self) -> Option<SessionId> {
+        self.verified_cookie().0
+    }
+
+    fn cookie_needs_reseal(&self) -> bool {
+        self.verified_cookie().1
+    }
+
     async fn ensure_loaded(&self, state: &mut State) -> Result<(), SessionError> {
         if state.loaded {
             return match &state.error {
@@ -341,7 +370,7 @@ impl SessionInner {
             };
         }
         state.loaded = true;
-        let Some(id) = self.cookie_id else {
+        let Some(id) = self.cookie_id() else {
             return Ok(());
         };
         match self.config.store.load(&id).await {
@@ -412,7 +441,7 @@ impl SessionInner {
         if expires_at - original.expires_at >= self.config.touch_interval {
             return None;
         }
-        let cookie = if self.cookie_needs_reseal {
+        let cookie = if self.cookie_needs_reseal() {
             CookieChange::Set {
                 id: original.id,
                 max_age: record.idle_timeout.map(|_| original.expires_at - now),
@@ -440,7 +469,7 @@ impl SessionInner {
         let now = config.clock.now();
 
         if state.destroyed {
-            let id = state.original.as_ref().map(|r| r.id).or(self.cookie_id);
+            let id = state.original.as_ref().map(|r| r.id).or(self.cookie_id());
             if let Some(id) = id
                 && let Err(error) = config.store.delete(&id).await
             {
@@ -477,7 +506,7 @@ impl SessionInner {
                     original,
                     record,
                     &state.changes,
-                    state.expiry_changed || self.cookie_needs_reseal,
+                    state.expiry_changed || self.cookie_needs_reseal(),
                 )
                 .await
             }
@@ -486,7 +515,7 @@ impl SessionInner {
                 if due {
                     match config.store.touch(&original.id, expires_at).await {
                         Ok(true) => Ok((
-                            if persistent || self.cookie_needs_reseal {
+                            if persistent || self.cookie_needs_reseal() {
                                 CookieChange::Set {
                                     id: original.id,
                                     max_age: max_age(expires_at),
@@ -499,7 +528,7 @@ impl SessionInner {
                         Ok(false) => Ok((CookieChange::Remove, Vec::new())),
                         Err(error) => Err(error),
                     }
-                } else if self.cookie_needs_reseal {
+                } else if self.cookie_needs_reseal() {
                     Ok((
                         CookieChange::Set {
                             id: original.id,
@@ -673,7 +702,7 @@ fn reapply(
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
-            .field("has_cookie", &self.inner.cookie_id.is_some())
+            .field("has_cookie", &self.inner.cookie.is_some())
             .field("used", &self.inner.used.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }

@@ -4,7 +4,10 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use auth_core::{AuthMethod, Claims, Identity, SharedClock, SystemClock};
+use auth_core::{
+    AuthMethod, Claims, Identity, RevocationList, RevocationStatus, SharedClock, SystemClock,
+    TokenRef,
+};
 use serde::de::{DeserializeOwned, IgnoredAny};
 use time::Duration;
 
@@ -12,6 +15,7 @@ use super::parse::{self, GrantNames, Parsed, PayloadError};
 use super::rejection::Challenges;
 use super::{DefaultRejection, JwtLayer, JwtRejectionKind};
 use crate::keyset::{IssuerHint, LookupError};
+use crate::revocation::LogoutContext;
 use crate::{Algorithm, ConfigError, KeySet, TokenSource};
 
 /// The default token length cap: 8 KiB.
@@ -39,8 +43,15 @@ pub struct JwtLayerBuilder<C = ()> {
     optional: bool,
     realm: Option<String>,
     clock: SharedClock,
+    revocation: Option<Arc<dyn RevocationList>>,
+    jti_required: bool,
+    retention: Option<Duration>,
     _claims: PhantomData<fn() -> C>,
 }
+
+/// How long subject revocations made through [`Logout`](crate::Logout) are remembered when
+/// neither a retention nor a maximum age is configured: 24 hours.
+pub const DEFAULT_SUBJECT_REVOCATION_RETENTION: Duration = Duration::hours(24);
 
 impl JwtLayerBuilder<()> {
     pub(super) fn new(keys: KeySet) -> Self {
@@ -59,6 +70,9 @@ impl JwtLayerBuilder<()> {
             optional: false,
             realm: None,
             clock: Arc::new(SystemClock),
+            revocation: None,
+            jti_required: true,
+            retention: None,
             _claims: PhantomData,
         }
     }
@@ -157,6 +171,71 @@ impl<C> JwtLayerBuilder<C> {
         self
     }
 
+    /// Checks every verified token against `list` (after the signature and claims checks):
+    /// a revoked token is refused with 401 `invalid_token`, kind
+    /// [`Revoked`](JwtRejectionKind::Revoked); a list that cannot answer
+    /// ([`RevocationStatus::Unavailable`]) gives 503, kind
+    /// [`RevocationUnavailable`](JwtRejectionKind::RevocationUnavailable). The check reads the
+    /// list's local memory only (no network call per request), keyed on `jti`, `sub` (with
+    /// `iat`) and `sid`, never on the token string. Authenticated requests also get a
+    /// [`Logout`](crate::Logout) handle. Default: no list.
+    ///
+    /// With a list, a token without `jti` is refused (kind
+    /// [`MissingTokenId`](JwtRejectionKind::MissingTokenId)) unless
+    /// [`with_jti_required(false)`](Self::with_jti_required).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use auth_jwt::{Algorithm, JwtLayer, MemoryRevocationList, VerifyingKey};
+    ///
+    /// let secret = auth_core::SecretKey::generate(32)?;
+    /// let revoked = Arc::new(MemoryRevocationList::new());
+    /// let layer = JwtLayer::builder(VerifyingKey::hmac(Algorithm::HS256, &secret)?)
+    ///     .add_issuer("https://auth.example.com")
+    ///     .add_audience("api")
+    ///     .with_revocation(revoked.clone())
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_revocation(mut self, list: Arc<dyn RevocationList>) -> Self {
+        self.revocation = Some(list);
+        self
+    }
+
+    /// Whether a token must carry a `jti` when a revocation list is set. Default: `true`.
+    /// With `false`, a token without `jti` is accepted and revocable only through its subject
+    /// epoch (and its `sid`, if any).
+    ///
+    /// ```
+    /// # let secret = auth_core::SecretKey::generate(32)?;
+    /// # use auth_jwt::{Algorithm, JwtLayer, VerifyingKey};
+    /// let builder = JwtLayer::builder(VerifyingKey::hmac(Algorithm::HS256, &secret)?)
+    ///     .with_jti_required(false);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_jti_required(mut self, required: bool) -> Self {
+        self.jti_required = required;
+        self
+    }
+
+    /// How long a "log out everywhere" made through
+    /// [`Logout::revoke_subject`](crate::Logout::revoke_subject) is remembered: at least the
+    /// longest lifetime of the tokens this layer accepts. Default: the
+    /// [maximum age](Self::with_max_age) plus leeway when set, else
+    /// [`DEFAULT_SUBJECT_REVOCATION_RETENTION`] (24 hours).
+    ///
+    /// ```
+    /// # let secret = auth_core::SecretKey::generate(32)?;
+    /// # use auth_jwt::{Algorithm, JwtLayer, VerifyingKey};
+    /// let builder = JwtLayer::builder(VerifyingKey::hmac(Algorithm::HS256, &secret)?)
+    ///     .with_subject_revocation_retention(time::Duration::hours(1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_subject_revocation_retention(mut self, retention: Duration) -> Self {
+        self.retention = Some(retention);
+        self
+    }
+
     /// Parses your own claims into `C2` (flattened next to the registered claims of
     /// [`Claims`]). Default: `()`.
     pub fn with_claims<C2>(self) -> JwtLayerBuilder<C2> {
@@ -175,6 +254,9 @@ impl<C> JwtLayerBuilder<C> {
             optional: self.optional,
             realm: self.realm,
             clock: self.clock,
+            revocation: self.revocation,
+            jti_required: self.jti_required,
+            retention: self.retention,
             _claims: PhantomData,
         }
     }
@@ -237,6 +319,19 @@ impl<C> JwtLayerBuilder<C> {
                 .unwrap_or(t)
                 .into_boxed_str()
         });
+        let retention = self
+            .retention
+            .or_else(|| self.max_age.map(|a| a + self.leeway))
+            .unwrap_or(DEFAULT_SUBJECT_REVOCATION_RETENTION);
+        let revocation = self.revocation.map(|list| Revocation {
+            logout: Arc::new(LogoutContext {
+                list: Arc::clone(&list),
+                clock: Arc::clone(&self.clock),
+                retention,
+            }),
+            list,
+            jti_required: self.jti_required,
+        });
         let config = Config {
             keys: self.keys,
             source: self.source,
@@ -256,6 +351,7 @@ impl<C> JwtLayerBuilder<C> {
             optional: self.optional,
             challenges,
             clock: self.clock,
+            revocation,
         };
         Ok(JwtLayer::from_config(Arc::new(config)))
     }
@@ -268,8 +364,23 @@ impl<C> fmt::Debug for JwtLayerBuilder<C> {
             .field("issuers", &self.issuers)
             .field("audiences", &self.audiences)
             .field("optional", &self.optional)
+            .field("revocation", &self.revocation)
             .finish_non_exhaustive()
     }
+}
+
+/// The revocation check of a layer.
+pub(crate) struct Revocation {
+    list: Arc<dyn RevocationList>,
+    jti_required: bool,
+    pub(crate) logout: Arc<LogoutContext>,
+}
+
+/// Reads only the `sid` claim (serde path, for payloads the fast scanner leaves to serde).
+#[derive(serde::Deserialize)]
+struct SidOnly {
+    #[serde(default)]
+    sid: Option<String>,
 }
 
 /// The immutable, shared configuration of a layer.
@@ -288,6 +399,7 @@ pub(crate) struct Config {
     pub(crate) optional: bool,
     pub(crate) challenges: Challenges,
     clock: SharedClock,
+    pub(crate) revocation: Option<Revocation>,
 }
 
 impl fmt::Debug for Config {
@@ -302,6 +414,7 @@ impl fmt::Debug for Config {
             .field("max_token_len", &self.max_token_len)
             .field("typ", &self.typ)
             .field("optional", &self.optional)
+            .field("revocation", &self.revocation.as_ref().map(|r| &r.list))
             .finish_non_exhaustive()
     }
 }
@@ -420,8 +533,20 @@ impl Config {
             claims,
             roles,
             scopes,
+            sid,
         } = self.parse_claims::<C>(payload)?;
         self.check_claims(&claims, bound_issuer.as_deref())?;
+        if let Some(revocation) = &self.revocation {
+            let sid = match sid {
+                Some(sid) => sid,
+                None => {
+                    serde_json::from_slice::<SidOnly>(payload)
+                        .map_err(|_| K::Malformed)?
+                        .sid
+                }
+            };
+            Self::check_revocation(revocation, &claims, sid.as_deref())?;
+        }
 
         let subject = claims.sub.clone().unwrap_or_default();
         let mut identity = Identity::builder(subject, AuthMethod::Jwt);
@@ -453,6 +578,7 @@ impl Config {
         let names = GrantNames {
             roles: self.roles_claim.as_deref(),
             scopes: &self.scope_claims,
+            sid: self.revocation.is_some(),
         };
         let kind = |e| match e {
             PayloadError::Claim("iss") => K::InvalidIssuer,
@@ -475,7 +601,35 @@ impl Config {
             claims,
             roles: grants.roles,
             scopes: grants.scopes,
+            sid: None,
         })
+    }
+
+    /// The revocation check: local memory only, keyed on claims.
+    fn check_revocation<C>(
+        revocation: &Revocation,
+        claims: &Claims<C>,
+        sid: Option<&str>,
+    ) -> Result<(), JwtRejectionKind> {
+        use JwtRejectionKind as K;
+        let token = TokenRef {
+            jti: claims.jti.as_deref(),
+            subject: claims.sub.as_deref(),
+            session_id: sid,
+            issued_at: claims.iat.map(|d| d.unix()),
+        };
+        if token.jti.is_none() && revocation.jti_required {
+            return Err(K::MissingTokenId);
+        }
+        match revocation.list.status(&token) {
+            RevocationStatus::Active => Ok(()),
+            RevocationStatus::Revoked(by) => {
+                tracing::debug!(by = ?by, "bearer token revoked");
+                Err(K::Revoked)
+            }
+            // `Unavailable`, and any future status this layer does not know: fail closed.
+            _ => Err(K::RevocationUnavailable),
+        }
     }
 
     fn check_claims<C>(

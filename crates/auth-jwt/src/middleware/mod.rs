@@ -9,7 +9,9 @@ mod parse;
 mod rejection;
 mod service;
 
-pub use config::{DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, JwtLayerBuilder};
+pub use config::{
+    DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, DEFAULT_SUBJECT_REVOCATION_RETENTION, JwtLayerBuilder,
+};
 pub use layer::JwtLayer;
 pub use rejection::{DefaultRejection, JwtRejection, JwtRejectionKind, RejectionResponse};
 pub use service::JwtAuth;

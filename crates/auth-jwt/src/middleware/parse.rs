@@ -190,6 +190,8 @@ fn scan_header(json: &[u8]) -> Option<Header<'_>> {
 pub(super) struct GrantNames<'c> {
     pub(super) roles: Option<&'c str>,
     pub(super) scopes: &'c [Box<str>],
+    /// Whether the fast scanner should also capture the `sid` claim (for revocation).
+    pub(super) sid: bool,
 }
 
 /// What one pass over the payload produced.
@@ -197,6 +199,9 @@ pub(super) struct Parsed<C> {
     pub(super) claims: Claims<C>,
     pub(super) roles: Vec<String>,
     pub(super) scopes: Vec<String>,
+    /// The `sid` claim when the fast scanner read it (`Some(None)`: no `sid`); `None` when
+    /// the scanner did not run or `sid` was not asked for (read it separately then).
+    pub(super) sid: Option<Option<String>>,
 }
 
 /// Why the payload was refused.
@@ -223,12 +228,13 @@ pub(super) fn parse_payload<C: DeserializeOwned>(
         return Err(PayloadError::Malformed);
     }
     if let Some(custom) = unit_like::<C>()
-        && let Some((registered, roles, scopes)) = scan_payload(payload, names)
+        && let Some((registered, roles, scopes, sid)) = scan_payload(payload, names)
     {
         return Ok(Parsed {
             claims: with_custom(registered, custom),
             roles,
             scopes,
+            sid: names.sid.then_some(sid),
         });
     }
     serde_payload(payload, names)
@@ -261,6 +267,7 @@ fn serde_payload<C: DeserializeOwned>(
             claims: with_custom(slots.claims, custom),
             roles: slots.roles,
             scopes: slots.scopes,
+            sid: None,
         }),
         Err(_) if slots.unsupported => Err(PayloadError::Unsupported),
         Err(_) => Err(slots
@@ -310,8 +317,8 @@ impl<'de> Deserializer<'de> for UnitProbe {
     }
 }
 
-/// Registered claims plus roles and scopes.
-type Scanned = (Claims<()>, Vec<String>, Vec<String>);
+/// Registered claims plus roles, scopes and (when asked for) the `sid` claim.
+type Scanned = (Claims<()>, Vec<String>, Vec<String>, Option<String>);
 
 /// A JSON string after its opening quote, without escapes or control characters (the
 /// payload was checked to be UTF-8 as a whole).
@@ -447,6 +454,7 @@ fn skip_value(s: &[u8], depth: u8) -> Option<&[u8]> {
 fn scan_payload(json: &[u8], names: &GrantNames<'_>) -> Option<Scanned> {
     let mut claims = Claims::new(());
     let (mut roles, mut scopes) = (Vec::new(), Vec::new());
+    let mut sid: Option<String> = None;
     let mut s = skip_ws(skip_ws(json).strip_prefix(b"{")?);
     if let Some(rest) = s.strip_prefix(b"}") {
         s = rest;
@@ -462,6 +470,16 @@ fn scan_payload(json: &[u8], names: &GrantNames<'_>) -> Option<Scanned> {
                 None
             };
             s = match (Registered::from_name(name), grant) {
+                // `sid` for revocation: a plain string, at most once; anything else goes to
+                // serde, which decides.
+                (None, None) if names.sid && name == "sid" => {
+                    if sid.is_some() {
+                        return None;
+                    }
+                    let (v, rest) = json_string(s.strip_prefix(b"\"")?)?;
+                    sid = Some(v.to_owned());
+                    rest
+                }
                 (None, None) => skip_value(s, 0)?,
                 (None, Some(grant)) => {
                     let (split, out) = match grant {
@@ -500,7 +518,9 @@ fn scan_payload(json: &[u8], names: &GrantNames<'_>) -> Option<Scanned> {
             }
         }
     }
-    skip_ws(s).is_empty().then_some((claims, roles, scopes))
+    skip_ws(s)
+        .is_empty()
+        .then_some((claims, roles, scopes, sid))
 }
 
 fn scan_registered<'a>(c: &mut Claims<()>, r: Registered, s: &'a [u8]) -> Option<&'a [u8]> {
@@ -1033,6 +1053,7 @@ mod tests {
         GrantNames {
             roles: Some("roles"),
             scopes,
+            sid: false,
         }
     }
 
@@ -1049,7 +1070,7 @@ mod tests {
             return Err("utf8");
         }
         match serde_payload::<()>(json, &names(&scopes)) {
-            Ok(p) => Ok((p.claims, p.roles, p.scopes)),
+            Ok(p) => Ok((p.claims, p.roles, p.scopes, None)),
             Err(PayloadError::Claim(c)) => Err(c),
             Err(_) => Err("malformed"),
         }
@@ -1148,7 +1169,7 @@ mod tests {
     #[test]
     fn scanner_reads_the_usual_payload() {
         let json = br#"{"iss":"https://i.example","aud":["api","web"],"sub":"alice","exp":1900000000,"iat":1,"jti":"j","scope":"read  write","roles":["admin"],"x":{"y":[1.5e3,null]}}"#;
-        let (claims, roles, scopes) = fast(json).unwrap();
+        let (claims, roles, scopes, sid) = fast(json).unwrap();
         assert_eq!(claims.iss.as_deref(), Some("https://i.example"));
         assert_eq!(
             claims.aud,
@@ -1157,7 +1178,28 @@ mod tests {
         assert_eq!(claims.exp, Some(NumericDate::from_unix(1_900_000_000)));
         assert_eq!(roles, ["admin"]);
         assert_eq!(scopes, ["read", "write"]);
-        assert_eq!(Ok((claims, roles, scopes)), slow(json));
+        assert_eq!(Ok((claims, roles, scopes, sid)), slow(json));
+    }
+
+    #[test]
+    fn scanner_captures_sid_only_when_asked_and_only_plain_strings() {
+        let scopes: Vec<Box<str>> = vec![];
+        let mut with_sid = names(&scopes);
+        with_sid.sid = true;
+        let json = br#"{"sub":"a","sid":"s-1"}"#;
+        assert_eq!(
+            scan_payload(json, &with_sid).unwrap().3.as_deref(),
+            Some("s-1")
+        );
+        assert_eq!(scan_payload(json, &names(&scopes)).unwrap().3, None);
+        for odd in [
+            &br#"{"sid":1}"#[..],
+            br#"{"sid":"a","sid":"b"}"#,
+            br#"{"sid":"a\u0062"}"#,
+            br#"{"sid":null}"#,
+        ] {
+            assert!(scan_payload(odd, &with_sid).is_none());
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use http::{HeaderValue, Response, StatusCode, header};
 /// Inserted into the extensions of every rejection response, and logged with `tracing` at
 /// `debug` (never the token). The response body never says which check failed: the default
 /// rejection only distinguishes "no token" (401 without an error code), "bad token" (401
-/// `error="invalid_token"`, RFC 6750) and "keys unavailable" (503).
+/// `error="invalid_token"`, RFC 6750) and "keys or revocation list unavailable" (503).
 #[derive(Clone, PartialEq, Eq)]
 pub struct JwtRejection {
     kind: JwtRejectionKind,
@@ -55,10 +55,17 @@ pub enum JwtRejectionKind {
     InvalidIssuer,
     /// `aud` is missing, not a string or array of strings, or names no accepted audience.
     InvalidAudience,
-    /// The token was revoked.
+    /// The token was revoked (its `jti`, its subject before an instant, or its session `sid`;
+    /// see [`JwtLayerBuilder::with_revocation`](crate::JwtLayerBuilder::with_revocation)).
     Revoked,
+    /// A revocation list is configured and the token has no `jti` (refused by default, see
+    /// [`JwtLayerBuilder::with_jti_required`](crate::JwtLayerBuilder::with_jti_required)).
+    MissingTokenId,
     /// The keys cannot be loaded (JWKS unreachable with no key cached). 503.
     KeysUnavailable,
+    /// The revocation list cannot answer (its feed has been down longer than its staleness
+    /// bound and it fails closed). 503.
+    RevocationUnavailable,
 }
 
 impl JwtRejectionKind {
@@ -80,15 +87,18 @@ impl JwtRejectionKind {
             Self::InvalidIssuer => "invalid_issuer",
             Self::InvalidAudience => "invalid_audience",
             Self::Revoked => "revoked",
+            Self::MissingTokenId => "missing_token_id",
             Self::KeysUnavailable => "keys_unavailable",
+            Self::RevocationUnavailable => "revocation_unavailable",
         }
     }
 
     /// The status of the default response: 503 for
-    /// [`KeysUnavailable`](Self::KeysUnavailable), 401 otherwise.
+    /// [`KeysUnavailable`](Self::KeysUnavailable) and
+    /// [`RevocationUnavailable`](Self::RevocationUnavailable), 401 otherwise.
     pub fn status(self) -> StatusCode {
         match self {
-            Self::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::KeysUnavailable | Self::RevocationUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
         }
     }
@@ -103,7 +113,7 @@ impl fmt::Display for JwtRejectionKind {
 impl JwtRejection {
     pub(crate) fn new(kind: JwtRejectionKind, challenges: &Challenges) -> Self {
         let challenge = match kind {
-            JwtRejectionKind::KeysUnavailable => None,
+            JwtRejectionKind::KeysUnavailable | JwtRejectionKind::RevocationUnavailable => None,
             JwtRejectionKind::Missing => Some(challenges.missing.clone()),
             _ => Some(challenges.invalid.clone()),
         };
@@ -115,7 +125,8 @@ impl JwtRejection {
         self.kind
     }
 
-    /// The status of the default response (401, or 503 when keys are unavailable).
+    /// The status of the default response (401, or 503 when keys or the revocation list are
+    /// unavailable).
     pub fn status(&self) -> StatusCode {
         self.kind.status()
     }
@@ -214,7 +225,7 @@ impl<B: Default> RejectionResponse<B> for DefaultRejection {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, challenge.clone());
         }
-        if rejection.kind() == JwtRejectionKind::KeysUnavailable {
+        if rejection.status() == StatusCode::SERVICE_UNAVAILABLE {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }

@@ -14,6 +14,7 @@ use super::config::{Config, Failure};
 use super::future::{Pending, ResponseFuture};
 use super::{DefaultRejection, JwtLayer, JwtRejection, JwtRejectionKind, RejectionResponse};
 use crate::keyset::KeyWait;
+use crate::revocation::LogoutSlot;
 use crate::source::Found;
 
 /// The service built by [`JwtLayer`]: verifies the token, then calls the inner service or
@@ -142,6 +143,10 @@ where
     };
     match verdict {
         Ok((claims, identity)) => {
+            if let Some(revocation) = &config.revocation {
+                req.extensions_mut()
+                    .insert(LogoutSlot::new::<C>(&revocation.logout));
+            }
             req.extensions_mut().insert(claims);
             req.extensions_mut().insert(identity);
             Step::Call(req)

@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use auth_cookie::Cookies;
-use auth_core::{LazyIdentity, SessionId};
+use auth_core::LazyIdentity;
 use http::{Request, Response};
 use tower_service::Service;
 
@@ -42,26 +42,6 @@ impl<S, R> SessionManager<S, R> {
     pub fn into_inner(self) -> S {
         self.inner
     }
-
-    /// The session ID from the request's cookie, if the cookie verifies, and whether it was
-    /// sealed with an old key.
-    fn cookie_id(&self, headers: &http::HeaderMap) -> (Option<SessionId>, bool) {
-        let name = self.config.cookie.name();
-        let Some(value) = auth_cookie::request_cookie(headers, name) else {
-            return (None, false);
-        };
-        if !self.config.signed {
-            return (SessionId::parse(value).ok(), false);
-        }
-        let opened = self.config.keys.open_signed(name, value);
-        match opened {
-            Some((value, current)) => match SessionId::parse(&value) {
-                Ok(id) => (Some(id), !current),
-                Err(_) => (None, false),
-            },
-            None => (None, false),
-        }
-    }
 }
 
 impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for SessionManager<S, R>
@@ -78,8 +58,9 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let (cookie_id, reseal) = self.cookie_id(req.headers());
-        let session = Session::new(self.config.clone(), cookie_id, reseal);
+        let cookie = auth_cookie::request_cookie(req.headers(), self.config.cookie.name())
+            .map(str::to_owned);
+        let session = Session::new(self.config.clone(), cookie);
         let jar = req.extensions().get::<Cookies>().cloned();
         let extensions = req.extensions_mut();
         extensions.insert(LazyIdentity::from_arc(session.inner.clone()));
