@@ -2,13 +2,14 @@
 //!
 //! - **Cookie sessions** (`/`, `/login`, `/logout`, `/me`, `/admin`): an HTML login form, a
 //!   server-side session in a `MemoryStore`, CSRF protection on unsafe methods.
-//! - **Bearer JWTs** (`/api/token`, `/api/me`, `/api/admin`, `/.well-known/jwks.json`):
-//!   EdDSA tokens minted by an `Issuer`, verified by a `JwtLayer`.
+//! - **Bearer JWTs** (`/api/token`, `/api/me`, `/api/admin`, `/api/logout`, `/api/logout-all`,
+//!   `/.well-known/jwks.json`): EdDSA tokens minted by an `Issuer`, verified by a `JwtLayer`
+//!   with an in-memory revocation list (logout without a store lookup per request).
 //! - **Either** (`/whoami`): a session cookie or a bearer token.
 //!
 //! Configuration comes from the environment ([`DemoConfig::from_env`]); everything has an
 //! embedded default, so `cargo run -p demo` needs no server. Not yet here (tracked in the
-//! demo's issue): token revocation endpoints, Redis/PostgreSQL/SQLite stores, trusting an
+//! demo's issue): Redis/PostgreSQL/SQLite stores, a Redis revocation feed, trusting an
 //! external JWKS.
 
 use std::net::SocketAddr;
@@ -18,7 +19,7 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use auth_cookie::{CookieConfig, CookieKeys, CsrfLayer};
 use auth_core::{AuthMethod, Claims, Identity, KeyId, KeyRing, RequireAuthLayer, SecretKey};
-use auth_jwt::{Algorithm, Issuer, JwkSet, JwtLayer, SigningKey};
+use auth_jwt::{Algorithm, Issuer, JwkSet, JwtLayer, Logout, MemoryRevocationList, SigningKey};
 use auth_session::{MemoryStore, Session, SessionError, SessionLayer};
 use axum::extract::{Extension, Form, State};
 use axum::http::{StatusCode, header};
@@ -227,11 +228,14 @@ pub fn app(config: &DemoConfig) -> Result<Router, DemoError> {
     let verify_keys = issuer
         .key_set()
         .map_err(|e| error("DEMO_JWT_KEY_FILE", e.to_string()))?;
+    let revocations: Arc<dyn auth_core::RevocationList> = Arc::new(MemoryRevocationList::new());
     let jwt = |optional: bool| {
         let builder = JwtLayer::builder(verify_keys.clone())
             .add_issuer("demo")
             .add_audience("demo-api")
-            .with_realm("demo");
+            .with_realm("demo")
+            .with_revocation(revocations.clone())
+            .with_subject_revocation_retention(TOKEN_LIFETIME);
         let builder = if optional {
             builder.optional()
         } else {
@@ -265,6 +269,8 @@ pub fn app(config: &DemoConfig) -> Result<Router, DemoError> {
             get(|id: Identity| async move { Json(json!({ "admin": id.subject() })) })
                 .route_layer(RequireAuthLayer::scope("admin")),
         )
+        .route("/api/logout", post(api_logout))
+        .route("/api/logout-all", post(api_logout_all))
         .layer(jwt(false)?);
     let either = Router::new()
         .route("/whoami", get(whoami))
@@ -422,6 +428,26 @@ async fn me_jwt(
         "roles": identity.roles(),
         "jti": claims.jti,
     }))
+}
+
+async fn api_logout(logout: Logout) -> StatusCode {
+    match logout.revoke_token().await {
+        Ok(()) => StatusCode::NO_CONTENT,
+        Err(e) => {
+            tracing::error!(error = %e, "could not revoke a token");
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    }
+}
+
+async fn api_logout_all(logout: Logout) -> StatusCode {
+    match logout.revoke_subject().await {
+        Ok(()) => StatusCode::NO_CONTENT,
+        Err(e) => {
+            tracing::error!(error = %e, "could not revoke a subject's tokens");
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    }
 }
 
 async fn whoami(identity: Option<Identity>) -> Response {

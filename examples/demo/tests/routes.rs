@@ -335,6 +335,70 @@ async fn api_routes_follow_rfc_6750() {
     );
 }
 
+fn post_bearer(path: &str, token: &str) -> Request<Body> {
+    Request::post(path)
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn api_logout_revokes_that_token_and_logout_all_every_earlier_one() {
+    let app = app();
+    let first = token(&app, "alice", "alice-password").await.json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second = token(&app, "alice", "alice-password").await.json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bob = token(&app, "bob", "bob-password").await.json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    assert_eq!(
+        call(&app, post_bearer("/api/logout", &first)).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let reply = call(&app, get("/api/me", None, Some(&first))).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        reply.headers[WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
+    assert_eq!(
+        call(&app, get("/api/me", None, Some(&second))).await.status,
+        StatusCode::OK,
+        "only that token"
+    );
+
+    assert_eq!(
+        call(&app, post_bearer("/api/logout-all", &second))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        call(&app, get("/api/me", None, Some(&second))).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        call(&app, get("/api/me", None, Some(&bob))).await.status,
+        StatusCode::OK,
+        "other subjects keep theirs"
+    );
+    assert_eq!(
+        call(&app, post_bearer("/api/logout", "not-a-token"))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
 #[tokio::test]
 async fn jwks_publishes_public_keys_only() {
     let app = app();
