@@ -138,8 +138,6 @@ impl TokenSource {
             let found = match source {
                 Kind::Bearer => bearer(headers),
                 Kind::Header(name) => header_value(headers, name),
-                // TODO(auth-cookie): use the parsed cookie jar from the request extensions
-                // when auth-cookie's CookieLayer is present, instead of parsing here.
                 Kind::Cookie(name) => cookie(headers, name),
                 Kind::Custom(f) => f(headers).map_or(Found::Missing, Found::Owned),
             };
@@ -243,26 +241,14 @@ fn header_value<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Found<'h> {
     }
 }
 
+/// The request cookie `name`, by auth-cookie's parsing rules (the same a `CookieLayer` jar
+/// uses: names compared byte for byte, only SP/HTAB trimmed, first value wins, bad pairs
+/// skipped), without building a jar.
 fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Found<'h> {
-    for value in headers.get_all(header::COOKIE) {
-        for pair in value.as_bytes().split(|&b| b == b';') {
-            let pair = pair.strip_prefix(b" ").unwrap_or(pair);
-            let Ok(pair) = std::str::from_utf8(pair) else {
-                continue;
-            };
-            let Some((key, value)) = pair.split_once('=') else {
-                continue;
-            };
-            if key.as_bytes() == name.as_bytes() {
-                return if value.is_empty() {
-                    Found::Missing
-                } else {
-                    Found::Borrowed(value.as_bytes())
-                };
-            }
-        }
+    match auth_cookie::request_cookie(headers, name) {
+        Some(value) if !value.is_empty() => Found::Borrowed(value.as_bytes()),
+        _ => Found::Missing,
     }
-    Found::Missing
 }
 
 #[cfg(test)]
