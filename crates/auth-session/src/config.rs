@@ -96,7 +96,7 @@ impl Config {
             touch_interval: DEFAULT_TOUCH_INTERVAL,
             keep_on_login: BTreeSet::new(),
             conflict_policy: ConflictPolicy::default(),
-            max_save_attempts: 8,
+            max_save_attempts: 64,
         }
     }
 }

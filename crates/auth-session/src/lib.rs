@@ -13,8 +13,10 @@
 //!   [`auth_core::RequireAuthLayer`] and the `Identity` extractors work unchanged.
 //! - Concurrency is handled where peers lose data: saves are versioned, concurrent changes to
 //!   different keys are merged, a save never recreates a session deleted by a logout.
-//! - [`MemoryStore`] is the embedded default; `testkit` (feature `test-util`) is the
-//!   conformance suite every store passes.
+//! - [`MemoryStore`] is the embedded default; `RedisStore`, `PostgresStore` and `SqliteStore`
+//!   (features `redis`, `postgres`, `sqlite`) share sessions between instances;
+//!   [`CachingStore`] puts a fast store in front of a shared one with bounded staleness;
+//!   `testkit` (feature `test-util`) is the conformance suite every store passes.
 //!
 //! # Feature flags
 //!
@@ -23,6 +25,9 @@
 //! | `memory` | yes | [`MemoryStore`] |
 //! | `test-util` | no | `testkit`, the store conformance suite |
 //! | `axum` | no | [`Session`] and [`TypedSession`] as axum extractors |
+//! | `redis` | no | `RedisStore` (Redis, native TTLs, Lua-scripted atomicity); re-exports `redis` |
+//! | `postgres` | no | `PostgresStore` (a PostgreSQL table); re-exports `sqlx` |
+//! | `sqlite` | no | `SqliteStore` (an SQLite file, no server); re-exports `sqlx` |
 //!
 //! # Example
 //!
@@ -62,6 +67,7 @@
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod caching;
 mod config;
 mod error;
 #[cfg(feature = "axum")]
@@ -71,11 +77,23 @@ mod layer;
 mod memory;
 mod rejection;
 mod session;
+#[cfg(any(feature = "redis", feature = "postgres", feature = "sqlite"))]
+mod stores;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testkit;
 mod typed;
 
+/// The `redis` client crate `RedisStore` is built on.
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use ::redis;
+/// The `sqlx` crate `PostgresStore` and `SqliteStore` are built on.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "postgres", feature = "sqlite"))))]
+pub use ::sqlx;
+#[doc(inline)]
+pub use caching::CachingStore;
 #[doc(inline)]
 pub use config::{
     ConflictPolicy, DEFAULT_ABSOLUTE_TIMEOUT, DEFAULT_COOKIE_NAME, DEFAULT_IDLE_TIMEOUT,
@@ -97,6 +115,18 @@ pub use memory::MemoryStore;
 pub use rejection::{DefaultUnavailable, SessionConflict, UnavailableResponse};
 #[doc(inline)]
 pub use session::Session;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+#[doc(inline)]
+pub use stores::postgres::PostgresStore;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+#[doc(inline)]
+pub use stores::redis::RedisStore;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+#[doc(inline)]
+pub use stores::sqlite::SqliteStore;
 #[doc(inline)]
 pub use typed::{SessionKey, TypedSession};
 

@@ -607,7 +607,7 @@ impl SessionInner {
         let config = &*self.config;
         let mut conflicts = Vec::new();
         record.version = original.version;
-        for _ in 0..config.max_save_attempts {
+        for attempt in 0..config.max_save_attempts {
             match config.store.save(&record).await? {
                 SaveOutcome::Saved { .. } => {
                     let cookie = if resend_cookie || record.idle_timeout.is_some() {
@@ -625,6 +625,9 @@ impl SessionInner {
                     return Ok((CookieChange::Remove, Vec::new()));
                 }
                 SaveOutcome::Conflict => {
+                    // Many writers on one session: each round has one winner, so back off a
+                    // random while before re-reading, or the same writers collide again.
+                    backoff(attempt).await;
                     let Some(fresh) = config.store.load(&original.id).await? else {
                         tracing::info!(
                             "session was deleted by a concurrent request; this request's changes are dropped"
@@ -648,6 +651,21 @@ impl SessionInner {
             config.max_save_attempts
         )))
     }
+}
+
+/// Sleeps a random time below `min(2^attempt, 32)` milliseconds (full jitter). Uses tokio's
+/// timer: the runtime must have time enabled (`#[tokio::main]` does), which only matters for
+/// sessions written by concurrent requests.
+async fn backoff(attempt: u32) {
+    let cap_ms = 1_u64 << attempt.min(5);
+    let mut random = [0_u8; 2];
+    let jitter = if auth_core::fill_random(&mut random).is_ok() {
+        u64::from(u16::from_le_bytes(random))
+    } else {
+        u64::from(attempt) * 7919
+    };
+    let micros = jitter % (cap_ms * 1000 + 1);
+    tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
 }
 
 fn fresh_id() -> Result<SessionId, StoreError> {

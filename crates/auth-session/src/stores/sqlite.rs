@@ -1,0 +1,569 @@
+//! `SqliteStore`: sessions in an SQLite database file.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use auth_core::{
+    Clock, CreateOutcome, SaveOutcome, SessionId, SessionRecord, SessionStore, SharedClock,
+    StoreError, StoreResult, SystemClock,
+};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::{Row, Sqlite};
+use time::OffsetDateTime;
+
+use super::{IdHasher, decode, encode, next_version, quote_identifier, version_to_i64};
+
+/// The default table.
+const DEFAULT_TABLE: &str = "auth_sessions";
+
+/// The statements, built once for the configured table.
+#[derive(Debug)]
+struct Queries {
+    migrate: String,
+    load: String,
+    create: String,
+    save: String,
+    version: String,
+    touch: String,
+    delete: String,
+    cleanup: String,
+    of_subject: String,
+    delete_subject: String,
+}
+
+impl Queries {
+    fn new(table: &str) -> Self {
+        let t = quote_identifier(table);
+        let expires_index = quote_identifier(&format!("{table}_expires_at"));
+        let subject_index = quote_identifier(&format!("{table}_subject"));
+        Self {
+            migrate: format!(
+                "CREATE TABLE IF NOT EXISTS {t} (\n\
+                 \x20   id blob PRIMARY KEY NOT NULL,\n\
+                 \x20   version integer NOT NULL,\n\
+                 \x20   expires_at integer NOT NULL,\n\
+                 \x20   subject text,\n\
+                 \x20   data blob NOT NULL\n\
+                 ) WITHOUT ROWID;\n\
+                 CREATE INDEX IF NOT EXISTS {expires_index} ON {t} (expires_at);\n\
+                 CREATE INDEX IF NOT EXISTS {subject_index} ON {t} (subject) \
+                 WHERE subject IS NOT NULL;\n"
+            ),
+            load: format!(
+                "SELECT version, expires_at, data FROM {t} WHERE id = ?1 AND expires_at > ?2"
+            ),
+            create: format!(
+                "INSERT INTO {t} (id, version, expires_at, subject, data) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (id) DO UPDATE SET version = excluded.version, \
+                 expires_at = excluded.expires_at, subject = excluded.subject, \
+                 data = excluded.data WHERE expires_at <= ?6 RETURNING 1"
+            ),
+            save: format!(
+                "UPDATE {t} SET version = ?3, expires_at = ?4, subject = ?5, data = ?7 \
+                 WHERE id = ?1 AND version = ?2 AND expires_at > ?6 RETURNING version"
+            ),
+            version: format!("SELECT version FROM {t} WHERE id = ?1 AND expires_at > ?2"),
+            touch: format!("UPDATE {t} SET expires_at = ?2 WHERE id = ?1 AND expires_at > ?3"),
+            delete: format!("DELETE FROM {t} WHERE id = ?1"),
+            cleanup: format!("DELETE FROM {t} WHERE expires_at <= ?1"),
+            of_subject: format!(
+                "SELECT id, version, expires_at, data FROM {t} \
+                 WHERE subject = ?1 AND expires_at > ?2 ORDER BY expires_at"
+            ),
+            delete_subject: format!(
+                "DELETE FROM {t} WHERE subject = ?1 AND expires_at > ?2 \
+                 AND (?3 IS NULL OR id <> ?3)"
+            ),
+        }
+    }
+}
+
+/// A [`SessionStore`] in an SQLite database file: the embedded, persistent choice.
+///
+/// Create the table once with [`migrate`](Self::migrate). Expired rows are invisible at once
+/// and removed by [`cleanup_expired`](SessionStore::cleanup_expired) (or
+/// [`spawn_cleanup`](Self::spawn_cleanup)). See the design below for the statements.
+/// It passes `auth_session::testkit`.
+///
+/// Clones share one connection pool. `Debug` shows the table, never IDs or data.
+///
+/// # Design
+///
+/// The embedded persistent store: sessions survive a restart and no server is needed, but
+/// only the processes that open the same file share them. One row per session: `id blob`
+/// (the 16 ID bytes, primary key), `version integer`, `expires_at integer` (Unix seconds),
+/// `subject text` (indexed) and `data blob` (the record as JSON, without its ID).
+///
+/// - `load`: one `SELECT ... WHERE id = ? AND expires_at > now`;
+/// - `create`: `INSERT ... ON CONFLICT (id) DO UPDATE ... WHERE expires_at <= now`: a live
+///   row is never touched, an expired one is taken over atomically;
+/// - `save`: `UPDATE ... WHERE id = ? AND version = ? AND expires_at > now RETURNING`, and
+///   only when nothing matched, a `SELECT` to tell a conflict from a missing session (SQLite
+///   has no data-modifying CTEs);
+/// - `cycle`: the insert and the delete of the old row in one `BEGIN IMMEDIATE` transaction;
+/// - `cleanup_expired`: `DELETE ... WHERE expires_at <= now`.
+///
+/// [`SqliteStore::open`] uses WAL journaling and a 5 s busy timeout, so concurrent writers
+/// wait for each other instead of failing. "Now" is the store's
+/// [`Clock`](auth_core::Clock).
+///
+/// ```
+/// use auth_core::{CreateOutcome, SessionId, SessionRecord, SessionStore};
+/// use auth_session::SqliteStore;
+/// use time::{Duration, OffsetDateTime};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = std::env::temp_dir().join(format!("auth-session-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// let store = SqliteStore::open(dir.join("sessions.db")).await?;
+/// store.migrate().await?;
+/// let now = OffsetDateTime::now_utc();
+/// let record = SessionRecord::new(SessionId::generate()?, now, now + Duration::hours(1));
+/// assert_eq!(store.create(&record).await?, CreateOutcome::Created);
+/// assert!(store.load(&record.id).await?.is_some());
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    table: Arc<str>,
+    queries: Arc<Queries>,
+    clock: SharedClock,
+    ids: IdHasher,
+}
+
+impl SqliteStore {
+    /// A store on `pool`, in the table `auth_sessions`, on the system clock.
+    ///
+    /// ```no_run
+    /// use auth_session::SqliteStore;
+    /// use auth_session::sqlx::sqlite::SqlitePoolOptions;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = SqlitePoolOptions::new().connect("sqlite://sessions.db?mode=rwc").await?;
+    /// let store = SqliteStore::new(pool);
+    /// # let _ = store;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn new(pool: SqlitePool) -> Self {
+        Self {
+            pool,
+            table: Arc::from(DEFAULT_TABLE),
+            queries: Arc::new(Queries::new(DEFAULT_TABLE)),
+            clock: Arc::new(SystemClock),
+            ids: IdHasher::default(),
+        }
+    }
+
+    /// Opens (creating it if missing) the database file at `path`, in WAL mode with a 5 s
+    /// busy timeout.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = auth_session::SqliteStore::open("/var/lib/myapp/sessions.db").await?;
+    /// store.migrate().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the file cannot be opened or created.
+    pub async fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(std::time::Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .connect_with(options)
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(Self::new(pool))
+    }
+
+    /// Sets the table (default `auth_sessions`). The name is quoted, so any text is safe.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = auth_session::SqliteStore::open("sessions.db").await?.with_table("web_sessions");
+    /// assert_eq!(store.table(), "web_sessions");
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_table(mut self, table: &str) -> Self {
+        self.table = Arc::from(table);
+        self.queries = Arc::new(Queries::new(table));
+        self
+    }
+
+    /// Stores a keyed hash (HMAC-SHA-256 under `key`) of each session ID instead of the ID
+    /// (default: the ID itself), so that a leaked database holds no usable session IDs.
+    ///
+    /// Keep `key` secret and stable (32 random bytes): with another key, every stored session
+    /// is unreachable. With hashed IDs, the records listed by `sessions_of` carry an
+    /// all-zero `id`: the store does not know the real ones.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let key: [u8; 32] = [7; 32]; // from your secret store, not a constant
+    /// let store = auth_session::SqliteStore::open("sessions.db").await?.with_hashed_ids(&key);
+    /// # let _ = store;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_hashed_ids(mut self, key: &[u8; 32]) -> Self {
+        self.ids = IdHasher::keyed(key);
+        self
+    }
+
+    /// The ID of a listed row: the real one, or all zeros when only its hash is stored.
+    fn listed_id(&self, stored: &[u8]) -> StoreResult<SessionId> {
+        if self.ids.is_hashed() {
+            return Ok(SessionId::from_bytes([0; SessionId::LEN]));
+        }
+        let id = <[u8; SessionId::LEN]>::try_from(stored)
+            .map_err(|_| StoreError::decode("session id column is not 16 bytes"))?;
+        Ok(SessionId::from_bytes(id))
+    }
+
+    /// Sets the clock that decides expiry (default: the system clock).
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use auth_core::ManualClock;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = auth_session::SqliteStore::open("sessions.db")
+    ///     .await?
+    ///     .with_clock(Arc::new(ManualClock::default()));
+    /// # let _ = store;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The table.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = auth_session::SqliteStore::open("sessions.db").await?;
+    /// assert_eq!(store.table(), "auth_sessions");
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The connection pool.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = auth_session::SqliteStore::open("sessions.db").await?;
+    /// println!("{} connections", store.pool().size());
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// The SQL that creates the table and its indexes (idempotent).
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = auth_session::SqliteStore::open("sessions.db").await?;
+    /// assert!(store.migration_sql().contains("CREATE TABLE IF NOT EXISTS"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn migration_sql(&self) -> &str {
+        &self.queries.migrate
+    }
+
+    /// Creates the table and its indexes if they do not exist.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = auth_session::SqliteStore::open("sessions.db").await?;
+    /// store.migrate().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when a statement fails.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        sqlx::raw_sql(&self.queries.migrate)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(())
+    }
+
+    /// Runs [`cleanup_expired`](SessionStore::cleanup_expired) every `every` on the tokio
+    /// runtime, until the returned handle is aborted. Failures are logged with
+    /// `tracing::warn!`.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = auth_session::SqliteStore::open("sessions.db").await?;
+    /// let cleanup = store.spawn_cleanup(std::time::Duration::from_secs(600));
+    /// cleanup.abort();
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When called outside a tokio runtime.
+    #[must_use = "dropping the handle detaches the task; keep it to stop the cleanup"]
+    pub fn spawn_cleanup(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        super::spawn_cleanup(self.clone(), every)
+    }
+
+    /// The live sessions whose subject is `subject`, soonest to expire first.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = auth_session::SqliteStore::open("sessions.db").await?;
+    /// println!("{} sessions", store.sessions_of("alice").await?.len());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the query fails or a row cannot be decoded.
+    pub async fn sessions_of(&self, subject: &str) -> StoreResult<Vec<SessionRecord>> {
+        let rows = sqlx::query::<Sqlite>(&self.queries.of_subject)
+            .bind(subject)
+            .bind(self.clock.unix_timestamp())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::backend)?;
+        rows.iter()
+            .map(|row| {
+                let id = self.listed_id(row.try_get(0).map_err(StoreError::decode)?)?;
+                record_from(
+                    &id,
+                    row.try_get(1).map_err(StoreError::decode)?,
+                    row.try_get(2).map_err(StoreError::decode)?,
+                    &row.try_get::<Vec<u8>, _>(3).map_err(StoreError::decode)?,
+                )
+            })
+            .collect()
+    }
+
+    /// Deletes every live session of `subject` except `keep` (`None`: all of them) and
+    /// returns how many were deleted.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = auth_session::SqliteStore::open("sessions.db").await?;
+    /// store.delete_sessions_of("alice", None).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the statement fails.
+    pub async fn delete_sessions_of(
+        &self,
+        subject: &str,
+        keep: Option<&SessionId>,
+    ) -> StoreResult<u64> {
+        let done = sqlx::query::<Sqlite>(&self.queries.delete_subject)
+            .bind(subject)
+            .bind(self.clock.unix_timestamp())
+            .bind(keep.map(|id| self.ids.bytes(id)))
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(done.rows_affected())
+    }
+}
+
+fn record_from(
+    id: &SessionId,
+    version: i64,
+    expires_at: i64,
+    data: &[u8],
+) -> StoreResult<SessionRecord> {
+    let mut record = decode(data)?;
+    record.id = *id;
+    record.version = u64::try_from(version).map_err(StoreError::decode)?;
+    record.expires_at =
+        OffsetDateTime::from_unix_timestamp(expires_at).map_err(StoreError::decode)?;
+    Ok(record)
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn load(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
+        let row = sqlx::query::<Sqlite>(&self.queries.load)
+            .bind(self.ids.bytes(id))
+            .bind(self.clock.unix_timestamp())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::backend)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let version: i64 = row.try_get(0).map_err(StoreError::decode)?;
+        let expires_at: i64 = row.try_get(1).map_err(StoreError::decode)?;
+        let data: &[u8] = row.try_get(2).map_err(StoreError::decode)?;
+        record_from(id, version, expires_at, data).map(Some)
+    }
+
+    async fn create(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
+        let data = encode(record)?;
+        let row = sqlx::query::<Sqlite>(&self.queries.create)
+            .bind(self.ids.bytes(&record.id))
+            .bind(version_to_i64(record.version)?)
+            .bind(record.expires_at.unix_timestamp())
+            .bind(record.subject.as_deref())
+            .bind(data)
+            .bind(self.clock.unix_timestamp())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(if row.is_some() {
+            CreateOutcome::Created
+        } else {
+            CreateOutcome::IdTaken
+        })
+    }
+
+    async fn save(&self, record: &SessionRecord) -> StoreResult<SaveOutcome> {
+        let next = next_version(record.version)?;
+        let data = encode(record)?;
+        let now = self.clock.unix_timestamp();
+        let saved = sqlx::query::<Sqlite>(&self.queries.save)
+            .bind(self.ids.bytes(&record.id))
+            .bind(version_to_i64(record.version)?)
+            .bind(version_to_i64(next)?)
+            .bind(record.expires_at.unix_timestamp())
+            .bind(record.subject.as_deref())
+            .bind(now)
+            .bind(data)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::backend)?;
+        if saved.is_some() {
+            return Ok(SaveOutcome::Saved { version: next });
+        }
+        let live = sqlx::query::<Sqlite>(&self.queries.version)
+            .bind(self.ids.bytes(&record.id))
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(if live.is_some() {
+            SaveOutcome::Conflict
+        } else {
+            SaveOutcome::NotFound
+        })
+    }
+
+    async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> StoreResult<bool> {
+        let done = sqlx::query::<Sqlite>(&self.queries.touch)
+            .bind(self.ids.bytes(id))
+            .bind(expires_at.unix_timestamp())
+            .bind(self.clock.unix_timestamp())
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete(&self, id: &SessionId) -> StoreResult<()> {
+        sqlx::query::<Sqlite>(&self.queries.delete)
+            .bind(self.ids.bytes(id))
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(())
+    }
+
+    async fn cycle(&self, old: &SessionId, new: &SessionRecord) -> StoreResult<CreateOutcome> {
+        let data = encode(new)?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::backend)?;
+        let row = sqlx::query::<Sqlite>(&self.queries.create)
+            .bind(self.ids.bytes(&new.id))
+            .bind(version_to_i64(new.version)?)
+            .bind(new.expires_at.unix_timestamp())
+            .bind(new.subject.as_deref())
+            .bind(data)
+            .bind(self.clock.unix_timestamp())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::backend)?;
+        if row.is_none() {
+            tx.rollback().await.map_err(StoreError::backend)?;
+            return Ok(CreateOutcome::IdTaken);
+        }
+        sqlx::query::<Sqlite>(&self.queries.delete)
+            .bind(self.ids.bytes(old))
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::backend)?;
+        tx.commit().await.map_err(StoreError::backend)?;
+        Ok(CreateOutcome::Created)
+    }
+
+    async fn cleanup_expired(&self) -> StoreResult<u64> {
+        let done = sqlx::query::<Sqlite>(&self.queries.cleanup)
+            .bind(self.clock.unix_timestamp())
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(done.rows_affected())
+    }
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("table", &self.table)
+            .field("clock", &self.clock)
+            .field("ids", &self.ids)
+            .finish_non_exhaustive()
+    }
+}

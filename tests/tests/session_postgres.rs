@@ -1,0 +1,381 @@
+//! `PostgresStore` against the real PostgreSQL server of `AUTH_TEST_POSTGRES_URL`: the
+//! conformance kit, the HTTP scenarios, two app instances on one database, the per-user index
+//! and a cut connection.
+//!
+//! Every test creates its own random schema and drops it at the end.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use auth_core::{
+    Clock, CreateOutcome, ManualClock, SaveOutcome, SessionId, SessionRecord, SessionStore,
+    StoreResult,
+};
+use auth_session::PostgresStore;
+use auth_session::sqlx::{self, PgPool};
+use auth_session::testkit::{self, ClockHarness};
+use auth_tests::sessions::{AppOptions, Client, app, send};
+use http::StatusCode;
+use time::{Duration, OffsetDateTime};
+
+fn random_schema() -> String {
+    format!(
+        "auth_test_{}",
+        SessionId::generate()
+            .unwrap()
+            .encode()
+            .to_lowercase()
+            .replace('-', "_")
+    )
+}
+
+/// A store in a fresh schema (migrated).
+async fn store_in(url: &str, schema: &str) -> PostgresStore {
+    let store = PostgresStore::connect(url)
+        .await
+        .unwrap()
+        .with_table(schema, "sessions");
+    store.migrate().await.unwrap();
+    store
+}
+
+async fn drop_schema(url: &str, schema: &str) {
+    let pool = PgPool::connect(url).await.unwrap();
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}
+
+/// A store that drops its schema when the last handle to it is dropped.
+#[derive(Debug)]
+struct Cleaned {
+    inner: PostgresStore,
+    url: String,
+}
+
+impl Drop for Cleaned {
+    fn drop(&mut self) {
+        let (url, schema) = (self.url.clone(), self.inner.table().0.to_owned());
+        // A runtime of its own on a thread of its own: `Drop` cannot await.
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(drop_schema(&url, &schema));
+        })
+        .join();
+    }
+}
+
+#[async_trait]
+impl SessionStore for Cleaned {
+    async fn load(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
+        self.inner.load(id).await
+    }
+    async fn create(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
+        self.inner.create(record).await
+    }
+    async fn save(&self, record: &SessionRecord) -> StoreResult<SaveOutcome> {
+        self.inner.save(record).await
+    }
+    async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> StoreResult<bool> {
+        self.inner.touch(id, expires_at).await
+    }
+    async fn delete(&self, id: &SessionId) -> StoreResult<()> {
+        self.inner.delete(id).await
+    }
+    async fn cycle(&self, old: &SessionId, new: &SessionRecord) -> StoreResult<CreateOutcome> {
+        self.inner.cycle(old, new).await
+    }
+    async fn cleanup_expired(&self) -> StoreResult<u64> {
+        self.inner.cleanup_expired().await
+    }
+}
+
+async fn scenario_store(test: &str) -> Option<Arc<dyn SessionStore>> {
+    let url = auth_tests::postgres_url(test)?;
+    let inner = store_in(&url, &random_schema()).await;
+    Some(Arc::new(Cleaned { inner, url }))
+}
+
+/// The HTTP scenarios of `auth_tests::session_scenarios!`, one test each.
+///
+/// The HTTP session scenarios against this store (64 concurrent writers included: conflicting
+/// saves back off and retry).
+mod scenarios {
+    use super::*;
+    use auth_tests::sessions::scenarios as s;
+
+    macro_rules! scenario {
+        ($name:ident, $body:expr) => {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                if let Some(store) = scenario_store(stringify!($name)).await {
+                    $body(store).await;
+                }
+            }
+        };
+    }
+
+    scenario!(login_read_modify_logout, s::login_read_modify_logout);
+    scenario!(
+        replayed_cookie_after_logout_is_anonymous,
+        s::replayed_cookie_after_logout_is_anonymous
+    );
+    scenario!(
+        login_cycles_the_id_against_fixation,
+        s::login_cycles_the_id_against_fixation
+    );
+    scenario!(
+        login_as_another_subject_flushes_data,
+        s::login_as_another_subject_flushes_data
+    );
+    scenario!(eight_concurrent_requests_lose_no_key, |store| {
+        s::concurrent_requests_lose_no_key(store, 8)
+    });
+    scenario!(
+        logout_during_slow_request_stays_deleted,
+        s::logout_during_slow_request_stays_deleted
+    );
+    scenario!(
+        tampered_or_unknown_cookies_are_anonymous,
+        s::tampered_or_unknown_cookies_are_anonymous
+    );
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sixty_four_concurrent_requests_lose_no_key() {
+        if let Some(store) = scenario_store("sixty_four_concurrent_requests_lose_no_key").await {
+            s::concurrent_requests_lose_no_key(store, 64).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_store_keeps_the_contract() {
+    let Some(url) = auth_tests::postgres_url("postgres_store_keeps_the_contract") else {
+        return;
+    };
+    let schema = random_schema();
+    let store = store_in(&url, &schema).await;
+    let harness = ClockHarness::new(move |clock| store.clone().with_clock(clock));
+    testkit::run(&harness).await;
+    drop_schema(&url, &schema).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_rows_are_cleaned_up_and_live_ones_kept() {
+    let Some(url) = auth_tests::postgres_url("expired_rows_are_cleaned_up") else {
+        return;
+    };
+    let schema = random_schema();
+    let clock = ManualClock::default();
+    let store = store_in(&url, &schema)
+        .await
+        .with_clock(Arc::new(clock.clone()));
+    let now = clock.now();
+    for ttl in [1, 1, 1, 3600] {
+        let record = SessionRecord::new(
+            SessionId::generate().unwrap(),
+            now,
+            now + Duration::seconds(ttl),
+        );
+        assert_eq!(store.create(&record).await.unwrap(), CreateOutcome::Created);
+    }
+    clock.advance(Duration::seconds(2));
+    assert_eq!(store.cleanup_expired().await.unwrap(), 3);
+    assert_eq!(store.cleanup_expired().await.unwrap(), 0);
+    let (rows,): (i64,) = sqlx::query_as(&format!("SELECT count(*) FROM \"{schema}\".sessions"))
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(rows, 1);
+    drop_schema(&url, &schema).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_per_user_index_lists_and_revokes_a_subjects_sessions() {
+    let Some(url) = auth_tests::postgres_url("the_per_user_index") else {
+        return;
+    };
+    let schema = random_schema();
+    let store = store_in(&url, &schema).await;
+    let now = OffsetDateTime::now_utc();
+    let mut alice = Vec::new();
+    for subject in ["alice", "alice", "alice", "bob"] {
+        let record = SessionRecord::new(
+            SessionId::generate().unwrap(),
+            now,
+            now + Duration::hours(1),
+        )
+        .with_subject(subject);
+        assert_eq!(store.create(&record).await.unwrap(), CreateOutcome::Created);
+        if subject == "alice" {
+            alice.push(record.id);
+        }
+    }
+    let listed = store.sessions_of("alice").await.unwrap();
+    assert_eq!(listed.len(), 3);
+    assert!(listed.iter().all(|r| alice.contains(&r.id)));
+
+    // "Log out everywhere else", then everywhere.
+    assert_eq!(
+        store
+            .delete_sessions_of("alice", Some(&alice[0]))
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(store.load(&alice[0]).await.unwrap().is_some());
+    assert!(store.load(&alice[1]).await.unwrap().is_none());
+    assert_eq!(store.delete_sessions_of("alice", None).await.unwrap(), 1);
+    assert!(store.sessions_of("alice").await.unwrap().is_empty());
+    assert_eq!(store.sessions_of("bob").await.unwrap().len(), 1);
+    drop_schema(&url, &schema).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_postgres_share_login_cycle_and_logout() {
+    let Some(url) = auth_tests::postgres_url("two_instances_on_one_postgres") else {
+        return;
+    };
+    let schema = random_schema();
+    // Two stores with pools of their own: two application instances.
+    let a: Arc<dyn SessionStore> = Arc::new(store_in(&url, &schema).await);
+    let b: Arc<dyn SessionStore> = Arc::new(store_in(&url, &schema).await);
+
+    let options = AppOptions::new();
+    let (app_a, app_b) = (app(a, &options), app(b, &options));
+    let mut on_a = Client::new(app_a);
+    assert_eq!(
+        on_a.send("POST", "/login/alice").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(on_a.send("POST", "/set/k/v").await.status, StatusCode::OK);
+    let mut on_b = on_a.on(app_b.clone());
+    let me = on_b.send("GET", "/me").await;
+    assert_eq!((me.status, me.body.as_str()), (StatusCode::OK, "alice"));
+    assert_eq!(on_b.send("GET", "/get/k").await.body, "v");
+
+    let old = on_a.cookie.clone().unwrap();
+    assert_eq!(on_a.send("POST", "/cycle").await.status, StatusCode::OK);
+    assert_ne!(on_a.cookie.as_deref(), Some(old.as_str()));
+    assert_eq!(
+        send(&app_b, "GET", "/me", Some(&old)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let current = on_a.cookie.clone().unwrap();
+    assert_eq!(
+        send(&app_b, "GET", "/get/k", Some(&current)).await.body,
+        "v"
+    );
+    assert_eq!(on_a.send("POST", "/logout").await.status, StatusCode::OK);
+    assert_eq!(
+        send(&app_b, "GET", "/me", Some(&current)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    drop_schema(&url, &schema).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminated_backends_give_503_and_the_pool_recovers() {
+    let Some(url) = auth_tests::postgres_url("terminated_backends_give_503") else {
+        return;
+    };
+    let schema = random_schema();
+    let store = store_in(&url, &schema).await;
+    let app = app(Arc::new(store), &AppOptions::new());
+    let mut user = Client::new(app.clone());
+    assert_eq!(user.send("POST", "/login/bob").await.status, StatusCode::OK);
+    assert_eq!(user.send("POST", "/set/k/v").await.status, StatusCode::OK);
+    let cookie = user.cookie.clone().unwrap();
+
+    // Cut every connection of the store's pool (by application name would be nicer; the
+    // pool's backends are the ones whose pid is not ours).
+    let killer = PgPool::connect(&url).await.unwrap();
+    let mut statuses = Vec::new();
+    for i in 0..20 {
+        if i == 5 {
+            let killed: Vec<(bool,)> = sqlx::query_as(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid() \
+                 AND query LIKE '%' || $1 || '%'",
+            )
+            .bind(&schema)
+            .fetch_all(&killer)
+            .await
+            .unwrap();
+            assert!(!killed.is_empty(), "no backend of the store found");
+        }
+        let reply = send(&app, "GET", "/get/k", Some(&cookie)).await;
+        assert!(
+            reply.status == StatusCode::OK || reply.status == StatusCode::SERVICE_UNAVAILABLE,
+            "request {i}: {}",
+            reply.status
+        );
+        if reply.status == StatusCode::OK {
+            assert_eq!(reply.body, "v");
+        }
+        statuses.push(reply.status);
+    }
+    assert!(
+        statuses[10..].iter().all(|s| *s == StatusCode::OK),
+        "no recovery: {statuses:?}"
+    );
+    assert_eq!(
+        send(&app, "GET", "/admin", Some(&cookie)).await.status,
+        StatusCode::OK
+    );
+    killer.close().await;
+    drop_schema(&url, &schema).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashed_ids_keep_the_contract_and_stay_out_of_the_table() {
+    let Some(url) = auth_tests::postgres_url("hashed_ids_keep_the_contract") else {
+        return;
+    };
+    let schema = random_schema();
+    let store = store_in(&url, &schema).await.with_hashed_ids(&[42; 32]);
+    let harness = ClockHarness::new({
+        let store = store.clone();
+        move |clock| store.clone().with_clock(clock)
+    });
+    testkit::run(&harness).await;
+
+    let now = OffsetDateTime::now_utc();
+    let record = SessionRecord::new(
+        SessionId::generate().unwrap(),
+        now,
+        now + Duration::hours(1),
+    )
+    .with_subject("carol");
+    assert_eq!(store.create(&record).await.unwrap(), CreateOutcome::Created);
+    let ids: Vec<(Vec<u8>,)> = sqlx::query_as(&format!("SELECT id FROM \"{schema}\".sessions"))
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert!(!ids.is_empty());
+    for (id,) in &ids {
+        assert_eq!(id.len(), 32);
+        assert!(!id.windows(16).any(|w| w == record.id.as_bytes()));
+    }
+    // The per-user index still works, without revealing IDs.
+    let listed = store.sessions_of("carol").await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, SessionId::from_bytes([0; 16]));
+    assert_eq!(
+        store
+            .delete_sessions_of("carol", Some(&record.id))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(store.delete_sessions_of("carol", None).await.unwrap(), 1);
+    drop_schema(&url, &schema).await;
+}

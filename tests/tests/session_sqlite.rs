@@ -1,0 +1,286 @@
+//! `SqliteStore` on a temporary database file: the conformance kit, the HTTP scenarios, two
+//! app instances on one file, the per-user index and a restart that keeps the sessions.
+//!
+//! No server is needed, so these tests always run. Each uses a file of its own in a fresh
+//! temporary directory, removed at the end.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use auth_core::{
+    Clock, CreateOutcome, ManualClock, SaveOutcome, SessionId, SessionRecord, SessionStore,
+    StoreResult,
+};
+use auth_session::testkit::{self, ClockHarness};
+use auth_session::{SqliteStore, sqlx};
+use auth_tests::sessions::{AppOptions, Client, app, send};
+use http::StatusCode;
+use time::{Duration, OffsetDateTime};
+
+/// A fresh temporary directory, removed when dropped.
+#[derive(Debug)]
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        let name = format!(
+            "auth-session-sqlite-{}",
+            SessionId::generate().unwrap().encode()
+        );
+        let path = std::env::temp_dir().join(name);
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+
+    fn file(&self) -> PathBuf {
+        self.0.join("sessions.db")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn store_in(dir: &TempDir) -> SqliteStore {
+    let store = SqliteStore::open(dir.file()).await.unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+/// A store that removes its directory when the last handle to it is dropped.
+#[derive(Debug)]
+struct Cleaned {
+    inner: SqliteStore,
+    _dir: TempDir,
+}
+
+#[async_trait]
+impl SessionStore for Cleaned {
+    async fn load(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
+        self.inner.load(id).await
+    }
+    async fn create(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
+        self.inner.create(record).await
+    }
+    async fn save(&self, record: &SessionRecord) -> StoreResult<SaveOutcome> {
+        self.inner.save(record).await
+    }
+    async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> StoreResult<bool> {
+        self.inner.touch(id, expires_at).await
+    }
+    async fn delete(&self, id: &SessionId) -> StoreResult<()> {
+        self.inner.delete(id).await
+    }
+    async fn cycle(&self, old: &SessionId, new: &SessionRecord) -> StoreResult<CreateOutcome> {
+        self.inner.cycle(old, new).await
+    }
+    async fn cleanup_expired(&self) -> StoreResult<u64> {
+        self.inner.cleanup_expired().await
+    }
+}
+
+async fn scenario_store() -> Option<Arc<dyn SessionStore>> {
+    let dir = TempDir::new();
+    let inner = store_in(&dir).await;
+    Some(Arc::new(Cleaned { inner, _dir: dir }))
+}
+
+/// The HTTP scenarios of `auth_tests::session_scenarios!`, one test each.
+///
+/// The HTTP session scenarios against this store (64 concurrent writers included: conflicting
+/// saves back off and retry).
+mod scenarios {
+    use super::*;
+    use auth_tests::sessions::scenarios as s;
+
+    macro_rules! scenario {
+        ($name:ident, $body:expr) => {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                if let Some(store) = scenario_store().await {
+                    $body(store).await;
+                }
+            }
+        };
+    }
+
+    scenario!(login_read_modify_logout, s::login_read_modify_logout);
+    scenario!(
+        replayed_cookie_after_logout_is_anonymous,
+        s::replayed_cookie_after_logout_is_anonymous
+    );
+    scenario!(
+        login_cycles_the_id_against_fixation,
+        s::login_cycles_the_id_against_fixation
+    );
+    scenario!(
+        login_as_another_subject_flushes_data,
+        s::login_as_another_subject_flushes_data
+    );
+    scenario!(eight_concurrent_requests_lose_no_key, |store| {
+        s::concurrent_requests_lose_no_key(store, 8)
+    });
+    scenario!(
+        logout_during_slow_request_stays_deleted,
+        s::logout_during_slow_request_stays_deleted
+    );
+    scenario!(
+        tampered_or_unknown_cookies_are_anonymous,
+        s::tampered_or_unknown_cookies_are_anonymous
+    );
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sixty_four_concurrent_requests_lose_no_key() {
+        if let Some(store) = scenario_store().await {
+            s::concurrent_requests_lose_no_key(store, 64).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_store_keeps_the_contract() {
+    let dir = TempDir::new();
+    let store = store_in(&dir).await;
+    let harness = ClockHarness::new(move |clock| store.clone().with_clock(clock));
+    testkit::run(&harness).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_survive_a_restart_and_expired_rows_are_cleaned_up() {
+    let dir = TempDir::new();
+    let clock = ManualClock::default();
+    let now = clock.now();
+    let live = SessionRecord::new(
+        SessionId::generate().unwrap(),
+        now,
+        now + Duration::hours(1),
+    )
+    .with_value("k", serde_json::json!("v"))
+    .with_subject("alice");
+    {
+        let store = store_in(&dir).await.with_clock(Arc::new(clock.clone()));
+        assert_eq!(store.create(&live).await.unwrap(), CreateOutcome::Created);
+        for _ in 0..3 {
+            let short = SessionRecord::new(
+                SessionId::generate().unwrap(),
+                now,
+                now + Duration::seconds(1),
+            );
+            assert_eq!(store.create(&short).await.unwrap(), CreateOutcome::Created);
+        }
+        store.pool().close().await;
+    }
+    // A new process opening the same file.
+    let store = store_in(&dir).await.with_clock(Arc::new(clock.clone()));
+    assert_eq!(store.load(&live.id).await.unwrap(), Some(live.clone()));
+    clock.advance(Duration::seconds(2));
+    assert_eq!(store.cleanup_expired().await.unwrap(), 3);
+    assert_eq!(store.load(&live.id).await.unwrap(), Some(live));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_per_user_index_lists_and_revokes_a_subjects_sessions() {
+    let dir = TempDir::new();
+    let store = store_in(&dir).await;
+    let now = OffsetDateTime::now_utc();
+    let mut alice = Vec::new();
+    for subject in ["alice", "alice", "alice", "bob"] {
+        let record = SessionRecord::new(
+            SessionId::generate().unwrap(),
+            now,
+            now + Duration::hours(1),
+        )
+        .with_subject(subject);
+        assert_eq!(store.create(&record).await.unwrap(), CreateOutcome::Created);
+        if subject == "alice" {
+            alice.push(record.id);
+        }
+    }
+    let listed = store.sessions_of("alice").await.unwrap();
+    assert_eq!(listed.len(), 3);
+    assert!(listed.iter().all(|r| alice.contains(&r.id)));
+    assert_eq!(
+        store
+            .delete_sessions_of("alice", Some(&alice[0]))
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(store.load(&alice[0]).await.unwrap().is_some());
+    assert!(store.load(&alice[2]).await.unwrap().is_none());
+    assert_eq!(store.delete_sessions_of("alice", None).await.unwrap(), 1);
+    assert_eq!(store.sessions_of("bob").await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_file_share_login_cycle_and_logout() {
+    let dir = TempDir::new();
+    let a: Arc<dyn SessionStore> = Arc::new(store_in(&dir).await);
+    let b: Arc<dyn SessionStore> = Arc::new(store_in(&dir).await);
+    let options = AppOptions::new();
+    let (app_a, app_b) = (app(a, &options), app(b, &options));
+    let mut on_a = Client::new(app_a);
+    assert_eq!(
+        on_a.send("POST", "/login/alice").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(on_a.send("POST", "/set/k/v").await.status, StatusCode::OK);
+    let mut on_b = on_a.on(app_b.clone());
+    assert_eq!(on_b.send("GET", "/me").await.body, "alice");
+    assert_eq!(on_b.send("GET", "/get/k").await.body, "v");
+
+    let old = on_a.cookie.clone().unwrap();
+    assert_eq!(on_a.send("POST", "/cycle").await.status, StatusCode::OK);
+    assert_eq!(
+        send(&app_b, "GET", "/me", Some(&old)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let current = on_a.cookie.clone().unwrap();
+    assert_eq!(on_a.send("POST", "/logout").await.status, StatusCode::OK);
+    assert_eq!(
+        send(&app_b, "GET", "/me", Some(&current)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashed_ids_keep_the_contract_and_stay_out_of_the_file() {
+    let dir = TempDir::new();
+    let store = store_in(&dir).await.with_hashed_ids(&[42; 32]);
+    let harness = ClockHarness::new({
+        let store = store.clone();
+        move |clock| store.clone().with_clock(clock)
+    });
+    testkit::run(&harness).await;
+
+    let now = OffsetDateTime::now_utc();
+    let record = SessionRecord::new(
+        SessionId::generate().unwrap(),
+        now,
+        now + Duration::hours(1),
+    )
+    .with_subject("carol");
+    assert_eq!(store.create(&record).await.unwrap(), CreateOutcome::Created);
+    let ids: Vec<(Vec<u8>,)> = sqlx::query_as("SELECT id FROM auth_sessions")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert!(!ids.is_empty());
+    for (id,) in &ids {
+        assert_eq!(id.len(), 32);
+        assert!(!id.windows(16).any(|w| w == record.id.as_bytes()));
+    }
+    assert_eq!(
+        store
+            .delete_sessions_of("carol", Some(&record.id))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(store.delete_sessions_of("carol", None).await.unwrap(), 1);
+}
