@@ -8,17 +8,22 @@
 //! - **Either** (`/whoami`): a session cookie or a bearer token.
 //!
 //! Configuration comes from the environment ([`DemoConfig::from_env`]); everything has an
-//! embedded default, so `cargo run -p demo` needs no server. Not yet here (tracked in the
-//! demo's issue): Redis/PostgreSQL/SQLite stores, a Redis revocation feed, trusting an
-//! external JWKS.
+//! embedded default, so `cargo run -p demo` needs no server; `DEMO_STORE` and
+//! `DEMO_REVOCATION` move sessions and revocations to Redis / PostgreSQL / SQLite so several
+//! instances share them. Not yet here (tracked in the demo's issue): trusting an external
+//! issuer's JWKS.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use auth_cookie::{CookieConfig, CookieKeys, CsrfLayer};
-use auth_core::{AuthMethod, Claims, Identity, KeyId, KeyRing, RequireAuthLayer, SecretKey};
+use auth_core::{
+    AuthMethod, Claims, Identity, KeyId, KeyRing, RequireAuthLayer, RevocationList, SecretKey,
+    SessionStore,
+};
 use auth_jwt::{Algorithm, Issuer, JwkSet, JwtLayer, Logout, MemoryRevocationList, SigningKey};
 use auth_session::{MemoryStore, Session, SessionError, SessionLayer};
 use axum::extract::{Extension, Form, State};
@@ -63,6 +68,22 @@ fn error(variable: &'static str, message: impl Into<String>) -> DemoError {
 pub enum StoreChoice {
     /// The embedded `MemoryStore` (default).
     Memory,
+    /// `RedisStore` at this URL.
+    Redis(String),
+    /// `PostgresStore` at this URL (the table is created if missing).
+    Postgres(String),
+    /// `SqliteStore` in this file.
+    Sqlite(String),
+}
+
+/// Where token revocations are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RevocationChoice {
+    /// In this process only (default).
+    Memory,
+    /// Written to Redis at this URL and mirrored by every instance.
+    Redis(String),
 }
 
 /// The demo's settings.
@@ -70,14 +91,18 @@ pub enum StoreChoice {
 pub struct DemoConfig {
     /// `DEMO_ADDR`, default `127.0.0.1:3000`.
     pub addr: SocketAddr,
-    /// `DEMO_STORE`: `memory` (default).
+    /// `DEMO_STORE`: `memory` (default), `redis://...`, `postgres://...` or `sqlite://PATH`.
     pub store: StoreChoice,
+    /// `DEMO_REVOCATION`: `memory` (default) or `redis://...`.
+    pub revocation: RevocationChoice,
     /// `DEMO_COOKIE_KEY`: base64 key material shared by instances; random when unset.
     pub cookie_key: Option<SecretKey>,
     /// `DEMO_JWT_KEY_FILE`: a PEM Ed25519 (PKCS#8) private key; generated when unset.
     pub jwt_key_pem: Option<Vec<u8>>,
     /// `DEMO_INSECURE_COOKIES=1`: leave out `Secure` for plain-http testing.
     pub insecure_cookies: bool,
+    /// `DEMO_REDIS_PREFIX`: the key prefix (and channel name) in Redis, default `demo`.
+    pub redis_prefix: String,
 }
 
 impl Default for DemoConfig {
@@ -85,9 +110,11 @@ impl Default for DemoConfig {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
             store: StoreChoice::Memory,
+            revocation: RevocationChoice::Memory,
             cookie_key: None,
             jwt_key_pem: None,
             insecure_cookies: false,
+            redis_prefix: "demo".to_owned(),
         }
     }
 }
@@ -107,14 +134,28 @@ impl DemoConfig {
                 .map_err(|e| error("DEMO_ADDR", format!("not an address: {e}")))?;
         }
         if let Some(store) = var("DEMO_STORE") {
-            config.store = match store.as_str() {
-                "memory" => StoreChoice::Memory,
-                other => {
-                    return Err(error(
-                        "DEMO_STORE",
-                        format!("unsupported store {other:?}: this build supports `memory`"),
-                    ));
-                }
+            config.store = if store == "memory" {
+                StoreChoice::Memory
+            } else if store.starts_with("redis://") || store.starts_with("rediss://") {
+                StoreChoice::Redis(store)
+            } else if store.starts_with("postgres://") || store.starts_with("postgresql://") {
+                StoreChoice::Postgres(store)
+            } else if let Some(path) = store.strip_prefix("sqlite://") {
+                StoreChoice::Sqlite(path.to_owned())
+            } else {
+                return Err(error(
+                    "DEMO_STORE",
+                    "use memory, redis://..., postgres://... or sqlite://PATH",
+                ));
+            };
+        }
+        if let Some(revocation) = var("DEMO_REVOCATION") {
+            config.revocation = if revocation == "memory" {
+                RevocationChoice::Memory
+            } else if revocation.starts_with("redis://") || revocation.starts_with("rediss://") {
+                RevocationChoice::Redis(revocation)
+            } else {
+                return Err(error("DEMO_REVOCATION", "use memory or redis://..."));
             };
         }
         if let Some(key) = var("DEMO_COOKIE_KEY") {
@@ -130,6 +171,9 @@ impl DemoConfig {
             );
         }
         config.insecure_cookies = var("DEMO_INSECURE_COOKIES").as_deref() == Some("1");
+        if let Some(prefix) = var("DEMO_REDIS_PREFIX") {
+            config.redis_prefix = prefix;
+        }
         Ok(config)
     }
 }
@@ -193,12 +237,72 @@ struct AppState {
     issuer: Arc<Issuer>,
 }
 
-/// Builds the demo router from `config`.
+/// How long connecting to a configured backend may take at start-up.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+async fn within<T, E: std::fmt::Display>(
+    variable: &'static str,
+    future: impl Future<Output = Result<T, E>>,
+) -> Result<T, DemoError> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, future).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(error(variable, format!("unreachable: {e}"))),
+        Err(_) => Err(error(variable, "unreachable: no answer within 5 s")),
+    }
+}
+
+async fn session_store(config: &DemoConfig) -> Result<Arc<dyn SessionStore>, DemoError> {
+    Ok(match &config.store {
+        StoreChoice::Memory => Arc::new(MemoryStore::new()),
+        StoreChoice::Redis(url) => Arc::new(
+            within("DEMO_STORE", auth_session::RedisStore::connect(url))
+                .await?
+                .with_prefix(format!("{}:session", config.redis_prefix)),
+        ),
+        StoreChoice::Postgres(url) => {
+            let store = within("DEMO_STORE", auth_session::PostgresStore::connect(url)).await?;
+            within("DEMO_STORE", store.migrate()).await?;
+            Arc::new(store)
+        }
+        StoreChoice::Sqlite(path) => {
+            let store = within("DEMO_STORE", auth_session::SqliteStore::open(path)).await?;
+            within("DEMO_STORE", store.migrate()).await?;
+            Arc::new(store)
+        }
+    })
+}
+
+async fn revocation_list(config: &DemoConfig) -> Result<Arc<dyn RevocationList>, DemoError> {
+    Ok(match &config.revocation {
+        RevocationChoice::Memory => Arc::new(MemoryRevocationList::new()),
+        RevocationChoice::Redis(url) => {
+            let client = auth_jwt::redis::Client::open(url.as_str())
+                .map_err(|e| error("DEMO_REVOCATION", e.to_string()))?;
+            let list = within(
+                "DEMO_REVOCATION",
+                auth_jwt::RedisRevocationList::builder(client)
+                    .with_prefix(format!("{}:revoked:", config.redis_prefix))
+                    .with_channel(format!("{}:revocations", config.redis_prefix))
+                    .start(),
+            )
+            .await?;
+            if !list.wait_synced(CONNECT_TIMEOUT).await {
+                return Err(error(
+                    "DEMO_REVOCATION",
+                    "unreachable: the revocation feed did not sync within 5 s",
+                ));
+            }
+            Arc::new(list)
+        }
+    })
+}
+
+/// Builds the demo router from `config`, connecting to the configured backends.
 ///
 /// # Errors
 ///
-/// [`DemoError`] when a key cannot be used.
-pub fn app(config: &DemoConfig) -> Result<Router, DemoError> {
+/// [`DemoError`] when a key cannot be used or a backend cannot be reached.
+pub async fn app(config: &DemoConfig) -> Result<Router, DemoError> {
     let cookie_secret = match &config.cookie_key {
         Some(key) => key.clone(),
         None => SecretKey::generate(32).map_err(|e| error("DEMO_COOKIE_KEY", e.to_string()))?,
@@ -212,7 +316,7 @@ pub fn app(config: &DemoConfig) -> Result<Router, DemoError> {
     let cookie = cookie
         .build()
         .map_err(|e| error("DEMO_INSECURE_COOKIES", e.to_string()))?;
-    let sessions = SessionLayer::new(MemoryStore::new(), cookie_keys)
+    let sessions = SessionLayer::new(session_store(config).await?, cookie_keys)
         .with_cookie(cookie)
         .map_err(|e| error("cookie", e.to_string()))?;
 
@@ -228,7 +332,7 @@ pub fn app(config: &DemoConfig) -> Result<Router, DemoError> {
     let verify_keys = issuer
         .key_set()
         .map_err(|e| error("DEMO_JWT_KEY_FILE", e.to_string()))?;
-    let revocations: Arc<dyn auth_core::RevocationList> = Arc::new(MemoryRevocationList::new());
+    let revocations = revocation_list(config).await?;
     let jwt = |optional: bool| {
         let builder = JwtLayer::builder(verify_keys.clone())
             .add_issuer("demo")

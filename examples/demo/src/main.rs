@@ -22,7 +22,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let app = match demo::app(&config) {
+    let app = match demo::app(&config).await {
         Ok(app) => app,
         Err(e) => {
             eprintln!("demo: {e}");

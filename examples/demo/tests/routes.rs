@@ -32,8 +32,8 @@ mod base64_decode {
     }
 }
 
-fn app() -> Router {
-    demo::app(&demo::DemoConfig::default()).unwrap()
+async fn app() -> Router {
+    demo::app(&demo::DemoConfig::default()).await.unwrap()
 }
 
 struct Reply {
@@ -115,7 +115,7 @@ async fn token(app: &Router, user: &str, password: &str) -> Reply {
 
 #[tokio::test]
 async fn index_shows_the_login_form_then_the_signed_in_page() {
-    let app = app();
+    let app = app().await;
     let reply = call(&app, get("/", None, None)).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert!(
@@ -141,7 +141,7 @@ async fn index_shows_the_login_form_then_the_signed_in_page() {
 
 #[tokio::test]
 async fn login_success_redirects_with_a_new_secure_cookie_and_failure_is_401_without_cookie() {
-    let app = app();
+    let app = app().await;
     let reply = call(
         &app,
         form_post("/login", "username=alice&password=alice-password", None),
@@ -171,7 +171,7 @@ async fn login_success_redirects_with_a_new_secure_cookie_and_failure_is_401_wit
 
 #[tokio::test]
 async fn me_admin_and_logout_over_the_session() {
-    let app = app();
+    let app = app().await;
     let reply = call(&app, get("/me", None, None)).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(reply.json()["error"], "unauthenticated");
@@ -215,7 +215,7 @@ async fn me_admin_and_logout_over_the_session() {
 
 #[tokio::test]
 async fn cross_site_form_posts_are_refused() {
-    let app = app();
+    let app = app().await;
     let alice = login(&app, "alice").await;
     let cross_site = Request::post("/logout")
         .header("sec-fetch-site", "cross-site")
@@ -243,7 +243,7 @@ async fn cross_site_form_posts_are_refused() {
 
 #[tokio::test]
 async fn token_endpoint_mints_eddsa_tokens_with_the_contract_claims() {
-    let app = app();
+    let app = app().await;
     let reply = token(&app, "bob", "bob-password").await;
     assert_eq!(reply.status, StatusCode::OK);
     let body = reply.json();
@@ -282,7 +282,7 @@ async fn token_status(app: &Router, user: &str, password: &str) -> StatusCode {
 
 #[tokio::test]
 async fn api_routes_follow_rfc_6750() {
-    let app = app();
+    let app = app().await;
     let alice = token(&app, "alice", "alice-password").await.json()["access_token"]
         .as_str()
         .unwrap()
@@ -344,7 +344,7 @@ fn post_bearer(path: &str, token: &str) -> Request<Body> {
 
 #[tokio::test]
 async fn api_logout_revokes_that_token_and_logout_all_every_earlier_one() {
-    let app = app();
+    let app = app().await;
     let first = token(&app, "alice", "alice-password").await.json()["access_token"]
         .as_str()
         .unwrap()
@@ -401,7 +401,7 @@ async fn api_logout_revokes_that_token_and_logout_all_every_earlier_one() {
 
 #[tokio::test]
 async fn jwks_publishes_public_keys_only() {
-    let app = app();
+    let app = app().await;
     let reply = call(&app, get("/.well-known/jwks.json", None, None)).await;
     assert_eq!(reply.status, StatusCode::OK);
     let jwks = reply.json();
@@ -423,7 +423,7 @@ async fn jwks_publishes_public_keys_only() {
 
 #[tokio::test]
 async fn whoami_accepts_a_session_or_a_bearer_token() {
-    let app = app();
+    let app = app().await;
     assert_eq!(
         call(&app, get("/whoami", None, None)).await.status,
         StatusCode::UNAUTHORIZED
@@ -449,6 +449,9 @@ async fn whoami_accepts_a_session_or_a_bearer_token() {
 fn bad_configuration_is_a_one_line_error_naming_the_variable_and_exit_code_2() {
     for (variable, value) in [
         ("DEMO_STORE", "bogus://x"),
+        ("DEMO_STORE", "redis://127.0.0.1:1"),
+        ("DEMO_STORE", "postgres://postgres@127.0.0.1:1/test"),
+        ("DEMO_REVOCATION", "redis://127.0.0.1:1"),
         ("DEMO_JWT_KEY_FILE", "/nonexistent/key.pem"),
         ("DEMO_COOKIE_KEY", "not base64!"),
         ("DEMO_ADDR", "not-an-address"),
