@@ -584,56 +584,64 @@ pub mod scenarios {
 
 /// Runs every HTTP scenario against a store, one `#[tokio::test]` each.
 ///
-/// `$make` is an async expression yielding `Option<Arc<dyn SessionStore>>` (`None`: skipped,
-/// the factory has printed why).
+/// `$make` is a closure from the test's name to a future yielding
+/// `Option<Arc<dyn SessionStore>>` (`None`: skipped, the factory has printed why), called once
+/// per scenario so each gets a fresh, isolated store.
 #[macro_export]
 macro_rules! session_scenarios {
     ($make:expr) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn login_read_modify_logout() {
-            if let Some(store) = $make.await {
+            if let Some(store) = ($make)(stringify!(login_read_modify_logout)).await {
                 $crate::sessions::scenarios::login_read_modify_logout(store).await;
             }
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn replayed_cookie_after_logout_is_anonymous() {
-            if let Some(store) = $make.await {
+            if let Some(store) =
+                ($make)(stringify!(replayed_cookie_after_logout_is_anonymous)).await
+            {
                 $crate::sessions::scenarios::replayed_cookie_after_logout_is_anonymous(store).await;
             }
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn login_cycles_the_id_against_fixation() {
-            if let Some(store) = $make.await {
+            if let Some(store) = ($make)(stringify!(login_cycles_the_id_against_fixation)).await {
                 $crate::sessions::scenarios::login_cycles_the_id_against_fixation(store).await;
             }
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn login_as_another_subject_flushes_data() {
-            if let Some(store) = $make.await {
+            if let Some(store) = ($make)(stringify!(login_as_another_subject_flushes_data)).await {
                 $crate::sessions::scenarios::login_as_another_subject_flushes_data(store).await;
             }
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn sixty_four_concurrent_requests_lose_no_key() {
-            if let Some(store) = $make.await {
+            if let Some(store) =
+                ($make)(stringify!(sixty_four_concurrent_requests_lose_no_key)).await
+            {
                 $crate::sessions::scenarios::concurrent_requests_lose_no_key(store, 64).await;
             }
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn logout_during_slow_request_stays_deleted() {
-            if let Some(store) = $make.await {
+            if let Some(store) = ($make)(stringify!(logout_during_slow_request_stays_deleted)).await
+            {
                 $crate::sessions::scenarios::logout_during_slow_request_stays_deleted(store).await;
             }
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn tampered_or_unknown_cookies_are_anonymous() {
-            if let Some(store) = $make.await {
+            if let Some(store) =
+                ($make)(stringify!(tampered_or_unknown_cookies_are_anonymous)).await
+            {
                 $crate::sessions::scenarios::tampered_or_unknown_cookies_are_anonymous(store).await;
             }
         }

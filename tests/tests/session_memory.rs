@@ -18,7 +18,7 @@ async fn memory() -> Option<Arc<dyn SessionStore>> {
 
 mod scenarios {
     use super::*;
-    auth_tests::session_scenarios!(memory());
+    auth_tests::session_scenarios!(|_| memory());
 }
 
 fn clocked(options: &AppOptions) -> (Arc<MemoryStore>, ManualClock) {

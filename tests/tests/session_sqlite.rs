@@ -90,56 +90,11 @@ async fn scenario_store() -> Option<Arc<dyn SessionStore>> {
     Some(Arc::new(Cleaned { inner, _dir: dir }))
 }
 
-/// The HTTP scenarios of `auth_tests::session_scenarios!`, one test each.
-///
-/// The HTTP session scenarios against this store (64 concurrent writers included: conflicting
-/// saves back off and retry).
+/// The HTTP session scenarios against this store, each on a fresh isolated store (64
+/// concurrent writers included: conflicting saves back off and retry).
 mod scenarios {
     use super::*;
-    use auth_tests::sessions::scenarios as s;
-
-    macro_rules! scenario {
-        ($name:ident, $body:expr) => {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                if let Some(store) = scenario_store().await {
-                    $body(store).await;
-                }
-            }
-        };
-    }
-
-    scenario!(login_read_modify_logout, s::login_read_modify_logout);
-    scenario!(
-        replayed_cookie_after_logout_is_anonymous,
-        s::replayed_cookie_after_logout_is_anonymous
-    );
-    scenario!(
-        login_cycles_the_id_against_fixation,
-        s::login_cycles_the_id_against_fixation
-    );
-    scenario!(
-        login_as_another_subject_flushes_data,
-        s::login_as_another_subject_flushes_data
-    );
-    scenario!(eight_concurrent_requests_lose_no_key, |store| {
-        s::concurrent_requests_lose_no_key(store, 8)
-    });
-    scenario!(
-        logout_during_slow_request_stays_deleted,
-        s::logout_during_slow_request_stays_deleted
-    );
-    scenario!(
-        tampered_or_unknown_cookies_are_anonymous,
-        s::tampered_or_unknown_cookies_are_anonymous
-    );
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sixty_four_concurrent_requests_lose_no_key() {
-        if let Some(store) = scenario_store().await {
-            s::concurrent_requests_lose_no_key(store, 64).await;
-        }
-    }
+    auth_tests::session_scenarios!(|_| scenario_store());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
