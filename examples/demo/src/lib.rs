@@ -10,8 +10,8 @@
 //! Configuration comes from the environment ([`DemoConfig::from_env`]); everything has an
 //! embedded default, so `cargo run -p demo` needs no server; `DEMO_STORE` and
 //! `DEMO_REVOCATION` move sessions and revocations to Redis / PostgreSQL / SQLite so several
-//! instances share them. Not yet here (tracked in the demo's issue): trusting an external
-//! issuer's JWKS.
+//! instances share them; `DEMO_TRUST_*` also accepts bearer tokens of an external issuer,
+//! with keys from its JWKS.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -24,7 +24,10 @@ use auth_core::{
     AuthMethod, Claims, Identity, KeyId, KeyRing, RequireAuthLayer, RevocationList, SecretKey,
     SessionStore,
 };
-use auth_jwt::{Algorithm, Issuer, JwkSet, JwtLayer, Logout, MemoryRevocationList, SigningKey};
+use auth_jwt::{
+    Algorithm, Issuer, JwkSet, JwksSource, JwtLayer, KeySet, Logout, MemoryRevocationList,
+    SigningKey,
+};
 use auth_session::{MemoryStore, Session, SessionError, SessionLayer};
 use axum::extract::{Extension, Form, State};
 use axum::http::{StatusCode, header};
@@ -86,6 +89,17 @@ pub enum RevocationChoice {
     Redis(String),
 }
 
+/// An external token issuer whose tokens the bearer routes accept too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedIssuer {
+    /// `DEMO_TRUST_JWKS_URL`: where its public keys are published.
+    pub jwks_url: String,
+    /// `DEMO_TRUST_ISSUER`: its `iss`.
+    pub issuer: String,
+    /// `DEMO_TRUST_AUDIENCE`: the `aud` its tokens carry for this app.
+    pub audience: String,
+}
+
 /// The demo's settings.
 #[derive(Debug, Clone)]
 pub struct DemoConfig {
@@ -103,6 +117,8 @@ pub struct DemoConfig {
     pub insecure_cookies: bool,
     /// `DEMO_REDIS_PREFIX`: the key prefix (and channel name) in Redis, default `demo`.
     pub redis_prefix: String,
+    /// `DEMO_TRUST_JWKS_URL` + `DEMO_TRUST_ISSUER` + `DEMO_TRUST_AUDIENCE` (all three or none).
+    pub trust: Option<TrustedIssuer>,
 }
 
 impl Default for DemoConfig {
@@ -115,6 +131,7 @@ impl Default for DemoConfig {
             jwt_key_pem: None,
             insecure_cookies: false,
             redis_prefix: "demo".to_owned(),
+            trust: None,
         }
     }
 }
@@ -173,6 +190,27 @@ impl DemoConfig {
         config.insecure_cookies = var("DEMO_INSECURE_COOKIES").as_deref() == Some("1");
         if let Some(prefix) = var("DEMO_REDIS_PREFIX") {
             config.redis_prefix = prefix;
+        }
+        let trust = [
+            ("DEMO_TRUST_JWKS_URL", var("DEMO_TRUST_JWKS_URL")),
+            ("DEMO_TRUST_ISSUER", var("DEMO_TRUST_ISSUER")),
+            ("DEMO_TRUST_AUDIENCE", var("DEMO_TRUST_AUDIENCE")),
+        ];
+        if trust.iter().any(|(_, v)| v.is_some()) {
+            if let Some((name, _)) = trust.iter().find(|(_, v)| v.is_none()) {
+                return Err(error(
+                    name,
+                    "set DEMO_TRUST_JWKS_URL, DEMO_TRUST_ISSUER and DEMO_TRUST_AUDIENCE together",
+                ));
+            }
+            let [(_, Some(jwks_url)), (_, Some(issuer)), (_, Some(audience))] = trust else {
+                return Err(error("DEMO_TRUST_JWKS_URL", "incomplete trust settings"));
+            };
+            config.trust = Some(TrustedIssuer {
+                jwks_url,
+                issuer,
+                audience,
+            });
         }
         Ok(config)
     }
@@ -329,9 +367,18 @@ pub async fn app(config: &DemoConfig) -> Result<Router, DemoError> {
     let issuer = Issuer::new(KeyRing::new(key_id, signing), "demo", "demo-api")
         .map_err(|e| error("DEMO_JWT_KEY_FILE", e.to_string()))?
         .with_lifetime(TOKEN_LIFETIME);
-    let verify_keys = issuer
-        .key_set()
+    let mut keys = KeySet::builder()
+        .add_jwk_set(&issuer.jwk_set(), Some("demo"))
         .map_err(|e| error("DEMO_JWT_KEY_FILE", e.to_string()))?;
+    if let Some(trust) = &config.trust {
+        let source = JwksSource::new(&trust.jwks_url)
+            .map_err(|e| error("DEMO_TRUST_JWKS_URL", e.to_string()))?
+            .with_issuer(trust.issuer.as_str());
+        keys = keys.add_jwks(source);
+    }
+    let verify_keys = keys
+        .build()
+        .map_err(|e| error("DEMO_TRUST_JWKS_URL", e.to_string()))?;
     let revocations = revocation_list(config).await?;
     let jwt = |optional: bool| {
         let builder = JwtLayer::builder(verify_keys.clone())
@@ -340,6 +387,12 @@ pub async fn app(config: &DemoConfig) -> Result<Router, DemoError> {
             .with_realm("demo")
             .with_revocation(revocations.clone())
             .with_subject_revocation_retention(TOKEN_LIFETIME);
+        let builder = match &config.trust {
+            Some(trust) => builder
+                .add_issuer(trust.issuer.as_str())
+                .add_audience(trust.audience.as_str()),
+            None => builder,
+        };
         let builder = if optional {
             builder.optional()
         } else {
