@@ -301,6 +301,62 @@ impl SessionStore for Instrumented {
     }
 }
 
+/// A store that runs a clean-up (drop a schema, delete a key prefix, remove a directory) when
+/// the last handle to it is dropped, so each test leaves its backend as it found it.
+pub struct Cleaned<S> {
+    inner: S,
+    cleanup: Option<Box<dyn FnOnce() + Send + Sync>>,
+}
+
+impl<S> Cleaned<S> {
+    /// Wraps `inner`; `cleanup` runs on drop (on a thread of its own if it must block).
+    pub fn new(inner: S, cleanup: impl FnOnce() + Send + Sync + 'static) -> Self {
+        Self {
+            inner,
+            cleanup: Some(Box::new(cleanup)),
+        }
+    }
+}
+
+impl<S> Drop for Cleaned<S> {
+    fn drop(&mut self) {
+        if let Some(cleanup) = self.cleanup.take() {
+            cleanup();
+        }
+    }
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for Cleaned<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Cleaned").field(&self.inner).finish()
+    }
+}
+
+#[async_trait]
+impl<S: SessionStore> SessionStore for Cleaned<S> {
+    async fn load(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
+        self.inner.load(id).await
+    }
+    async fn create(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
+        self.inner.create(record).await
+    }
+    async fn save(&self, record: &SessionRecord) -> StoreResult<SaveOutcome> {
+        self.inner.save(record).await
+    }
+    async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> StoreResult<bool> {
+        self.inner.touch(id, expires_at).await
+    }
+    async fn delete(&self, id: &SessionId) -> StoreResult<()> {
+        self.inner.delete(id).await
+    }
+    async fn cycle(&self, old: &SessionId, new: &SessionRecord) -> StoreResult<CreateOutcome> {
+        self.inner.cycle(old, new).await
+    }
+    async fn cleanup_expired(&self) -> StoreResult<u64> {
+        self.inner.cleanup_expired().await
+    }
+}
+
 /// The session ID inside a `name=value` cookie cannot be read (it is signed but the ID part
 /// is plain): returns the value part, for comparing cookies.
 pub fn cookie_value(cookie: &str) -> &str {

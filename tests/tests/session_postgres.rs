@@ -8,15 +8,11 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use auth_core::{
-    Clock, CreateOutcome, ManualClock, SaveOutcome, SessionId, SessionRecord, SessionStore,
-    StoreResult,
-};
+use auth_core::{Clock, CreateOutcome, ManualClock, SessionId, SessionRecord, SessionStore};
 use auth_session::PostgresStore;
 use auth_session::sqlx::{self, PgPool};
 use auth_session::testkit::{self, ClockHarness};
-use auth_tests::sessions::{AppOptions, Client, app, send};
+use auth_tests::sessions::{AppOptions, Cleaned, Client, app, send};
 use http::StatusCode;
 use time::{Duration, OffsetDateTime};
 
@@ -50,16 +46,11 @@ async fn drop_schema(url: &str, schema: &str) {
     pool.close().await;
 }
 
-/// A store that drops its schema when the last handle to it is dropped.
-#[derive(Debug)]
-struct Cleaned {
-    inner: PostgresStore,
-    url: String,
-}
-
-impl Drop for Cleaned {
-    fn drop(&mut self) {
-        let (url, schema) = (self.url.clone(), self.inner.table().0.to_owned());
+async fn scenario_store(test: &str) -> Option<Arc<dyn SessionStore>> {
+    let url = auth_tests::postgres_url(test)?;
+    let inner = store_in(&url, &random_schema()).await;
+    let schema = inner.table().0.to_owned();
+    Some(Arc::new(Cleaned::new(inner, move || {
         // A runtime of its own on a thread of its own: `Drop` cannot await.
         let _ = std::thread::spawn(move || {
             tokio::runtime::Builder::new_current_thread()
@@ -69,38 +60,7 @@ impl Drop for Cleaned {
                 .block_on(drop_schema(&url, &schema));
         })
         .join();
-    }
-}
-
-#[async_trait]
-impl SessionStore for Cleaned {
-    async fn load(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
-        self.inner.load(id).await
-    }
-    async fn create(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
-        self.inner.create(record).await
-    }
-    async fn save(&self, record: &SessionRecord) -> StoreResult<SaveOutcome> {
-        self.inner.save(record).await
-    }
-    async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> StoreResult<bool> {
-        self.inner.touch(id, expires_at).await
-    }
-    async fn delete(&self, id: &SessionId) -> StoreResult<()> {
-        self.inner.delete(id).await
-    }
-    async fn cycle(&self, old: &SessionId, new: &SessionRecord) -> StoreResult<CreateOutcome> {
-        self.inner.cycle(old, new).await
-    }
-    async fn cleanup_expired(&self) -> StoreResult<u64> {
-        self.inner.cleanup_expired().await
-    }
-}
-
-async fn scenario_store(test: &str) -> Option<Arc<dyn SessionStore>> {
-    let url = auth_tests::postgres_url(test)?;
-    let inner = store_in(&url, &random_schema()).await;
-    Some(Arc::new(Cleaned { inner, url }))
+    })))
 }
 
 /// The HTTP session scenarios against this store, each on a fresh isolated store (64

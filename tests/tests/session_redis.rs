@@ -8,12 +8,11 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use auth_core::{CreateOutcome, SaveOutcome, SessionId, SessionRecord, SessionStore, StoreResult};
+use auth_core::{CreateOutcome, SaveOutcome, SessionId, SessionRecord, SessionStore};
 use auth_session::redis::aio::ConnectionManager;
 use auth_session::testkit::{self, RealTimeHarness};
 use auth_session::{CachingStore, MemoryStore, RedisStore};
-use auth_tests::sessions::{AppOptions, Client, app, send};
+use auth_tests::sessions::{AppOptions, Cleaned, Client, app, send};
 use http::StatusCode;
 use time::OffsetDateTime;
 
@@ -57,43 +56,6 @@ async fn count_keys(url: &str, prefix: &str) -> usize {
     keys.len()
 }
 
-/// A store that deletes its prefix's keys when the last handle to it is dropped.
-#[derive(Debug)]
-struct Cleaned {
-    inner: RedisStore,
-    url: String,
-}
-
-impl Drop for Cleaned {
-    fn drop(&mut self) {
-        let (url, prefix) = (self.url.clone(), self.inner.prefix().to_owned());
-        // A thread of its own: the blocking client must not run on a runtime worker.
-        let _ = std::thread::spawn(move || delete_keys(&url, &prefix)).join();
-    }
-}
-
-#[async_trait]
-impl SessionStore for Cleaned {
-    async fn load(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
-        self.inner.load(id).await
-    }
-    async fn create(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
-        self.inner.create(record).await
-    }
-    async fn save(&self, record: &SessionRecord) -> StoreResult<SaveOutcome> {
-        self.inner.save(record).await
-    }
-    async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> StoreResult<bool> {
-        self.inner.touch(id, expires_at).await
-    }
-    async fn delete(&self, id: &SessionId) -> StoreResult<()> {
-        self.inner.delete(id).await
-    }
-    async fn cycle(&self, old: &SessionId, new: &SessionRecord) -> StoreResult<CreateOutcome> {
-        self.inner.cycle(old, new).await
-    }
-}
-
 async fn store_at(url: &str, prefix: &str) -> RedisStore {
     RedisStore::connect(url).await.unwrap().with_prefix(prefix)
 }
@@ -101,7 +63,11 @@ async fn store_at(url: &str, prefix: &str) -> RedisStore {
 async fn scenario_store(test: &str) -> Option<Arc<dyn SessionStore>> {
     let url = auth_tests::redis_url(test)?;
     let inner = store_at(&url, &random_prefix()).await;
-    Some(Arc::new(Cleaned { inner, url }))
+    let prefix = inner.prefix().to_owned();
+    Some(Arc::new(Cleaned::new(inner, move || {
+        // A thread of its own: the blocking client must not run on a runtime worker.
+        let _ = std::thread::spawn(move || delete_keys(&url, &prefix)).join();
+    })))
 }
 
 /// The HTTP session scenarios against this store, each on a fresh isolated store (64

@@ -9,14 +9,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use auth_core::{
-    Clock, CreateOutcome, ManualClock, SaveOutcome, SessionId, SessionRecord, SessionStore,
-    StoreResult,
-};
+use auth_core::{Clock, CreateOutcome, ManualClock, SessionId, SessionRecord, SessionStore};
 use auth_session::testkit::{self, ClockHarness};
 use auth_session::{SqliteStore, sqlx};
-use auth_tests::sessions::{AppOptions, Client, app, send};
+use auth_tests::sessions::{AppOptions, Cleaned, Client, app, send};
 use http::StatusCode;
 use time::{Duration, OffsetDateTime};
 
@@ -52,42 +48,10 @@ async fn store_in(dir: &TempDir) -> SqliteStore {
     store
 }
 
-/// A store that removes its directory when the last handle to it is dropped.
-#[derive(Debug)]
-struct Cleaned {
-    inner: SqliteStore,
-    _dir: TempDir,
-}
-
-#[async_trait]
-impl SessionStore for Cleaned {
-    async fn load(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
-        self.inner.load(id).await
-    }
-    async fn create(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
-        self.inner.create(record).await
-    }
-    async fn save(&self, record: &SessionRecord) -> StoreResult<SaveOutcome> {
-        self.inner.save(record).await
-    }
-    async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> StoreResult<bool> {
-        self.inner.touch(id, expires_at).await
-    }
-    async fn delete(&self, id: &SessionId) -> StoreResult<()> {
-        self.inner.delete(id).await
-    }
-    async fn cycle(&self, old: &SessionId, new: &SessionRecord) -> StoreResult<CreateOutcome> {
-        self.inner.cycle(old, new).await
-    }
-    async fn cleanup_expired(&self) -> StoreResult<u64> {
-        self.inner.cleanup_expired().await
-    }
-}
-
 async fn scenario_store() -> Option<Arc<dyn SessionStore>> {
     let dir = TempDir::new();
     let inner = store_in(&dir).await;
-    Some(Arc::new(Cleaned { inner, _dir: dir }))
+    Some(Arc::new(Cleaned::new(inner, move || drop(dir))))
 }
 
 /// The HTTP session scenarios against this store, each on a fresh isolated store (64
