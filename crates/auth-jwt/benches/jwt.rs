@@ -2,7 +2,11 @@
 //! keys), raw `jsonwebtoken::decode`, and the raw signature check with a pre-parsed key.
 //!
 //! Groups are `jwt/layer_<ALG>`; function ids `baseline`, `ours`, `jwt-authorizer`,
-//! `jsonwebtoken-decode`, `raw-verify` (`cargo xtask bench jwt` reads these names).
+//! `jsonwebtoken-decode`, `raw-verify` (`cargo xtask bench jwt` reads these names), and
+//! `floor-in-service`: the raw check (signature decoded, pre-parsed key) done inside the
+//! benchmarked service, so the same harness as `ours`. It is the floor any layer can reach
+//! here; its distance to `raw-verify` is what running the check between other work costs
+//! (caches, allocator) compared with a hot loop that does nothing else.
 //!
 //! Revocation cost: groups `jwt/revocation_HS256` and `jwt/revocation_EdDSA`, ids `baseline`,
 //! `ours` (layer without a list), `ours-memory` (with a `MemoryRevocationList` holding 10k
@@ -276,6 +280,23 @@ fn bench(c: &mut Criterion) {
                 };
                 assert!(ok);
             });
+        });
+        // The floor: the raw check inside a service, same harness as `ours`.
+        let case_raw = &case.raw;
+        let mut floor = service_fn(|req: Request<Body>| {
+            let h = req.headers().get(header::AUTHORIZATION).unwrap().as_bytes();
+            let tok = &h[7..];
+            let dot = tok.iter().rposition(|&b| b == b'.').unwrap();
+            let sig = URL_SAFE_NO_PAD.decode(&tok[dot + 1..]).unwrap();
+            let ok = match case_raw {
+                Raw::Hmac(key) => aws_lc_rs::hmac::verify(key, &tok[..dot], &sig).is_ok(),
+                Raw::Public(key) => key.verify_sig(&tok[..dot], &sig).is_ok(),
+            };
+            assert!(ok);
+            async move { Ok::<_, Infallible>(Response::new(Body::empty())) }
+        });
+        group.bench_function("floor-in-service", |b| {
+            b.iter(|| rt.block_on(run(&mut floor, &bearer)))
         });
         group.finish();
     }

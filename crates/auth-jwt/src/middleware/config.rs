@@ -432,9 +432,11 @@ impl From<JwtRejectionKind> for Failure {
     }
 }
 
-const STACK_HEADER: usize = 512;
-const STACK_SIGNATURE: usize = 1024;
-const STACK_PAYLOAD: usize = 2048;
+// Stack buffers for the decoded parts, zeroed on every request: sized for the usual token
+// (an RSA-4096 signature is 512 bytes); anything larger is decoded into a heap buffer.
+const STACK_HEADER: usize = 256;
+const STACK_SIGNATURE: usize = 512;
+const STACK_PAYLOAD: usize = 1024;
 
 /// Decodes base64url (no padding, canonical) into `stack` when it fits, else into `heap`.
 fn decode<'b>(input: &[u8], stack: &'b mut [u8], heap: &'b mut Vec<u8>) -> Option<&'b [u8]> {
@@ -446,6 +448,12 @@ fn decode<'b>(input: &[u8], stack: &'b mut [u8], heap: &'b mut Vec<u8>) -> Optio
         heap.as_mut_slice()
     };
     parse::b64url_decode(input, buf)
+}
+
+/// Splits at the first `.`: the part before it and the rest after it.
+fn split_dot(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let dot = memchr::memchr(b'.', bytes)?;
+    Some((bytes.get(..dot)?, bytes.get(dot + 1..)?))
 }
 
 fn json_object(bytes: &[u8]) -> bool {
@@ -463,12 +471,12 @@ impl Config {
         if token.len() > self.max_token_len {
             return Err(K::TooLarge.into());
         }
-        let mut parts = token.split(|&b| b == b'.');
-        let (Some(h64), Some(p64), Some(s64), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        // Exactly three parts; memchr keeps the scan of a long RSA signature cheap.
+        let (h64, rest) = split_dot(token).ok_or(K::Malformed)?;
+        let (p64, s64) = split_dot(rest).ok_or(K::Malformed)?;
+        if memchr::memchr(b'.', s64).is_some() {
             return Err(K::Malformed.into());
-        };
+        }
         if h64.is_empty() || p64.is_empty() || s64.is_empty() {
             return Err(K::Malformed.into());
         }

@@ -42,6 +42,36 @@ fn sextet(b: u8) -> u32 {
     u32::from(B64URL.get(usize::from(b)).copied().unwrap_or(INVALID))
 }
 
+/// Set in a [`QUAD`] entry for a character outside the alphabet.
+const QUAD_INVALID: u32 = 1 << 24;
+
+/// For each position in a 4-character group, each character's 6 bits shifted to where they
+/// land in the group's 3 output bytes read as a little-endian `u32`; [`QUAD_INVALID`] for
+/// characters outside the alphabet.
+// Evaluated at compile time: an out-of-bounds index would fail the build, not panic.
+#[allow(clippy::indexing_slicing)]
+static QUAD: [[u32; 256]; 4] = {
+    let mut t = [[QUAD_INVALID; 256]; 4];
+    let mut c = 0;
+    while c < 256 {
+        let v = B64URL[c] as u32;
+        if v != INVALID as u32 {
+            t[0][c] = v << 2;
+            t[1][c] = (v >> 4) | ((v & 0x0F) << 12);
+            t[2][c] = ((v >> 2) << 8) | ((v & 0x03) << 22);
+            t[3][c] = v << 16;
+        }
+        c += 1;
+    }
+    t
+};
+
+#[inline(always)]
+fn quad(table: &[u32; 256], b: u8) -> u32 {
+    // Never out of bounds: 256 entries, a `u8` index.
+    table.get(usize::from(b)).copied().unwrap_or(QUAD_INVALID)
+}
+
 /// The decoded length of `len` base64url characters without padding, or `None` when no
 /// canonical encoding has that length.
 pub(super) fn decoded_len(len: usize) -> Option<usize> {
@@ -62,11 +92,17 @@ pub(super) fn b64url_decode<'o>(input: &[u8], out: &'o mut [u8]) -> Option<&'o [
     let (full, rest) = out.as_chunks_mut::<3>();
     let mut bad = 0u32;
     for (q, o) in quads.iter().zip(full.iter_mut()) {
-        let (a, b, c, d) = (sextet(q[0]), sextet(q[1]), sextet(q[2]), sextet(q[3]));
-        bad |= a | b | c | d;
-        let v = (a << 18) | (b << 12) | (c << 6) | d;
-        *o = [(v >> 16) as u8, (v >> 8) as u8, v as u8];
+        // One lookup per character gives its bits already in place in the little-endian
+        // output word (or the invalid flag): no shifts on the hot path.
+        let x = quad(&QUAD[0], q[0])
+            | quad(&QUAD[1], q[1])
+            | quad(&QUAD[2], q[2])
+            | quad(&QUAD[3], q[3]);
+        bad |= x;
+        let [b0, b1, b2, _] = x.to_le_bytes();
+        *o = [b0, b1, b2];
     }
+    let mut bad = if bad & QUAD_INVALID != 0 { 0x80 } else { 0 };
     match (tail, rest) {
         ([], []) => {}
         ([a, b], [o0]) => {
