@@ -612,7 +612,12 @@ async fn whoami(identity: Option<Identity>) -> Response {
         Some(id) => {
             Json(json!({ "sub": id.subject(), "method": id.method().as_str() })).into_response()
         }
-        None => unauthenticated(),
+        // This route takes bearer tokens too: say so, as RFC 9110 asks of every 401.
+        None => (
+            [(header::WWW_AUTHENTICATE, r#"Bearer realm="demo""#)],
+            unauthenticated(),
+        )
+            .into_response(),
     }
 }
 

@@ -36,7 +36,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    println!("demo listening on http://{}", config.addr);
+    // The bound address, not the configured one: with `DEMO_ADDR=127.0.0.1:0` the OS picks the
+    // port, and this line is how a caller (a test, a script) learns it.
+    let addr = listener.local_addr().unwrap_or(config.addr);
+    println!("demo listening on http://{addr}");
     if config.insecure_cookies {
         tracing::warn!("DEMO_INSECURE_COOKIES=1: cookies are sent without Secure");
     }

@@ -91,7 +91,8 @@ async fn tokens_of_a_trusted_external_issuer_are_accepted() {
 
 #[test]
 fn trust_settings_must_come_together() {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_demo"))
+    let output = auth_tests::demo_process::demo_command()
+        .unwrap()
         .env("DEMO_ADDR", "127.0.0.1:0")
         .env("DEMO_TRUST_JWKS_URL", "http://127.0.0.1:1/jwks.json")
         .output()

@@ -1,5 +1,6 @@
-//! Two demo instances sharing Redis: a session and a revocation made through one are honoured
-//! by the other. Skipped (with a SKIPPED line) when `AUTH_TEST_REDIS_URL` is unset.
+//! Two demo app instances in one process sharing Redis: a session and a revocation made
+//! through one are honoured by the other. Skipped (with a SKIPPED line) when
+//! `AUTH_TEST_REDIS_URL` is unset. `demo_processes.rs` does the same with two real processes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -31,6 +32,10 @@ fn get(path: &str, cookie: Option<&str>, token: Option<&str>) -> Request<Body> {
     }
     req.body(Body::empty()).unwrap()
 }
+
+/// How long to poll for a revocation to reach the other instance before failing. Not a
+/// latency requirement: only a bound so that a revocation that never arrives fails the test.
+const REVOCATION_POLL_LIMIT: Duration = Duration::from_secs(10);
 
 fn ed25519_pem() -> Vec<u8> {
     use aws_lc_rs::rand::SystemRandom;
@@ -98,7 +103,8 @@ async fn two_instances_share_sessions_and_revocations_through_redis() {
         StatusCode::UNAUTHORIZED
     );
 
-    // A token minted on A is accepted on B; revoked on A, B refuses it within a second.
+    // A token minted on A is accepted on B; revoked on A, B refuses it once the revocation has
+    // reached it through Redis (asynchronously: poll, with a generous bound so a hang fails).
     let token_request = Request::post("/api/token")
         .header(CONTENT_TYPE, "application/json")
         .body(Body::from(
@@ -126,23 +132,23 @@ async fn two_instances_share_sessions_and_revocations_through_redis() {
             break;
         }
         assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "B still accepts the revoked token after 1 s"
+            started.elapsed() < REVOCATION_POLL_LIMIT,
+            "B still accepts the revoked token after polling for {REVOCATION_POLL_LIMIT:?}"
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     println!("revocation seen by B after {:?}", started.elapsed());
 
     // Clean up this test's keys.
-    let client = auth_jwt::redis::Client::open(url.as_str()).unwrap();
+    let client = redis::Client::open(url.as_str()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = auth_jwt::redis::cmd("KEYS")
+    let keys: Vec<String> = redis::cmd("KEYS")
         .arg(format!("*{prefix}*"))
         .query_async(&mut conn)
         .await
         .unwrap();
     if !keys.is_empty() {
-        let _: () = auth_jwt::redis::cmd("DEL")
+        let _: () = redis::cmd("DEL")
             .arg(&keys)
             .query_async(&mut conn)
             .await

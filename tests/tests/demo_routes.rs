@@ -1,14 +1,16 @@
-//! Every route of the demo's contract, over HTTP semantics (status codes, headers, JSON shapes).
+//! Every route of the demo's contract (issue #7), over HTTP semantics: status codes, headers
+//! (`Set-Cookie` attributes, `Location`, RFC 6750 `WWW-Authenticate`, `Cache-Control`) and JSON
+//! shapes. The app is driven in-process; `demo_processes.rs` drives real demo processes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use axum::Router;
 use axum::body::Body;
 use base64_decode::decode_segment;
-use http::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE, WWW_AUTHENTICATE};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE, WWW_AUTHENTICATE};
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tower::ServiceExt;
 
 mod base64_decode {
@@ -45,6 +47,28 @@ struct Reply {
 impl Reply {
     fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap()
+    }
+
+    /// The JSON body, after checking the `Content-Type` says so.
+    fn json_typed(&self) -> Value {
+        assert_eq!(
+            self.header(CONTENT_TYPE),
+            Some("application/json"),
+            "{}",
+            self.body
+        );
+        self.json()
+    }
+
+    fn header(&self, name: http::header::HeaderName) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+
+    /// The sorted keys of a JSON object body.
+    fn json_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.json().as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
     }
 
     fn cookie(&self) -> Option<String> {
@@ -135,8 +159,19 @@ async fn index_shows_the_login_form_then_the_signed_in_page() {
     }
     let cookie = login(&app, "alice").await;
     let reply = call(&app, get("/", Some(&cookie), None)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.header(CONTENT_TYPE).unwrap().starts_with("text/html"));
     assert!(reply.body.contains("Signed in as alice"), "{}", reply.body);
     assert!(reply.body.contains("action=\"/logout\""));
+    assert!(reply.body.contains("method=\"post\""));
+    assert!(
+        !reply.body.contains("name=\"password\""),
+        "no login form once signed in"
+    );
+    // No external assets: no scripts, stylesheets or images fetched from elsewhere.
+    for needle in ["<script", "<link", "src=", "http://", "https://"] {
+        assert!(!reply.body.contains(needle), "{needle}");
+    }
 }
 
 #[tokio::test]
@@ -153,6 +188,10 @@ async fn login_success_redirects_with_a_new_secure_cookie_and_failure_is_401_wit
     for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
         assert!(set_cookie.contains(attribute), "{set_cookie}");
     }
+    assert!(set_cookie.starts_with("id="), "{set_cookie}");
+    assert!(!set_cookie.contains("Max-Age=0"), "{set_cookie}");
+    assert_eq!(reply.header(CACHE_CONTROL), Some("no-store"));
+    assert_eq!(reply.headers.get_all(SET_COOKIE).iter().count(), 1);
     let reply = call(
         &app,
         form_post("/login", "username=alice&password=wrong", None),
@@ -161,12 +200,52 @@ async fn login_success_redirects_with_a_new_secure_cookie_and_failure_is_401_wit
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert!(reply.headers.get(SET_COOKIE).is_none());
     assert!(reply.body.contains("<form"));
+    assert!(reply.header(CONTENT_TYPE).unwrap().starts_with("text/html"));
+    assert!(reply.body.contains("action=\"/login\""));
+    assert!(reply.body.contains("name=\"username\"") && reply.body.contains("name=\"password\""));
     let reply = call(
         &app,
         form_post("/login", "username=mallory&password=x", None),
     )
     .await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert!(reply.headers.get(SET_COOKIE).is_none());
+    assert!(reply.body.contains("<form"));
+}
+
+#[tokio::test]
+async fn login_cycles_the_session_id() {
+    let app = app().await;
+    let alice = login(&app, "alice").await;
+    // Logging in again over an existing session: a new ID, and the old one is dead.
+    let reply = call(
+        &app,
+        form_post("/login", "username=bob&password=bob-password", Some(&alice)),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(reply.headers[LOCATION], "/");
+    let bob = reply.cookie().expect("a new session cookie");
+    assert_ne!(bob, alice, "the session ID is cycled on login");
+    let reply = call(&app, get("/me", Some(&bob), None)).await;
+    assert_eq!(reply.json()["sub"], "bob");
+    assert_eq!(
+        call(&app, get("/me", Some(&alice), None)).await.status,
+        StatusCode::UNAUTHORIZED,
+        "the pre-login session ID no longer works"
+    );
+    // A failed login over a live session neither sets a cookie nor ends the session.
+    let reply = call(
+        &app,
+        form_post("/login", "username=bob&password=wrong", Some(&bob)),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert!(reply.headers.get(SET_COOKIE).is_none());
+    assert_eq!(
+        call(&app, get("/me", Some(&bob), None)).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -175,6 +254,7 @@ async fn me_admin_and_logout_over_the_session() {
     let reply = call(&app, get("/me", None, None)).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(reply.json()["error"], "unauthenticated");
+    assert_eq!(reply.json_typed(), json!({"error": "unauthenticated"}));
     assert_eq!(
         call(&app, get("/admin", None, None)).await.status,
         StatusCode::UNAUTHORIZED
@@ -187,6 +267,7 @@ async fn me_admin_and_logout_over_the_session() {
         reply.json(),
         serde_json::json!({"sub": "alice", "method": "session", "roles": ["user"]})
     );
+    assert_eq!(reply.header(CONTENT_TYPE), Some("application/json"));
     assert_eq!(
         call(&app, get("/admin", Some(&alice), None)).await.status,
         StatusCode::FORBIDDEN
@@ -196,6 +277,21 @@ async fn me_admin_and_logout_over_the_session() {
     assert_eq!(
         call(&app, get("/admin", Some(&bob), None)).await.status,
         StatusCode::OK
+    );
+    let reply = call(&app, get("/admin", Some(&bob), None)).await;
+    assert_eq!(reply.json_typed(), json!({"admin": "bob"}));
+    assert_eq!(
+        call(&app, get("/me", Some(&bob), None)).await.json(),
+        json!({"sub": "bob", "method": "session", "roles": ["user", "admin"]})
+    );
+    // A bearer token is not a session: the session routes ignore it.
+    let token = token(&app, "bob", "bob-password").await.json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        call(&app, get("/admin", None, Some(&token))).await.status,
+        StatusCode::UNAUTHORIZED
     );
 
     let reply = call(&app, form_post("/logout", "", Some(&alice))).await;
@@ -207,9 +303,22 @@ async fn me_admin_and_logout_over_the_session() {
             .unwrap()
             .contains("Max-Age=0")
     );
+    // The removal cookie names the session cookie, with the same scope.
+    let removal = reply.header(SET_COOKIE).unwrap();
+    assert!(removal.starts_with("id=;"), "{removal}");
+    assert!(removal.contains("Path=/"), "{removal}");
+    assert_eq!(reply.header(CACHE_CONTROL), Some("no-store"));
     assert_eq!(
         call(&app, get("/me", Some(&alice), None)).await.status,
         StatusCode::UNAUTHORIZED
+    );
+    // The record is gone from the store: the old cookie shows the login form again...
+    let reply = call(&app, get("/", Some(&alice), None)).await;
+    assert!(reply.body.contains("action=\"/login\""), "{}", reply.body);
+    // ...and other sessions live on.
+    assert_eq!(
+        call(&app, get("/me", Some(&bob), None)).await.status,
+        StatusCode::OK
     );
 }
 
@@ -234,6 +343,22 @@ async fn cross_site_form_posts_are_refused() {
         call(&app, foreign_origin).await.status,
         StatusCode::FORBIDDEN
     );
+    let cross_site_login = Request::post("/login")
+        .header("sec-fetch-site", "cross-site")
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from("username=alice&password=alice-password"))
+        .unwrap();
+    let reply = call(&app, cross_site_login).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert!(reply.headers.get(SET_COOKIE).is_none());
+    // A matching Origin (no fetch metadata, as from an older browser) passes.
+    let same_origin = Request::post("/login")
+        .header("host", "127.0.0.1:3000")
+        .header("origin", "http://127.0.0.1:3000")
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from("username=alice&password=alice-password"))
+        .unwrap();
+    assert_eq!(call(&app, same_origin).await.status, StatusCode::SEE_OTHER);
     // Still logged in: the forged logout did nothing.
     assert_eq!(
         call(&app, get("/me", Some(&alice), None)).await.status,
@@ -246,7 +371,12 @@ async fn token_endpoint_mints_eddsa_tokens_with_the_contract_claims() {
     let app = app().await;
     let reply = token(&app, "bob", "bob-password").await;
     assert_eq!(reply.status, StatusCode::OK);
-    let body = reply.json();
+    assert_eq!(reply.header(CACHE_CONTROL), Some("no-store"));
+    assert_eq!(
+        reply.json_keys(),
+        ["access_token", "expires_in", "token_type"]
+    );
+    let body = reply.json_typed();
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 900);
     let token = body["access_token"].as_str().unwrap();
@@ -265,11 +395,16 @@ async fn token_endpoint_mints_eddsa_tokens_with_the_contract_claims() {
     );
     assert!(claims["jti"].is_string());
     assert_eq!(claims["roles"], serde_json::json!(["user", "admin"]));
+    assert!(claims["iat"].is_i64() && claims["exp"].is_i64());
+    assert!(header["kid"].as_str().is_some_and(|kid| !kid.is_empty()));
 
     assert_eq!(
         token_status(&app, "bob", "nope").await,
         StatusCode::UNAUTHORIZED
     );
+    let reply = crate::token(&app, "bob", "nope").await;
+    assert_eq!(reply.json_typed(), json!({"error": "unauthenticated"}));
+    assert!(reply.headers.get(SET_COOKIE).is_none());
     assert_eq!(
         token_status(&app, "eve", "eve-password").await,
         StatusCode::UNAUTHORIZED
@@ -294,6 +429,9 @@ async fn api_routes_follow_rfc_6750() {
 
     let reply = call(&app, get("/api/me", None, Some(&alice))).await;
     assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json_keys(), ["jti", "method", "roles", "sub"]);
+    let jti = decode_segment(alice.split('.').nth(1).unwrap())["jti"].clone();
+    assert_eq!(reply.json_typed()["jti"], jti, "the jti of the token sent");
     let me = reply.json();
     assert_eq!(
         (me["sub"].as_str(), me["method"].as_str()),
@@ -309,6 +447,16 @@ async fn api_routes_follow_rfc_6750() {
         challenge.starts_with("Bearer") && !challenge.contains("error="),
         "{challenge}"
     );
+    // RFC 6750 3.1: no credentials, no error code; the realm names the protection space.
+    assert_eq!(challenge, r#"Bearer realm="demo""#);
+    // A session cookie is not a bearer token.
+    let cookie = login(&app, "alice").await;
+    let reply = call(&app, get("/api/me", Some(&cookie), None)).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        reply.header(WWW_AUTHENTICATE),
+        Some(r#"Bearer realm="demo""#)
+    );
 
     let mut tampered = alice.clone();
     tampered.pop();
@@ -320,6 +468,19 @@ async fn api_routes_follow_rfc_6750() {
             .unwrap()
             .contains(r#"error="invalid_token""#)
     );
+    assert_eq!(
+        reply.header(WWW_AUTHENTICATE),
+        Some(r#"Bearer realm="demo", error="invalid_token""#)
+    );
+    for bad in ["not-a-token", "a.b.c"] {
+        let reply = call(&app, get("/api/me", None, Some(bad))).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{bad}");
+        assert_eq!(
+            reply.header(WWW_AUTHENTICATE),
+            Some(r#"Bearer realm="demo", error="invalid_token""#),
+            "{bad}"
+        );
+    }
 
     let reply = call(&app, get("/api/admin", None, Some(&alice))).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
@@ -329,9 +490,22 @@ async fn api_routes_follow_rfc_6750() {
             .unwrap()
             .contains("insufficient_scope")
     );
+    // RFC 6750 3.1: the error code and the scope needed.
+    assert_eq!(
+        reply.header(WWW_AUTHENTICATE),
+        Some(r#"Bearer error="insufficient_scope", scope="admin""#)
+    );
     assert_eq!(
         call(&app, get("/api/admin", None, Some(&bob))).await.status,
         StatusCode::OK
+    );
+    let reply = call(&app, get("/api/admin", None, Some(&bob))).await;
+    assert_eq!(reply.json_typed(), json!({"admin": "bob"}));
+    let reply = call(&app, get("/api/admin", None, None)).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        reply.header(WWW_AUTHENTICATE),
+        Some(r#"Bearer realm="demo""#)
     );
 }
 
@@ -358,10 +532,9 @@ async fn api_logout_revokes_that_token_and_logout_all_every_earlier_one() {
         .unwrap()
         .to_owned();
 
-    assert_eq!(
-        call(&app, post_bearer("/api/logout", &first)).await.status,
-        StatusCode::NO_CONTENT
-    );
+    let reply = call(&app, post_bearer("/api/logout", &first)).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert!(reply.body.is_empty());
     let reply = call(&app, get("/api/me", None, Some(&first))).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert!(
@@ -375,12 +548,29 @@ async fn api_logout_revokes_that_token_and_logout_all_every_earlier_one() {
         StatusCode::OK,
         "only that token"
     );
-
+    // Revoked everywhere the bearer token is accepted, and logging out again is refused.
+    let reply = call(&app, get("/whoami", None, Some(&first))).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
-        call(&app, post_bearer("/api/logout-all", &second))
-            .await
-            .status,
-        StatusCode::NO_CONTENT
+        reply.header(WWW_AUTHENTICATE),
+        Some(r#"Bearer realm="demo", error="invalid_token""#)
+    );
+    assert_eq!(
+        call(&app, post_bearer("/api/logout", &first)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let third = token(&app, "alice", "alice-password").await.json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reply = call(&app, post_bearer("/api/logout-all", &second)).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert!(reply.body.is_empty());
+    assert_eq!(
+        call(&app, get("/api/me", None, Some(&third))).await.status,
+        StatusCode::UNAUTHORIZED,
+        "every token of the subject issued so far"
     );
     assert_eq!(
         call(&app, get("/api/me", None, Some(&second))).await.status,
@@ -397,6 +587,16 @@ async fn api_logout_revokes_that_token_and_logout_all_every_earlier_one() {
             .status,
         StatusCode::UNAUTHORIZED
     );
+    // Without a token: 401 with the bare challenge, for both logout routes.
+    for path in ["/api/logout", "/api/logout-all"] {
+        let reply = call(&app, Request::post(path).body(Body::empty()).unwrap()).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(
+            reply.header(WWW_AUTHENTICATE),
+            Some(r#"Bearer realm="demo""#),
+            "{path}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -404,13 +604,18 @@ async fn jwks_publishes_public_keys_only() {
     let app = app().await;
     let reply = call(&app, get("/.well-known/jwks.json", None, None)).await;
     assert_eq!(reply.status, StatusCode::OK);
-    let jwks = reply.json();
+    let jwks = reply.json_typed();
     let keys = jwks["keys"].as_array().unwrap();
     assert!(!keys.is_empty());
     for key in keys {
         assert!(key["kid"].is_string(), "{key}");
         assert!(key.get("d").is_none(), "private material: {key}");
         assert_eq!(key["kty"], "OKP");
+        assert_eq!(key["crv"], "Ed25519", "{key}");
+        assert!(key["x"].is_string(), "{key}");
+        for private in ["d", "p", "q", "dp", "dq", "qi", "k"] {
+            assert!(key.get(private).is_none(), "{private}: {key}");
+        }
     }
     // The published kid is the one in the tokens.
     let token = token(&app, "alice", "alice-password").await.json()["access_token"]
@@ -428,6 +633,13 @@ async fn whoami_accepts_a_session_or_a_bearer_token() {
         call(&app, get("/whoami", None, None)).await.status,
         StatusCode::UNAUTHORIZED
     );
+    let reply = call(&app, get("/whoami", None, None)).await;
+    assert_eq!(reply.json_typed(), json!({"error": "unauthenticated"}));
+    // The route takes bearer tokens, so its 401 carries the challenge (RFC 9110, 15.5.2).
+    assert_eq!(
+        reply.header(WWW_AUTHENTICATE),
+        Some(r#"Bearer realm="demo""#)
+    );
     let cookie = login(&app, "alice").await;
     let reply = call(&app, get("/whoami", Some(&cookie), None)).await;
     assert_eq!(
@@ -443,6 +655,15 @@ async fn whoami_accepts_a_session_or_a_bearer_token() {
         reply.json(),
         serde_json::json!({"sub": "bob", "method": "jwt"})
     );
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.header(CONTENT_TYPE), Some("application/json"));
+    // A bad bearer token is refused even though the route also takes sessions.
+    let reply = call(&app, get("/whoami", None, Some("not-a-token"))).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        reply.header(WWW_AUTHENTICATE),
+        Some(r#"Bearer realm="demo", error="invalid_token""#)
+    );
 }
 
 #[test]
@@ -456,7 +677,8 @@ fn bad_configuration_is_a_one_line_error_naming_the_variable_and_exit_code_2() {
         ("DEMO_COOKIE_KEY", "not base64!"),
         ("DEMO_ADDR", "not-an-address"),
     ] {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_demo"))
+        let output = auth_tests::demo_process::demo_command()
+            .unwrap()
             .env(variable, value)
             .env(
                 "DEMO_ADDR",
