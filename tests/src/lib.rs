@@ -2,8 +2,9 @@
 //!
 //! # Real services
 //!
-//! Tests that need Redis or PostgreSQL get the server's URL from [`redis_url`] or
-//! [`postgres_url`], which read `AUTH_TEST_REDIS_URL` and `AUTH_TEST_POSTGRES_URL`:
+//! Tests that need Redis, a Redis Cluster or PostgreSQL get the server's URL from
+//! [`redis_url`], [`redis_cluster_url`] or [`postgres_url`], which read `AUTH_TEST_REDIS_URL`,
+//! `AUTH_TEST_REDIS_CLUSTER_URL` and `AUTH_TEST_POSTGRES_URL`:
 //!
 //! - variable set: the URL is returned and the test runs against that server;
 //! - variable unset: the test is skipped, and says so with a `SKIPPED` line written straight to
@@ -22,12 +23,17 @@
 //! # redis_round_trip();
 //! ```
 
+pub mod demo_process;
 pub mod sessions;
 
 use std::io::Write as _;
 
 /// The environment variable naming the Redis server for tests.
 pub const REDIS_URL_VAR: &str = "AUTH_TEST_REDIS_URL";
+/// The environment variable naming a Redis Cluster for tests: one node's URL
+/// (`redis://127.0.0.1:7000`; the others are discovered) or a comma-separated list of node
+/// URLs. `.ci/redis-cluster.sh` starts one on 127.0.0.1:7000-7002.
+pub const REDIS_CLUSTER_URL_VAR: &str = "AUTH_TEST_REDIS_CLUSTER_URL";
 /// The environment variable naming the PostgreSQL server for tests.
 pub const POSTGRES_URL_VAR: &str = "AUTH_TEST_POSTGRES_URL";
 /// Set to `1` to turn a missing service into a test failure instead of a skip.
@@ -38,6 +44,8 @@ pub const REQUIRE_SERVICES_VAR: &str = "AUTH_TEST_REQUIRE_SERVICES";
 pub enum Service {
     /// Redis, from `AUTH_TEST_REDIS_URL`.
     Redis,
+    /// A Redis Cluster, from `AUTH_TEST_REDIS_CLUSTER_URL`.
+    RedisCluster,
     /// PostgreSQL, from `AUTH_TEST_POSTGRES_URL`.
     Postgres,
 }
@@ -47,6 +55,7 @@ impl Service {
     pub fn env_var(self) -> &'static str {
         match self {
             Self::Redis => REDIS_URL_VAR,
+            Self::RedisCluster => REDIS_CLUSTER_URL_VAR,
             Self::Postgres => POSTGRES_URL_VAR,
         }
     }
@@ -106,6 +115,30 @@ pub fn redis_url(test: &str) -> Option<String> {
     service_url(Service::Redis, test)
 }
 
+/// The Redis Cluster node URLs for `test`, from the comma-separated list in
+/// `AUTH_TEST_REDIS_CLUSTER_URL` (blanks dropped); see [`service_url`].
+///
+/// # Panics
+///
+/// Like [`service_url`]; also when the variable is set but names no node (only commas).
+#[allow(clippy::panic)]
+pub fn redis_cluster_url(test: &str) -> Option<Vec<String>> {
+    let nodes = cluster_nodes(&service_url(Service::RedisCluster, test)?);
+    if nodes.is_empty() {
+        panic!("{test}: {REDIS_CLUSTER_URL_VAR} is set but names no node URL");
+    }
+    Some(nodes)
+}
+
+/// The node URLs of a comma-separated list.
+pub fn cluster_nodes(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|node| !node.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// The PostgreSQL URL for `test`; see [`service_url`].
 pub fn postgres_url(test: &str) -> Option<String> {
     service_url(Service::Postgres, test)
@@ -124,6 +157,20 @@ mod tests {
         assert_eq!(
             availability(Some("redis://x".into()), Some("1")),
             Availability::Url("redis://x".into())
+        );
+    }
+
+    #[test]
+    fn cluster_node_lists_are_split_on_commas() {
+        assert_eq!(cluster_nodes("redis://a:7000"), ["redis://a:7000"]);
+        assert_eq!(
+            cluster_nodes(" redis://a:7000, redis://b:7001 ,,"),
+            ["redis://a:7000", "redis://b:7001"]
+        );
+        assert!(cluster_nodes(" , ").is_empty());
+        assert_eq!(
+            Service::RedisCluster.env_var(),
+            "AUTH_TEST_REDIS_CLUSTER_URL"
         );
     }
 

@@ -1,14 +1,18 @@
 //! `RedisStore`: sessions in Redis.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 
 use async_trait::async_trait;
 use auth_core::{
     CreateOutcome, SaveOutcome, SessionId, SessionRecord, SessionStore, StoreError, StoreResult,
 };
-use redis::Script;
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionLike, ConnectionManager};
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, IntoConnectionInfo, Pipeline, RedisFuture, Script, Value};
 use time::OffsetDateTime;
 
 use super::IdHasher;
@@ -126,6 +130,114 @@ end
 return count
 ";
 
+// Redis Cluster. Every script below touches only its one declared key, so it runs on the
+// node owning that key's slot: a session's key (`{<prefix>:<member>}`), or a subject's index
+// (`{<prefix>:user:<subject>}`, a sorted set here). Sessions and indexes live in different
+// slots, so the index is kept by separate commands, ordered so that a live session with a
+// subject is always in that subject's index:
+//
+// - an index entry's score is its *horizon* (Unix seconds): the session may not outlive it
+//   without first raising it. Entries are added (or raised, `ZADD GT`) *before* a session gets
+//   the subject or an expiry beyond its horizon, and the index key lives at least as long as
+//   its highest horizon;
+// - each session hash records in `i` the horizon its index entry is known to have, so a save or
+//   touch that keeps the subject and stays within it is one script, with no index traffic;
+// - entries are only ever removed once their horizon has passed (plus `CLOCK_SKEW`): never
+//   while they might stand for a live session, whatever runs concurrently. Entries of deleted
+//   sessions stay until then; listing and revocation check each session's subject.
+
+/// Cluster: raise a subject's index entry. KEYS[1]: the index. ARGV: member, horizon, TTL the
+/// index needs at least, prune-before (entries with a lower horizon are removed).
+const CLUSTER_INDEX: &str = r"
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[4])
+redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])
+if redis.call('TTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+return 1
+";
+
+/// Cluster: create-if-absent. KEYS[1]: the key. ARGV: version, expiry, data, subject, horizon
+/// (0 without subject), token. Returns 1, or 0 when the ID is taken. A retry of the same call
+/// (same token, after a reconnect) finds its own record and returns 1 again.
+const CLUSTER_CREATE: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if redis.call('HGET', KEYS[1], 'n') == ARGV[6] then return 1 end
+  return 0
+end
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'e', ARGV[2], 'd', ARGV[3], 's', ARGV[4], 'i', ARGV[5], 'n', ARGV[6])
+redis.call('EXPIREAT', KEYS[1], ARGV[2])
+return 1
+";
+
+/// Cluster: versioned save. KEYS[1]: the key. ARGV: expected version, new version, expiry,
+/// data, subject, horizon just given to the subject's index entry (or ''), token. Returns 1
+/// (saved), 0 (conflict), -1 (no live record) or -2 (the subject's index entry must be raised
+/// first; nothing written).
+const CLUSTER_SAVE: &str = r"
+local current = redis.call('HGET', KEYS[1], 'v')
+if not current then return -1 end
+if current ~= ARGV[1] then
+  if current == ARGV[2] and redis.call('HGET', KEYS[1], 'n') == ARGV[7] then return 1 end
+  return 0
+end
+local horizon = '0'
+if ARGV[5] ~= '' then
+  local stored = redis.call('HMGET', KEYS[1], 's', 'i')
+  if stored[1] == ARGV[5] and stored[2] then horizon = stored[2] end
+  if ARGV[6] ~= '' and tonumber(ARGV[6]) > tonumber(horizon) then horizon = ARGV[6] end
+  if tonumber(horizon) < tonumber(ARGV[3]) then return -2 end
+end
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'e', ARGV[3], 'd', ARGV[4], 's', ARGV[5], 'i', horizon, 'n', ARGV[7])
+redis.call('EXPIREAT', KEYS[1], ARGV[3])
+return 1
+";
+
+/// Cluster: expiry refresh. KEYS[1]: the key. ARGV: expiry, subject and horizon just given to
+/// its index entry (or '' and 0). Returns {1, ''}, {0, ''} when there is no record, or
+/// {-2, subject} when that subject's index entry must be raised first (nothing written).
+const CLUSTER_TOUCH: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, ''} end
+local stored = redis.call('HMGET', KEYS[1], 's', 'i')
+local subject = stored[1] or ''
+if subject ~= '' then
+  local horizon = stored[2] or '0'
+  if subject == ARGV[2] and tonumber(ARGV[3]) > tonumber(horizon) then
+    horizon = ARGV[3]
+    redis.call('HSET', KEYS[1], 'i', horizon)
+  end
+  if tonumber(horizon) < tonumber(ARGV[1]) then return {-2, subject} end
+end
+redis.call('HSET', KEYS[1], 'e', ARGV[1])
+redis.call('EXPIREAT', KEYS[1], ARGV[1])
+return {1, ''}
+";
+
+/// Cluster: a subject's index members, after pruning entries past their horizon. KEYS[1]: the
+/// index. ARGV: prune-before.
+const CLUSTER_MEMBERS: &str = r"
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+";
+
+/// Cluster: revoke one session if it still belongs to the subject. KEYS[1]: the key. ARGV:
+/// subject. Returns 1 when deleted.
+const CLUSTER_REVOKE: &str = r"
+if redis.call('HGET', KEYS[1], 's') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+/// Cluster: how far past a session's expiry its index entry is set when the record has no
+/// absolute deadline, at least: fewer index updates for sliding expiries.
+const INDEX_HEADROOM: i64 = 3600;
+
+/// Cluster: index entries are pruned this long after their horizon, for clocks that disagree.
+const CLOCK_SKEW: i64 = 300;
+
+/// Cluster: attempts at a touch whose session changes subject under it.
+const TOUCH_ATTEMPTS: usize = 4;
+
+/// Cluster: per-session requests of a listing or revocation in flight at once.
+const FAN_OUT: usize = 64;
+
 /// The default key prefix.
 const DEFAULT_PREFIX: &str = "session";
 
@@ -137,6 +249,7 @@ struct Scripts {
     cycle: Script,
     list: Script,
     revoke: Script,
+    cluster: ClusterScripts,
 }
 
 impl Scripts {
@@ -150,18 +263,85 @@ impl Scripts {
             cycle: script(CYCLE),
             list: script(LIST),
             revoke: script(REVOKE),
+            cluster: ClusterScripts::new(),
         }
     }
 }
 
-/// A [`SessionStore`] in Redis, shared by every instance of an application.
+/// The scripts of a store on a Redis Cluster: each touches one declared key.
+struct ClusterScripts {
+    index: Script,
+    create: Script,
+    save: Script,
+    touch: Script,
+    members: Script,
+    revoke: Script,
+}
+
+impl ClusterScripts {
+    fn new() -> Self {
+        // The `#!lua` line (Redis 7) makes the server hold each script to the slot of its
+        // declared key: touching a key of another slot is an error even when that slot is on
+        // the same node, instead of working until the slots are moved apart.
+        let script = |body: &str| Script::new(&format!("#!lua{body}"));
+        Self {
+            index: script(CLUSTER_INDEX),
+            create: script(CLUSTER_CREATE),
+            save: script(CLUSTER_SAVE),
+            touch: script(CLUSTER_TOUCH),
+            members: script(CLUSTER_MEMBERS),
+            revoke: script(CLUSTER_REVOKE),
+        }
+    }
+}
+
+/// The connection: one server (or a primary behind one URL), or a cluster.
+#[derive(Clone)]
+enum Connection {
+    Standalone(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Standalone(connection) => connection.req_packed_command(cmd),
+            Self::Cluster(connection) => connection.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Standalone(connection) => connection.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Standalone(connection) => connection.get_db(),
+            Self::Cluster(connection) => connection.get_db(),
+        }
+    }
+}
+
+/// A [`SessionStore`] in Redis, shared by every instance of an application: a standalone
+/// Redis ([`connect`](Self::connect)) or a Redis Cluster
+/// ([`connect_cluster`](Self::connect_cluster)).
 ///
 /// Each session is one hash key `{<prefix>:<id>}` that Redis expires itself at the record's
 /// `expires_at`. Loads are one `HMGET`; creates, saves, touches, deletes and cycles are one
-/// atomic Lua script each (see the design below for the layout). It passes
-/// `auth_session::testkit`.
+/// atomic Lua script each (see the design below for the layout, and
+/// [Redis Cluster](#redis-cluster) for what changes there). It passes `auth_session::testkit`,
+/// on a standalone server and on a cluster.
 ///
-/// Clones share one multiplexed, self-reconnecting connection. `Debug` shows the prefix only.
+/// Clones share one multiplexed, self-reconnecting connection. `Debug` shows the prefix and
+/// the mode only.
 ///
 /// # Security
 ///
@@ -190,8 +370,9 @@ impl Scripts {
 ///   [`ConnectionManager`]; a dropped connection fails the requests in flight (the layer
 ///   answers 503) and the next request reconnects.
 ///
-/// The store is for a standalone Redis (or a primary with replicas behind one URL): `cycle`
-/// and the index touch several keys in one script, which Redis Cluster refuses across slots.
+/// The standalone scripts touch several keys at once (a session and its subject's index; the
+/// two IDs of a cycle), which Redis Cluster refuses across slots: on a cluster the store runs
+/// other scripts, each on one key.
 ///
 /// ```no_run
 /// use auth_cookie::CookieKeys;
@@ -207,9 +388,71 @@ impl Scripts {
 /// # Ok(())
 /// # }
 /// ```
+///
+/// # Redis Cluster
+///
+/// [`connect_cluster`](Self::connect_cluster) (or [`new_cluster`](Self::new_cluster) with a
+/// [`ClusterConnection`] of your own, for TLS, credentials or timeouts) runs the store on a
+/// Redis Cluster (Redis 7.0 or later). The connection learns the cluster's layout from any of
+/// the given nodes, sends each command to the primary owning its key's slot, follows
+/// `MOVED`/`ASK` redirects and reconnects by itself. Unlike the standalone connection it also
+/// *retries* a request whose connection dropped, so a script may run twice: creates and saves
+/// carry a one-time token (field `n`) so that a retried script recognises its own write
+/// instead of reporting `IdTaken` or `Conflict`.
+///
+/// Every command and script touches exactly one key, so nothing ever spans slots (the scripts
+/// carry a `#!lua` line, so the server itself refuses any access to another slot):
+///
+/// - **Sessions**: the same hash `{<prefix>:<id>}` (one slot per session, sessions spread
+///   over the slots and so the primaries), plus a field `i`, the *horizon* of the session's
+///   index entry (below). `load` is one `HMGET`; `create`, `save` and `touch` are one script
+///   on the session's key, `delete` one `DEL`.
+/// - **Per-user index**: a sorted set `{<prefix>:user:<subject>}` in the subject's slot,
+///   usually another one than its sessions', so it is kept by separate single-key scripts,
+///   ordered so that every live session with a subject is in that subject's index: an entry
+///   is added (its score, the horizon, raised) *before* a session gets the subject or an
+///   expiry past the horizon; the horizon is the record's absolute deadline (else its expiry
+///   plus at least an hour); entries are removed only once their horizon is over (plus 5
+///   minutes for clock skew), never while they may stand for a live session; the index lives
+///   as long as its furthest horizon. Entries of deleted sessions stay until then, and are
+///   skipped when listed.
+/// - **Round trips**: `load` 1. `save` and `touch` 1 while the subject stays and the expiry
+///   stays within the horizon (always, for records with an absolute deadline), else 3 (the
+///   script answers "raise the index entry first", then runs again). `create` 1, 2 with a
+///   subject; `delete` 1.
+/// - **`cycle`** is create-then-delete (2 or 3 round trips) instead of one atomic script: the
+///   new ID exists before the old one goes; if deleting the old ID fails, the error is
+///   returned and both exist until the old one expires (as the
+///   [trait](SessionStore::cycle) allows).
+/// - **[`sessions_of`](Self::sessions_of) and [`delete_sessions_of`](Self::delete_sessions_of)**
+///   read the index (one script), then send one request per indexed session, concurrently.
+///   Each revoked session is deleted atomically, and only while it still belongs to the
+///   subject, but the revocation as a whole is not one step: a login that completes while it
+///   runs may survive it, like a login just after it.
+///
+/// The prefix must not contain `}`: it would end the hash tag and put every session into one
+/// slot. Do not read from replicas: a load there may return a session that a logout just
+/// deleted.
+///
+/// ```no_run
+/// use auth_cookie::CookieKeys;
+/// use auth_session::{RedisStore, SessionLayer};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // Any reachable nodes: the others are discovered.
+/// let store = RedisStore::connect_cluster(["redis://10.0.0.1:6379", "redis://10.0.0.2:6379"])
+///     .await?
+///     .with_prefix("myapp-session");
+/// assert!(store.is_cluster());
+/// let layer = SessionLayer::new(store, CookieKeys::generate()?);
+/// # let _ = layer;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct RedisStore {
-    connection: ConnectionManager,
+    connection: Connection,
     prefix: Arc<str>,
     scripts: Arc<Scripts>,
     ids: IdHasher,
@@ -232,6 +475,40 @@ impl RedisStore {
     /// ```
     #[must_use]
     pub fn new(connection: ConnectionManager) -> Self {
+        Self::with_connection(Connection::Standalone(connection))
+    }
+
+    /// A store on a Redis Cluster through `connection`, with the key prefix `session`. See
+    /// [Redis Cluster](#redis-cluster) for the layout and what differs from a standalone
+    /// server.
+    ///
+    /// Build the connection yourself for settings [`connect_cluster`](Self::connect_cluster)
+    /// leaves at their defaults (credentials, TLS, timeouts, retries); do not enable reads
+    /// from replicas.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    ///
+    /// use auth_session::RedisStore;
+    /// use auth_session::redis::cluster::ClusterClientBuilder;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = ClusterClientBuilder::new(["redis://10.0.0.1:6379", "redis://10.0.0.2:6379"])
+    ///     .password("secret")
+    ///     .response_timeout(Duration::from_secs(2))
+    ///     .build()?;
+    /// let store = RedisStore::new_cluster(client.get_async_connection().await?);
+    /// assert!(store.is_cluster());
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn new_cluster(connection: ClusterConnection) -> Self {
+        Self::with_connection(Connection::Cluster(connection))
+    }
+
+    fn with_connection(connection: Connection) -> Self {
         Self {
             connection,
             prefix: Arc::from(DEFAULT_PREFIX),
@@ -263,8 +540,56 @@ impl RedisStore {
         Ok(Self::new(connection))
     }
 
+    /// Connects to the Redis Cluster that `nodes` belong to (URLs such as
+    /// `redis://10.0.0.1:6379`, or anything else [`IntoConnectionInfo`]; one reachable node
+    /// is enough, the others are discovered) through a
+    /// [`ClusterConnection`] with default settings. See [Redis Cluster](#redis-cluster).
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let nodes = "redis://10.0.0.1:6379,redis://10.0.0.2:6379"; // e.g. from the environment
+    /// let store = auth_session::RedisStore::connect_cluster(nodes.split(',')).await?;
+    /// # let _ = store;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when a URL is invalid, there is none, or no node can be
+    /// reached.
+    pub async fn connect_cluster<T: IntoConnectionInfo>(
+        nodes: impl IntoIterator<Item = T>,
+    ) -> StoreResult<Self> {
+        let client = redis::cluster::ClusterClient::new(nodes).map_err(StoreError::backend)?;
+        let connection = client
+            .get_async_connection()
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(Self::new_cluster(connection))
+    }
+
+    /// Whether the store runs on a Redis Cluster ([`new_cluster`](Self::new_cluster),
+    /// [`connect_cluster`](Self::connect_cluster)).
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = auth_session::RedisStore::connect("redis://127.0.0.1:6379").await?;
+    /// assert!(!store.is_cluster());
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.connection, Connection::Cluster(_))
+    }
+
     /// Sets the key prefix (default `session`): keys are `{<prefix>:<id>}`. Give each
-    /// application (tenant) sharing one Redis its own prefix.
+    /// application (tenant) sharing one Redis its own prefix. On a Redis Cluster the prefix
+    /// must not contain `}` (it would end the keys' hash tag, putting every session into one
+    /// slot).
     ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
@@ -322,7 +647,9 @@ impl RedisStore {
     }
 
     /// The pattern matching every key of this store, for `SCAN ... MATCH` (e.g. to count or
-    /// flush a tenant's sessions).
+    /// flush a tenant's sessions). On a Redis Cluster the keys are spread over every primary:
+    /// scan each of them (`SCAN` is per node), and delete key by key (a multi-key `DEL` must
+    /// stay within one slot).
     ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
@@ -353,8 +680,9 @@ impl RedisStore {
     /// on the way. With [hashed IDs](Self::with_hashed_ids) the records carry an all-zero
     /// `id`: the store does not know the real ones.
     ///
-    /// One round trip (a Lua script). Meant for a standalone Redis: the script reads keys it
-    /// cannot declare, which Redis Cluster refuses.
+    /// One round trip (a Lua script). On a [Redis Cluster](#redis-cluster): one script on the
+    /// index, then one `HMGET` per indexed session (concurrently); entries are pruned only
+    /// once their horizon is over.
     ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
@@ -371,6 +699,9 @@ impl RedisStore {
     ///
     /// [`StoreError`] when Redis fails or a record cannot be decoded.
     pub async fn sessions_of(&self, subject: &str) -> StoreResult<Vec<SessionRecord>> {
+        if self.is_cluster() {
+            return self.cluster_sessions_of(subject).await;
+        }
         let rows: Vec<Vec<u8>> = self
             .scripts
             .list
@@ -384,21 +715,22 @@ impl RedisStore {
                 let [member, version, expires_at, data] = row else {
                     return Err(StoreError::decode("truncated session index reply"));
                 };
-                let id = if self.ids.is_hashed() {
-                    SessionId::from_bytes([0; SessionId::LEN])
-                } else {
-                    std::str::from_utf8(member)
-                        .ok()
-                        .and_then(|text| SessionId::parse(text).ok())
-                        .ok_or_else(|| StoreError::decode("session index member is not an id"))?
-                };
-                decode(id, number(version)?, number(expires_at)?, data)
+                decode(
+                    self.listed_id(member)?,
+                    number(version)?,
+                    number(expires_at)?,
+                    data,
+                )
             })
             .collect()
     }
 
     /// Deletes every session of `subject` except `keep` ("log out everywhere else"; `None`
     /// logs out everywhere) and returns how many were deleted. One atomic round trip.
+    ///
+    /// On a [Redis Cluster](#redis-cluster): one script on the index, then one script per
+    /// indexed session (concurrently), each deleting its session only if it still belongs to
+    /// `subject`. Not one atomic step: a login completing meanwhile may survive.
     ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
@@ -419,6 +751,9 @@ impl RedisStore {
         keep: Option<&SessionId>,
     ) -> StoreResult<u64> {
         let keep = keep.map(|id| self.member(id)).unwrap_or_default();
+        if self.is_cluster() {
+            return self.cluster_delete_sessions_of(subject, &keep).await;
+        }
         self.scripts
             .revoke
             .arg(&*self.prefix)
@@ -445,9 +780,283 @@ impl RedisStore {
         key
     }
 
-    fn connection(&self) -> ConnectionManager {
+    /// The key of `subject`'s index.
+    fn index_key(&self, subject: &str) -> String {
+        let mut key = String::with_capacity(self.prefix.len() + subject.len() + 8);
+        key.push('{');
+        key.push_str(&self.prefix);
+        key.push_str(":user:");
+        key.push_str(subject);
+        key.push('}');
+        key
+    }
+
+    /// The ID of a listed session: parsed from its member, or all zeros with hashed IDs.
+    fn listed_id(&self, member: &[u8]) -> StoreResult<SessionId> {
+        if self.ids.is_hashed() {
+            return Ok(SessionId::from_bytes([0; SessionId::LEN]));
+        }
+        std::str::from_utf8(member)
+            .ok()
+            .and_then(|text| SessionId::parse(text).ok())
+            .ok_or_else(|| StoreError::decode("session index member is not an id"))
+    }
+
+    fn connection(&self) -> Connection {
         self.connection.clone()
     }
+}
+
+/// The Redis Cluster operations (see the comment above `CLUSTER_INDEX`).
+impl RedisStore {
+    /// Adds `member` to `subject`'s index, or raises its entry, to `horizon` (before the
+    /// session may get the subject or an expiry up to the horizon).
+    async fn cluster_index(&self, subject: &str, member: &str, horizon: i64) -> StoreResult<()> {
+        let now = unix_now();
+        let _: i64 = self
+            .scripts
+            .cluster
+            .index
+            .key(self.index_key(subject))
+            .arg(member)
+            .arg(horizon)
+            .arg((horizon - now).max(1) + CLOCK_SKEW)
+            .arg(now - CLOCK_SKEW)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(())
+    }
+
+    async fn cluster_create(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
+        let data = encode(record)?;
+        let member = self.member(&record.id);
+        let subject = record.subject.as_deref().unwrap_or("");
+        let horizon = if subject.is_empty() {
+            0
+        } else {
+            let horizon = index_horizon(record.expires_at, record.absolute_expires_at);
+            self.cluster_index(subject, &member, horizon).await?;
+            horizon
+        };
+        let created: i64 = self
+            .scripts
+            .cluster
+            .create
+            .key(self.key(&member))
+            .arg(record.version)
+            .arg(expiry(record.expires_at))
+            .arg(data)
+            .arg(subject)
+            .arg(horizon)
+            .arg(token()?)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(if created == 1 {
+            CreateOutcome::Created
+        } else {
+            CreateOutcome::IdTaken
+        })
+    }
+
+    async fn cluster_save(&self, record: &SessionRecord, next: u64) -> StoreResult<SaveOutcome> {
+        let data = encode(record)?;
+        let member = self.member(&record.id);
+        let subject = record.subject.as_deref().unwrap_or("");
+        let token = token()?;
+        let mut raised = None;
+        loop {
+            let outcome: i64 = self
+                .scripts
+                .cluster
+                .save
+                .key(self.key(&member))
+                .arg(record.version)
+                .arg(next)
+                .arg(expiry(record.expires_at))
+                .arg(&data)
+                .arg(subject)
+                .arg(raised.map(|h: i64| h.to_string()).unwrap_or_default())
+                .arg(&token)
+                .invoke_async(&mut self.connection())
+                .await
+                .map_err(StoreError::backend)?;
+            match outcome {
+                1 => return Ok(SaveOutcome::Saved { version: next }),
+                0 => return Ok(SaveOutcome::Conflict),
+                -1 => return Ok(SaveOutcome::NotFound),
+                // "Raise the index entry first": once only, a raised horizon covers the expiry.
+                _ if raised.is_none() => {
+                    let horizon = index_horizon(record.expires_at, record.absolute_expires_at);
+                    self.cluster_index(subject, &member, horizon).await?;
+                    raised = Some(horizon);
+                }
+                _ => return Err(StoreError::decode("unexpected reply to a session save")),
+            }
+        }
+    }
+
+    async fn cluster_touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> StoreResult<bool> {
+        let member = self.member(id);
+        let mut raised: (String, i64) = (String::new(), 0);
+        for _ in 0..TOUCH_ATTEMPTS {
+            let (outcome, subject): (i64, String) = self
+                .scripts
+                .cluster
+                .touch
+                .key(self.key(&member))
+                .arg(expiry(expires_at))
+                .arg(&raised.0)
+                .arg(raised.1)
+                .invoke_async(&mut self.connection())
+                .await
+                .map_err(StoreError::backend)?;
+            match outcome {
+                1 => return Ok(true),
+                0 => return Ok(false),
+                _ => {
+                    // The record's absolute deadline is unknown here: the headroom horizon.
+                    let horizon = index_horizon(expires_at, None);
+                    self.cluster_index(&subject, &member, horizon).await?;
+                    raised = (subject, horizon);
+                }
+            }
+        }
+        Err(StoreError::backend(
+            "the session's subject kept changing during a touch",
+        ))
+    }
+
+    async fn cluster_delete(&self, id: &SessionId) -> StoreResult<()> {
+        let _: i64 = redis::cmd("DEL")
+            .arg(self.key(&self.member(id)))
+            .query_async(&mut self.connection())
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(())
+    }
+
+    /// Create-then-delete: the two keys are in different slots.
+    async fn cluster_cycle(
+        &self,
+        old: &SessionId,
+        new: &SessionRecord,
+    ) -> StoreResult<CreateOutcome> {
+        match self.cluster_create(new).await? {
+            CreateOutcome::Created => {
+                self.cluster_delete(old).await?;
+                Ok(CreateOutcome::Created)
+            }
+            CreateOutcome::IdTaken => Ok(CreateOutcome::IdTaken),
+        }
+    }
+
+    /// The members of `subject`'s index whose horizon is not over.
+    async fn cluster_members(&self, subject: &str) -> StoreResult<Vec<String>> {
+        self.scripts
+            .cluster
+            .members
+            .key(self.index_key(subject))
+            .arg(unix_now() - CLOCK_SKEW)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(StoreError::backend)
+    }
+
+    async fn cluster_sessions_of(&self, subject: &str) -> StoreResult<Vec<SessionRecord>> {
+        type Row = (Option<u64>, Option<i64>, Option<Vec<u8>>, Option<String>);
+        let members = self.cluster_members(subject).await?;
+        let mut sessions = Vec::new();
+        for chunk in members.chunks(FAN_OUT) {
+            let rows = join_all(chunk.iter().map(|member| {
+                let mut connection = self.connection();
+                let mut cmd = redis::cmd("HMGET");
+                cmd.arg(self.key(member)).arg(&["v", "e", "d", "s"]);
+                async move { cmd.query_async::<Row>(&mut connection).await }
+            }))
+            .await;
+            for (member, row) in chunk.iter().zip(rows) {
+                // Gone, or moved to another subject: an entry waiting for its horizon.
+                let (Some(version), Some(expires_at), Some(data), Some(owner)) =
+                    row.map_err(StoreError::backend)?
+                else {
+                    continue;
+                };
+                if owner == subject {
+                    let id = self.listed_id(member.as_bytes())?;
+                    sessions.push(decode(id, version, expires_at, &data)?);
+                }
+            }
+        }
+        Ok(sessions)
+    }
+
+    async fn cluster_delete_sessions_of(&self, subject: &str, keep: &str) -> StoreResult<u64> {
+        let members = self.cluster_members(subject).await?;
+        let mut deleted = 0;
+        for chunk in members.chunks(FAN_OUT) {
+            let replies = join_all(chunk.iter().filter(|member| *member != keep).map(|member| {
+                let mut connection = self.connection();
+                let mut invocation = self.scripts.cluster.revoke.key(self.key(member));
+                invocation.arg(subject);
+                async move { invocation.invoke_async::<u64>(&mut connection).await }
+            }))
+            .await;
+            for reply in replies {
+                deleted += reply.map_err(StoreError::backend)?;
+            }
+        }
+        Ok(deleted)
+    }
+}
+
+/// Polls `futures` together (requests on one multiplexed connection then share the wire) and
+/// returns their outputs in order.
+async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut pending: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(move |cx| {
+        let mut done = true;
+        for (future, output) in pending.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(value) => *output = Some(value),
+                    Poll::Pending => done = false,
+                }
+            }
+        }
+        if done {
+            Poll::Ready(outputs.drain(..).flatten().collect())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+/// The current Unix time, in seconds.
+fn unix_now() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Cluster: the horizon of a session's index entry, how long the session may live without
+/// raising it: its absolute deadline when it has one, else its expiry plus at least
+/// `INDEX_HEADROOM` (as much again as it has left, when that is more).
+fn index_horizon(expires_at: OffsetDateTime, absolute: Option<OffsetDateTime>) -> i64 {
+    let expires = expiry(expires_at);
+    match absolute.map(expiry) {
+        Some(absolute) if absolute >= expires => absolute,
+        _ => expires.saturating_add((expires - unix_now()).max(INDEX_HEADROOM)),
+    }
+}
+
+/// Cluster: a one-time token for a create or save, by which a retried script (after a
+/// reconnect) recognises its own write.
+fn token() -> StoreResult<String> {
+    let mut bytes = [0; 12];
+    auth_core::fill_random(&mut bytes).map_err(StoreError::backend)?;
+    Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
 /// The record as stored in `d`: JSON, with a zero ID (the key carries the real one).
@@ -501,6 +1110,9 @@ impl SessionStore for RedisStore {
     }
 
     async fn create(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
+        if self.is_cluster() {
+            return self.cluster_create(record).await;
+        }
         let data = encode(record)?;
         let member = self.member(&record.id);
         let created: i64 = self
@@ -529,6 +1141,9 @@ impl SessionStore for RedisStore {
             .version
             .checked_add(1)
             .ok_or_else(|| StoreError::encode("session version overflow"))?;
+        if self.is_cluster() {
+            return self.cluster_save(record, next).await;
+        }
         let data = encode(record)?;
         let member = self.member(&record.id);
         let outcome: i64 = self
@@ -554,6 +1169,9 @@ impl SessionStore for RedisStore {
     }
 
     async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> StoreResult<bool> {
+        if self.is_cluster() {
+            return self.cluster_touch(id, expires_at).await;
+        }
         let member = self.member(id);
         let touched: i64 = self
             .scripts
@@ -570,6 +1188,9 @@ impl SessionStore for RedisStore {
     }
 
     async fn delete(&self, id: &SessionId) -> StoreResult<()> {
+        if self.is_cluster() {
+            return self.cluster_delete(id).await;
+        }
         let member = self.member(id);
         let _: i64 = self
             .scripts
@@ -584,6 +1205,9 @@ impl SessionStore for RedisStore {
     }
 
     async fn cycle(&self, old: &SessionId, new: &SessionRecord) -> StoreResult<CreateOutcome> {
+        if self.is_cluster() {
+            return self.cluster_cycle(old, new).await;
+        }
         let data = encode(new)?;
         let (member, old_member) = (self.member(&new.id), self.member(old));
         let created: i64 = self
@@ -614,6 +1238,7 @@ impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStore")
             .field("prefix", &self.prefix)
+            .field("cluster", &self.is_cluster())
             .field("ids", &self.ids)
             .finish_non_exhaustive()
     }
@@ -630,5 +1255,49 @@ mod tests {
         let record = SessionRecord::new(id, now, now + time::Duration::hours(1));
         let data = String::from_utf8(encode(&record).unwrap()).unwrap();
         assert!(!data.contains(&id.encode()));
+    }
+
+    #[test]
+    fn the_index_horizon_is_the_absolute_deadline_else_expiry_plus_headroom() {
+        let now = OffsetDateTime::now_utc();
+        let expires = now + time::Duration::minutes(30);
+        let absolute = now + time::Duration::hours(12);
+        assert_eq!(
+            index_horizon(expires, Some(absolute)),
+            absolute.unix_timestamp()
+        );
+        // A deadline before the expiry (the caller's mistake) does not cap the horizon.
+        let early = now + time::Duration::minutes(5);
+        assert!(index_horizon(expires, Some(early)) >= expires.unix_timestamp() + INDEX_HEADROOM);
+        // Without a deadline: at least the headroom, or as much again as is left.
+        let horizon = index_horizon(expires, None);
+        assert!(horizon >= expires.unix_timestamp() + INDEX_HEADROOM);
+        let far = now + time::Duration::days(30);
+        assert!(index_horizon(far, None) >= far.unix_timestamp() + 29 * 86_400);
+    }
+
+    #[test]
+    fn tokens_are_random_hex() {
+        let (a, b) = (token().unwrap(), token().unwrap());
+        assert_eq!(a.len(), 24);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+
+    #[tokio::test]
+    async fn join_all_keeps_the_order() {
+        let outputs = join_all((0..5).map(|i| async move {
+            if i % 2 == 0 {
+                tokio::task::yield_now().await;
+            }
+            i * 10
+        }))
+        .await;
+        assert_eq!(outputs, [0, 10, 20, 30, 40]);
+        assert!(
+            join_all(Vec::<std::future::Ready<u8>>::new())
+                .await
+                .is_empty()
+        );
     }
 }

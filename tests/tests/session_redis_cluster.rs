@@ -1,0 +1,765 @@
+//! `RedisStore` on the Redis Cluster of `AUTH_TEST_REDIS_CLUSTER_URL` (one node's URL, or a
+//! comma-separated list; `.ci/redis-cluster.sh` starts a 3-primary cluster on
+//! 127.0.0.1:7000-7002): the conformance kit (plain and hashed IDs, and under `CachingStore`),
+//! the HTTP scenarios, two app instances, the per-user index, where the keys land (one slot per
+//! session, sessions over every primary), and connections cut mid-traffic.
+//!
+//! The store's cluster scripts carry a `#!lua` line, so the server refuses any script touching
+//! a key outside its declared key's slot: every script the conformance kit and the scenarios
+//! run is proven single-slot.
+//!
+//! Every test uses its own random key prefix and deletes its keys at the end, scanning every
+//! primary (`SCAN` is per node) and deleting key by key (a multi-key `DEL` must stay within one
+//! slot).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use auth_core::{CreateOutcome, SaveOutcome, SessionId, SessionRecord, SessionStore};
+// The re-export: the `redis` that `RedisStore` is built on, with its cluster support.
+use auth_session::redis::{self, cluster::ClusterClientBuilder};
+use auth_session::testkit::{self, RealTimeHarness};
+use auth_session::{CachingStore, MemoryStore, RedisStore};
+use auth_tests::sessions::{AppOptions, Cleaned, Client, app, send};
+use http::StatusCode;
+use time::OffsetDateTime;
+
+fn random_prefix() -> String {
+    format!("auth-test-{}", SessionId::generate().unwrap().encode())
+}
+
+/// The cluster's primaries as `redis://host:port`, from `CLUSTER NODES` of the first node that
+/// answers.
+fn primaries(nodes: &[String]) -> Vec<String> {
+    let primaries = nodes
+        .iter()
+        .find_map(|node| primaries_known_to(node))
+        .expect("no cluster node answers");
+    assert!(!primaries.is_empty(), "no primary in CLUSTER NODES");
+    primaries
+}
+
+/// The primaries `node` knows of, or `None` when it does not answer.
+fn primaries_known_to(node: &str) -> Option<Vec<String>> {
+    let client = redis::Client::open(node).ok()?;
+    let seed_host = match client.get_connection_info().addr() {
+        redis::ConnectionAddr::Tcp(host, _) => host.clone(),
+        _ => "127.0.0.1".to_owned(),
+    };
+    let mut connection = client.get_connection().ok()?;
+    let text: String = redis::cmd("CLUSTER")
+        .arg("NODES")
+        .query(&mut connection)
+        .ok()?;
+    let mut found: Vec<String> = text
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (address, flags) = (fields.get(1)?, fields.get(2)?);
+            if !flags.split(',').any(|f| f == "master") || flags.contains("fail") {
+                return None;
+            }
+            // `host:port@cport[,hostname]`; the host is empty when a node does not know its
+            // own address.
+            let (host, port) = address.split('@').next()?.rsplit_once(':')?;
+            let host = if host.is_empty() { &seed_host } else { host };
+            Some(format!("redis://{host}:{port}"))
+        })
+        .collect();
+    found.sort();
+    Some(found)
+}
+
+/// A plain (non-cluster) connection to one node.
+fn node_connection(url: &str) -> redis::Connection {
+    redis::Client::open(url).unwrap().get_connection().unwrap()
+}
+
+/// The keys of `prefix` on each primary, by a `SCAN` of every primary.
+fn keys_by_primary(nodes: &[String], prefix: &str) -> BTreeMap<String, Vec<String>> {
+    let pattern = format!("{{{prefix}:*");
+    primaries(nodes)
+        .into_iter()
+        .map(|primary| {
+            let mut connection = node_connection(&primary);
+            let mut keys = Vec::new();
+            let mut cursor = 0_u64;
+            loop {
+                let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(1000)
+                    .query(&mut connection)
+                    .unwrap();
+                keys.extend(batch);
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+            (primary, keys)
+        })
+        .collect()
+}
+
+/// Deletes every key of `prefix` on every primary (blocking; from `Drop` and test ends).
+fn delete_keys(nodes: &[String], prefix: &str) {
+    for (primary, keys) in keys_by_primary(nodes, prefix) {
+        let mut connection = node_connection(&primary);
+        for key in keys {
+            // One key per `DEL`, on the node that holds it: no redirect, no cross-slot error.
+            let _: i64 = redis::cmd("DEL").arg(key).query(&mut connection).unwrap();
+        }
+    }
+}
+
+fn count_keys(nodes: &[String], prefix: &str) -> usize {
+    keys_by_primary(nodes, prefix).values().map(Vec::len).sum()
+}
+
+/// Deletes the keys of `prefix` when dropped, also when the test panics.
+struct DeleteKeys {
+    nodes: Vec<String>,
+    prefix: String,
+}
+
+impl Drop for DeleteKeys {
+    fn drop(&mut self) {
+        delete_keys(&self.nodes, &self.prefix);
+    }
+}
+
+async fn store_on(nodes: &[String], prefix: &str) -> RedisStore {
+    let store = RedisStore::connect_cluster(nodes.iter().map(String::as_str))
+        .await
+        .unwrap()
+        .with_prefix(prefix);
+    assert!(store.is_cluster());
+    store
+}
+
+/// A cluster-aware async connection of the test's own.
+async fn cluster_connection(nodes: &[String]) -> redis::cluster_async::ClusterConnection {
+    ClusterClientBuilder::new(nodes.iter().map(String::as_str))
+        .build()
+        .unwrap()
+        .get_async_connection()
+        .await
+        .unwrap()
+}
+
+async fn scenario_store(test: &str) -> Option<Arc<dyn SessionStore>> {
+    let nodes = auth_tests::redis_cluster_url(test)?;
+    let inner = store_on(&nodes, &random_prefix()).await;
+    let prefix = inner.prefix().to_owned();
+    Some(Arc::new(Cleaned::new(inner, move || {
+        // A thread of its own: the blocking client must not run on a runtime worker.
+        let _ = std::thread::spawn(move || delete_keys(&nodes, &prefix)).join();
+    })))
+}
+
+/// The HTTP session scenarios against the store on the cluster, each on a fresh isolated store
+/// (64 concurrent writers included: conflicting saves back off and retry).
+mod scenarios {
+    use super::*;
+    auth_tests::session_scenarios!(scenario_store);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_store_keeps_the_contract() {
+    let Some(nodes) = auth_tests::redis_cluster_url("cluster_store_keeps_the_contract") else {
+        return;
+    };
+    let prefix = random_prefix();
+    let _cleanup = DeleteKeys {
+        nodes: nodes.clone(),
+        prefix: prefix.clone(),
+    };
+    let store = store_on(&nodes, &prefix).await;
+    let harness = RealTimeHarness::new(|| {
+        let store = store.clone();
+        async move { store }
+    });
+    testkit::run(&harness).await;
+    delete_keys(&nodes, &prefix);
+    assert_eq!(count_keys(&nodes, &prefix), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashed_ids_on_a_cluster_keep_the_contract_and_stay_out_of_the_keyspace() {
+    let Some(nodes) = auth_tests::redis_cluster_url("hashed_ids_on_a_cluster") else {
+        return;
+    };
+    let prefix = random_prefix();
+    let _cleanup = DeleteKeys {
+        nodes: nodes.clone(),
+        prefix: prefix.clone(),
+    };
+    let store = store_on(&nodes, &prefix).await.with_hashed_ids(&[42; 32]);
+    let harness = RealTimeHarness::new(|| {
+        let store = store.clone();
+        async move { store }
+    });
+    testkit::run(&harness).await;
+
+    let now = OffsetDateTime::now_utc();
+    let record = SessionRecord::new(
+        SessionId::generate().unwrap(),
+        now,
+        now + time::Duration::minutes(10),
+    )
+    .with_subject("erin");
+    assert_eq!(store.create(&record).await.unwrap(), CreateOutcome::Created);
+    let keys: Vec<String> = keys_by_primary(&nodes, &prefix)
+        .into_values()
+        .flatten()
+        .collect();
+    assert!(!keys.is_empty());
+    for key in &keys {
+        assert!(
+            !key.contains(&record.id.encode()),
+            "an ID reached the keyspace"
+        );
+        if !key.contains(":user:") {
+            assert_eq!(key.len(), prefix.len() + 64 + 3, "{key}");
+        }
+    }
+    let listed = store.sessions_of("erin").await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        listed[0].id,
+        SessionId::from_bytes([0; 16]),
+        "hashed: no ID"
+    );
+    // Another key cannot find the session.
+    let other = store_on(&nodes, &prefix).await.with_hashed_ids(&[43; 32]);
+    assert!(other.load(&record.id).await.unwrap().is_none());
+    assert!(store.load(&record.id).await.unwrap().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caching_store_over_a_cluster_keeps_the_contract() {
+    let Some(nodes) = auth_tests::redis_cluster_url("caching_store_over_a_cluster") else {
+        return;
+    };
+    let prefix = random_prefix();
+    let _cleanup = DeleteKeys {
+        nodes: nodes.clone(),
+        prefix: prefix.clone(),
+    };
+    let store = CachingStore::new(MemoryStore::new(), store_on(&nodes, &prefix).await);
+    let harness = RealTimeHarness::new(|| {
+        let store = store.clone();
+        async move { store }
+    });
+    testkit::run(&harness).await;
+}
+
+/// `CLUSTER KEYSLOT key` (asked of any node).
+fn keyslot(connection: &mut redis::Connection, key: &str) -> u16 {
+    redis::cmd("CLUSTER")
+        .arg("KEYSLOT")
+        .arg(key)
+        .query(connection)
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sessions_key_is_in_one_slot_and_sessions_spread_over_every_primary() {
+    let Some(nodes) = auth_tests::redis_cluster_url("a_sessions_key_is_in_one_slot") else {
+        return;
+    };
+    let prefix = random_prefix();
+    let _cleanup = DeleteKeys {
+        nodes: nodes.clone(),
+        prefix: prefix.clone(),
+    };
+    let store = store_on(&nodes, &prefix).await;
+    let now = OffsetDateTime::now_utc();
+    let mut ids = Vec::new();
+    for i in 0..48 {
+        let subject = if i % 2 == 0 { "alice" } else { "bob" };
+        let record = SessionRecord::new(
+            SessionId::generate().unwrap(),
+            now,
+            now + time::Duration::minutes(10),
+        )
+        .with_subject(subject)
+        .with_value("n", serde_json::json!(i));
+        assert_eq!(store.create(&record).await.unwrap(), CreateOutcome::Created);
+        ids.push(record.id);
+    }
+
+    let primaries = primaries(&nodes);
+    let by_primary = keys_by_primary(&nodes, &prefix);
+    let holder: BTreeMap<&str, &str> = by_primary
+        .iter()
+        .flat_map(|(primary, keys)| keys.iter().map(|key| (key.as_str(), primary.as_str())))
+        .collect();
+    // Every session key and the two indexes, each on exactly one primary.
+    assert_eq!(holder.len(), ids.len() + 2, "{by_primary:?}");
+    assert_eq!(
+        by_primary.values().map(Vec::len).sum::<usize>(),
+        holder.len(),
+        "a key on two primaries"
+    );
+
+    let mut any = node_connection(&primaries[0]);
+    let mut slots = BTreeSet::new();
+    let mut session_primaries = BTreeSet::new();
+    for id in &ids {
+        // The session's one key is hash-tagged: its slot is its tag's.
+        let key = format!("{{{prefix}:{}}}", id.encode());
+        let slot = keyslot(&mut any, &key);
+        assert_eq!(
+            slot,
+            keyslot(&mut any, &format!("{prefix}:{}", id.encode()))
+        );
+        slots.insert(slot);
+        // It sits on the primary serving that slot: there, and only there, it is local.
+        let primary = holder.get(key.as_str()).expect("session key not found");
+        session_primaries.insert(*primary);
+        for other in &primaries {
+            let exists: redis::RedisResult<i64> = redis::cmd("EXISTS")
+                .arg(&key)
+                .query(&mut node_connection(other));
+            if other == primary {
+                assert_eq!(exists.unwrap(), 1);
+            } else {
+                assert!(exists.is_err(), "{key} answered by {other} too (no MOVED)");
+            }
+        }
+    }
+    // Each subject's index is one key in the subject's slot.
+    for subject in ["alice", "bob"] {
+        let index = format!("{{{prefix}:user:{subject}}}");
+        assert!(holder.contains_key(index.as_str()), "{index} missing");
+        assert_eq!(
+            keyslot(&mut any, &index),
+            keyslot(&mut any, &format!("{prefix}:user:{subject}"))
+        );
+    }
+    // 48 random IDs: many slots, every primary.
+    assert!(
+        slots.len() > 40,
+        "sessions crowd into {} slots",
+        slots.len()
+    );
+    assert_eq!(
+        session_primaries.len(),
+        primaries.len(),
+        "sessions on {session_primaries:?} of {primaries:?}"
+    );
+
+    // Listing reads across the primaries; revocation too.
+    assert_eq!(store.sessions_of("alice").await.unwrap().len(), 24);
+    assert_eq!(store.delete_sessions_of("bob", None).await.unwrap(), 24);
+    assert!(store.sessions_of("bob").await.unwrap().is_empty());
+    for id in ids.iter().skip(1).step_by(2) {
+        assert!(store.load(id).await.unwrap().is_none());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_cluster_share_login_cycle_and_logout() {
+    let Some(nodes) = auth_tests::redis_cluster_url("two_instances_on_one_cluster") else {
+        return;
+    };
+    let prefix = random_prefix();
+    let _cleanup = DeleteKeys {
+        nodes: nodes.clone(),
+        prefix: prefix.clone(),
+    };
+    // Two stores with connections of their own: two application instances.
+    let a: Arc<dyn SessionStore> = Arc::new(store_on(&nodes, &prefix).await);
+    let b: Arc<dyn SessionStore> = Arc::new(store_on(&nodes, &prefix).await);
+    let options = AppOptions::new();
+    let (app_a, app_b) = (app(a, &options), app(b, &options));
+    let mut on_a = Client::new(app_a);
+    assert_eq!(
+        on_a.send("POST", "/login/alice").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(on_a.send("POST", "/set/k/v").await.status, StatusCode::OK);
+
+    // A login on A is seen on B, with its data; a write on B is seen on A.
+    let mut on_b = on_a.on(app_b.clone());
+    let me = on_b.send("GET", "/me").await;
+    assert_eq!((me.status, me.body.as_str()), (StatusCode::OK, "alice"));
+    assert_eq!(on_b.send("POST", "/set/k2/w").await.status, StatusCode::OK);
+    assert_eq!(on_a.send("GET", "/get/k2").await.body, "w");
+
+    // A cycle on A invalidates the old ID on B.
+    let old = on_a.cookie.clone().unwrap();
+    assert_eq!(on_a.send("POST", "/cycle").await.status, StatusCode::OK);
+    assert_ne!(on_a.cookie.as_deref(), Some(old.as_str()));
+    assert_eq!(
+        send(&app_b, "GET", "/me", Some(&old)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(on_a.on(app_b.clone()).send("GET", "/get/k").await.body, "v");
+
+    // A logout on A ends the session on B.
+    let current = on_a.cookie.clone().unwrap();
+    assert_eq!(on_a.send("POST", "/logout").await.status, StatusCode::OK);
+    assert_eq!(
+        send(&app_b, "GET", "/me", Some(&current)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_per_user_index_lists_and_revokes_a_subjects_sessions_on_a_cluster() {
+    let Some(nodes) = auth_tests::redis_cluster_url("the_per_user_index_on_a_cluster") else {
+        return;
+    };
+    let prefix = random_prefix();
+    let _cleanup = DeleteKeys {
+        nodes: nodes.clone(),
+        prefix: prefix.clone(),
+    };
+    let store = store_on(&nodes, &prefix).await;
+    let now = OffsetDateTime::now_utc();
+    let mut alice = Vec::new();
+    for subject in ["alice", "alice", "alice", "bob"] {
+        let record = SessionRecord::new(
+            SessionId::generate().unwrap(),
+            now,
+            now + time::Duration::hours(1),
+        )
+        .with_subject(subject);
+        assert_eq!(store.create(&record).await.unwrap(), CreateOutcome::Created);
+        if subject == "alice" {
+            alice.push(record);
+        }
+    }
+    let mut listed: Vec<_> = store
+        .sessions_of("alice")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    listed.sort();
+    let mut want: Vec<_> = alice.iter().map(|r| r.id).collect();
+    want.sort();
+    assert_eq!(listed, want);
+
+    // The index follows saves (a subject change), cycles and deletes.
+    let moved = alice[1].clone().with_subject("carol");
+    assert_eq!(
+        store.save(&moved).await.unwrap(),
+        SaveOutcome::Saved { version: 2 }
+    );
+    assert_eq!(store.sessions_of("alice").await.unwrap().len(), 2);
+    assert_eq!(store.sessions_of("carol").await.unwrap().len(), 1);
+    let mut cycled = alice[2].clone();
+    cycled.id = SessionId::generate().unwrap();
+    assert_eq!(
+        store.cycle(&alice[2].id, &cycled).await.unwrap(),
+        CreateOutcome::Created
+    );
+    let ids: Vec<_> = store
+        .sessions_of("alice")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert!(ids.contains(&cycled.id) && !ids.contains(&alice[2].id));
+    store.delete(&moved.id).await.unwrap();
+    assert!(store.sessions_of("carol").await.unwrap().is_empty());
+
+    // "Log out everywhere else", then everywhere. The moved session left alice's index only
+    // in name: it is not revoked as hers (it was carol's, and is gone anyway).
+    assert_eq!(
+        store
+            .delete_sessions_of("alice", Some(&alice[0].id))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(store.load(&alice[0].id).await.unwrap().is_some());
+    assert!(store.load(&cycled.id).await.unwrap().is_none());
+    assert_eq!(store.delete_sessions_of("alice", None).await.unwrap(), 1);
+    assert!(store.sessions_of("alice").await.unwrap().is_empty());
+    assert_eq!(store.sessions_of("bob").await.unwrap().len(), 1);
+
+    // A session moved to another subject is not revoked with its old one.
+    let dave = SessionRecord::new(
+        SessionId::generate().unwrap(),
+        now,
+        now + time::Duration::hours(1),
+    )
+    .with_subject("dave");
+    assert_eq!(store.create(&dave).await.unwrap(), CreateOutcome::Created);
+    let to_erin = dave.clone().with_subject("erin");
+    assert_eq!(
+        store.save(&to_erin).await.unwrap(),
+        SaveOutcome::Saved { version: 2 }
+    );
+    assert_eq!(store.delete_sessions_of("dave", None).await.unwrap(), 0);
+    assert!(store.load(&dave.id).await.unwrap().is_some());
+    assert_eq!(store.delete_sessions_of("erin", None).await.unwrap(), 1);
+    assert!(store.load(&dave.id).await.unwrap().is_none());
+}
+
+/// The index entry's score (its horizon) and the session's `i` field.
+async fn horizons(
+    connection: &mut redis::cluster_async::ClusterConnection,
+    prefix: &str,
+    subject: &str,
+    id: &SessionId,
+) -> (i64, i64) {
+    let member = id.encode();
+    let score: f64 = redis::cmd("ZSCORE")
+        .arg(format!("{{{prefix}:user:{subject}}}"))
+        .arg(&member)
+        .query_async(connection)
+        .await
+        .unwrap();
+    let field: i64 = redis::cmd("HGET")
+        .arg(format!("{{{prefix}:{member}}}"))
+        .arg("i")
+        .query_async(connection)
+        .await
+        .unwrap();
+    (score as i64, field)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_index_entry_outlives_its_session_as_the_expiry_slides() {
+    let Some(nodes) = auth_tests::redis_cluster_url("the_index_entry_outlives_its_session") else {
+        return;
+    };
+    let prefix = random_prefix();
+    let _cleanup = DeleteKeys {
+        nodes: nodes.clone(),
+        prefix: prefix.clone(),
+    };
+    let store = store_on(&nodes, &prefix).await;
+    let mut control = cluster_connection(&nodes).await;
+    let index = format!("{{{prefix}:user:frank}}");
+    let now = OffsetDateTime::now_utc();
+
+    // No absolute deadline: the horizon is the expiry plus headroom.
+    let record = SessionRecord::new(
+        SessionId::generate().unwrap(),
+        now,
+        now + time::Duration::minutes(10),
+    )
+    .with_subject("frank");
+    assert_eq!(store.create(&record).await.unwrap(), CreateOutcome::Created);
+    let (score, field) = horizons(&mut control, &prefix, "frank", &record.id).await;
+    assert_eq!(score, field);
+    assert!(score >= record.expires_at.unix_timestamp() + 3600);
+
+    // A touch past the horizon raises it (index first), and the session stays listed.
+    let later = now + time::Duration::hours(5);
+    assert!(store.touch(&record.id, later).await.unwrap());
+    let (score, field) = horizons(&mut control, &prefix, "frank", &record.id).await;
+    assert_eq!(score, field);
+    assert!(score >= later.unix_timestamp(), "{score} < {later}");
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(&index)
+        .query_async(&mut control)
+        .await
+        .unwrap();
+    assert!(ttl >= (later - now).whole_seconds(), "index TTL {ttl}");
+
+    // So does a save past it.
+    let loaded = store.load(&record.id).await.unwrap().unwrap();
+    let much_later = now + time::Duration::days(3);
+    let saved = loaded.clone().with_expires_at(much_later);
+    assert_eq!(
+        store.save(&saved).await.unwrap(),
+        SaveOutcome::Saved { version: 2 }
+    );
+    let (score, field) = horizons(&mut control, &prefix, "frank", &record.id).await;
+    assert_eq!(score, field);
+    assert!(score >= much_later.unix_timestamp());
+    let listed = store.sessions_of("frank").await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        listed[0].expires_at,
+        much_later.replace_nanosecond(0).unwrap()
+    );
+
+    // With an absolute deadline the horizon is the deadline: touches and saves within it leave
+    // the index alone.
+    let deadline = now + time::Duration::hours(12);
+    let mut bounded = SessionRecord::new(
+        SessionId::generate().unwrap(),
+        now,
+        now + time::Duration::minutes(30),
+    )
+    .with_subject("frank");
+    bounded.absolute_expires_at = Some(deadline);
+    assert_eq!(
+        store.create(&bounded).await.unwrap(),
+        CreateOutcome::Created
+    );
+    let first = horizons(&mut control, &prefix, "frank", &bounded.id).await;
+    assert_eq!(
+        first,
+        (deadline.unix_timestamp(), deadline.unix_timestamp())
+    );
+    assert!(
+        store
+            .touch(&bounded.id, now + time::Duration::hours(11))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        horizons(&mut control, &prefix, "frank", &bounded.id).await,
+        first
+    );
+    assert_eq!(store.sessions_of("frank").await.unwrap().len(), 2);
+}
+
+/// Makes an ACL user on every primary (ACLs are per node), and removes it (with its
+/// connections) when dropped.
+struct AclUser {
+    primaries: Vec<String>,
+    name: String,
+    password: String,
+}
+
+impl AclUser {
+    fn create(primaries: Vec<String>) -> Self {
+        let name = random_prefix();
+        let password = SessionId::generate().unwrap().encode();
+        for primary in &primaries {
+            let _: () = redis::cmd("ACL")
+                .arg("SETUSER")
+                .arg(&name)
+                .arg("on")
+                .arg(format!(">{password}"))
+                .arg("~*")
+                .arg("&*")
+                .arg("+@all")
+                .query(&mut node_connection(primary))
+                .unwrap();
+        }
+        Self {
+            primaries,
+            name,
+            password,
+        }
+    }
+
+    /// Cuts every connection of the user, on every primary; returns how many.
+    async fn cut(&self) -> i64 {
+        let mut killed = 0;
+        for primary in &self.primaries {
+            let client = redis::Client::open(primary.as_str()).unwrap();
+            let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+            let n: i64 = redis::cmd("CLIENT")
+                .arg("KILL")
+                .arg("USER")
+                .arg(&self.name)
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+            killed += n;
+        }
+        killed
+    }
+}
+
+impl Drop for AclUser {
+    fn drop(&mut self) {
+        for primary in &self.primaries {
+            let _: redis::RedisResult<i64> = redis::cmd("ACL")
+                .arg("DELUSER")
+                .arg(&self.name)
+                .query(&mut node_connection(primary));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cut_connections_reconnect_by_themselves_and_lose_nothing() {
+    let Some(nodes) = auth_tests::redis_cluster_url("cut_connections_reconnect") else {
+        return;
+    };
+    let prefix = random_prefix();
+    let _cleanup = DeleteKeys {
+        nodes: nodes.clone(),
+        prefix: prefix.clone(),
+    };
+    // The store connects as a user of its own, so that only its connections are cut (other
+    // tests share the cluster).
+    let user = AclUser::create(primaries(&nodes));
+    let connection = ClusterClientBuilder::new(nodes.iter().map(String::as_str))
+        .username(&user.name)
+        .password(&user.password)
+        .build()
+        .unwrap()
+        .get_async_connection()
+        .await
+        .unwrap();
+    let store = RedisStore::new_cluster(connection).with_prefix(prefix.as_str());
+    let app = app(Arc::new(store), &AppOptions::new());
+    let mut bob = Client::new(app.clone());
+    assert_eq!(bob.send("POST", "/login/bob").await.status, StatusCode::OK);
+    assert_eq!(bob.send("POST", "/set/k/v").await.status, StatusCode::OK);
+    let cookie = bob.cookie.clone().unwrap();
+
+    let mut acknowledged = Vec::new();
+    let mut unavailable = 0;
+    let mut cut = 0;
+    for i in 0..45 {
+        if i % 15 == 5 {
+            cut += user.cut().await;
+        }
+        // Reads and writes interleaved, with concurrent reads in flight.
+        let path = format!("/set/n{i}/x{i}");
+        let (write, read) = tokio::join!(
+            send(&app, "POST", &path, Some(&cookie)),
+            send(&app, "GET", "/get/k", Some(&cookie)),
+        );
+        for reply in [&write, &read] {
+            unavailable += usize::from(reply.status == StatusCode::SERVICE_UNAVAILABLE);
+            // The cluster connection retries after reconnecting: a 503 is allowed, never a
+            // wrong answer.
+            assert!(
+                reply.status == StatusCode::OK || reply.status == StatusCode::SERVICE_UNAVAILABLE,
+                "request {i}: {} {:?}",
+                reply.status,
+                reply.body
+            );
+        }
+        if read.status == StatusCode::OK {
+            assert_eq!(read.body, "v", "request {i} read another value");
+        }
+        if write.status == StatusCode::OK {
+            acknowledged.push(i);
+        }
+    }
+    assert!(cut > 0, "no connection of the store was cut");
+    // Traffic goes on: the login survived, and nothing acknowledged was lost.
+    assert_eq!(
+        send(&app, "GET", "/admin", Some(&cookie)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(send(&app, "GET", "/get/k", Some(&cookie)).await.body, "v");
+    assert!(!acknowledged.is_empty());
+    for i in &acknowledged {
+        assert_eq!(
+            send(&app, "GET", &format!("/get/n{i}"), Some(&cookie))
+                .await
+                .body,
+            format!("x{i}"),
+            "acknowledged write {i} lost"
+        );
+    }
+    eprintln!(
+        "redis cluster fault test: {unavailable} of 90 requests answered 503 around {cut} cut \
+         connections"
+    );
+}
