@@ -26,7 +26,7 @@ use axum_extra::extract::cookie::{
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use http::Request;
 use http::header::COOKIE;
-use tower::ServiceExt;
+use tower::{Layer as _, ServiceExt};
 use tower_cookies::cookie::{Cookie, CookieJar, Key};
 
 const VALUE: &str = "a-typical-value-0123456789";
@@ -112,6 +112,57 @@ fn run(c: &mut Criterion, group: &str, cases: Vec<(&str, Router, String)>) {
     g.finish();
 }
 
+/// Like [`run`], for layers wrapped around the whole `Router` (`ServiceBuilder` style) instead
+/// of added with `Router::layer`, which makes axum box the layered route once more per request.
+fn run_stack(c: &mut Criterion, group: &str, header: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let app = || Router::new().route("/", get(untouched));
+    let mut g = c.benchmark_group(group);
+    g.warm_up_time(Duration::from_millis(800));
+    g.measurement_time(Duration::from_secs(3));
+    bench_service(&mut g, &rt, "baseline", &app(), header);
+    bench_service(
+        &mut g,
+        &rt,
+        "ours",
+        &CookieLayer::new().layer(app()),
+        header,
+    );
+    bench_service(
+        &mut g,
+        &rt,
+        "tower-cookies",
+        &tower_cookies::CookieManagerLayer::new().layer(app()),
+        header,
+    );
+    g.finish();
+}
+
+fn bench_service<S>(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    rt: &tokio::runtime::Runtime,
+    name: &str,
+    service: &S,
+    header: &str,
+) where
+    S: tower::Service<Request<Body>, Response = http::Response<Body>> + Clone,
+    S::Error: std::fmt::Debug,
+{
+    let res = rt
+        .block_on(service.clone().oneshot(request(header)))
+        .unwrap();
+    assert!(res.status().is_success(), "{name}: {}", res.status());
+    g.bench_function(name, |b| {
+        b.iter_batched(
+            || (service.clone(), request(header)),
+            |(service, req)| black_box(rt.block_on(service.oneshot(req)).unwrap()),
+            BatchSize::SmallInput,
+        );
+    });
+}
+
 fn request(cookie: &str) -> Request<Body> {
     Request::builder()
         .uri("/")
@@ -168,6 +219,8 @@ fn benches(c: &mut Criterion) {
             ),
         ],
     );
+
+    run_stack(c, "cookie_untouched_5_stack", &plain);
 
     run(
         c,

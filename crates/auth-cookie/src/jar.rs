@@ -1,5 +1,6 @@
 //! The per-request cookie jar and its `Cookies` handle.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -9,7 +10,7 @@ use http::{HeaderMap, HeaderValue};
 use smallvec::SmallVec;
 use time::Duration;
 
-use crate::parse::{decode_value, encode_value, pairs};
+use crate::parse::{decode_value, encode_value, pairs, pairs_of};
 use crate::{CookieConfig, CookieError};
 
 /// The longest cookie browsers keep: name plus value, in bytes (RFC 6265bis, section 5.6).
@@ -76,30 +77,70 @@ struct Jar {
     changes: Vec<Change>,
 }
 
-/// The request's `Cookie` header values; almost always exactly one, kept inline.
-enum RequestHeaders {
-    One(HeaderValue),
-    Many(Vec<HeaderValue>),
+/// The request's `Cookie` header values, copied into one buffer that a recycled jar reuses
+/// (so the steady state allocates nothing); `bounds` marks each header's bytes in it.
+#[derive(Default)]
+struct RequestHeaders {
+    raw: Vec<u8>,
+    bounds: SmallVec<[(usize, usize); 2]>,
 }
 
 impl RequestHeaders {
-    fn collect<'a>(mut values: impl Iterator<Item = &'a HeaderValue>) -> Self {
-        match (values.next(), values.next()) {
-            (None, _) => Self::Many(Vec::new()),
-            (Some(one), None) => Self::One(one.clone()),
-            (Some(first), Some(second)) => {
-                let mut all = vec![first.clone(), second.clone()];
-                all.extend(values.cloned());
-                Self::Many(all)
-            }
+    fn fill<'a>(&mut self, values: impl Iterator<Item = &'a HeaderValue>) {
+        self.raw.clear();
+        self.bounds.clear();
+        for value in values {
+            let start = self.raw.len();
+            self.raw.extend_from_slice(value.as_bytes());
+            self.bounds.push((start, self.raw.len()));
         }
     }
 
-    fn as_slice(&self) -> &[HeaderValue] {
-        match self {
-            Self::One(one) => std::slice::from_ref(one),
-            Self::Many(many) => many,
+    fn len(&self) -> usize {
+        self.bounds.len()
+    }
+
+    /// The bytes of header `i` (empty when out of range).
+    fn get(&self, i: usize) -> &[u8] {
+        self.bounds
+            .get(i)
+            .and_then(|&(from, to)| self.raw.get(from..to))
+            .unwrap_or_default()
+    }
+}
+
+thread_local! {
+    /// Jars whose request and response are done, kept for the next request on this thread.
+    static POOL: RefCell<Vec<Arc<Shared>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// At most this many idle jars per thread.
+const POOL_MAX: usize = 32;
+/// A jar that grew past this (a huge `Cookie` header, many changes) is freed, not kept.
+const POOL_MAX_BYTES: usize = 8 * 1024;
+
+impl Shared {
+    fn new() -> Self {
+        Self {
+            changed: AtomicBool::new(false),
+            jar: Mutex::new(Jar {
+                headers: RequestHeaders::default(),
+                index: None,
+                changes: Vec::new(),
+            }),
         }
+    }
+
+    /// Empties a jar for the next request (whose cookies then fill it).
+    fn reset(&mut self, headers: &HeaderMap) {
+        *self.changed.get_mut() = false;
+        let jar = self
+            .jar
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        jar.headers.fill(headers.get_all(COOKIE).iter());
+        jar.index = None;
+        jar.changes.clear();
     }
 }
 
@@ -144,16 +185,43 @@ pub fn request_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str>
 impl Cookies {
     /// A jar holding the `Cookie` headers of a request and no changes.
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        Self {
-            inner: Arc::new(Shared {
-                changed: AtomicBool::new(false),
-                jar: Mutex::new(Jar {
-                    headers: RequestHeaders::collect(headers.get_all(COOKIE).iter()),
-                    index: None,
-                    changes: Vec::new(),
-                }),
-            }),
+        let recycled = POOL
+            .try_with(|pool| pool.try_borrow_mut().ok()?.pop())
+            .ok()
+            .flatten();
+        let mut inner = recycled.unwrap_or_else(|| Arc::new(Shared::new()));
+        if let Some(shared) = Arc::get_mut(&mut inner) {
+            shared.reset(headers);
+        } else {
+            // Never pooled while shared; built fresh should that ever change.
+            let mut shared = Shared::new();
+            shared.reset(headers);
+            inner = Arc::new(shared);
         }
+        Self { inner }
+    }
+
+    /// Gives the jar back to this thread's pool when no other handle to it is left (the
+    /// request and every clone are gone), so the next request reuses its buffers.
+    pub(crate) fn recycle(self) {
+        let Self { mut inner } = self;
+        let Some(shared) = Arc::get_mut(&mut inner) else {
+            return;
+        };
+        let jar = shared
+            .jar
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if jar.headers.raw.capacity() > POOL_MAX_BYTES || jar.changes.capacity() > 16 {
+            return;
+        }
+        let _ = POOL.try_with(|pool| {
+            if let Ok(mut pool) = pool.try_borrow_mut()
+                && pool.len() < POOL_MAX
+            {
+                pool.push(inner);
+            }
+        });
     }
 
     fn lock(&self) -> MutexGuard<'_, Jar> {
@@ -300,12 +368,13 @@ impl Jar {
         if self.index.is_some() {
             return;
         }
-        let headers = self.headers.as_slice();
+        let headers = &self.headers;
         self.index = Some({
             let mut index = SmallVec::new();
-            for (i, header) in headers.iter().enumerate() {
-                let base = header.as_bytes().as_ptr() as usize;
-                for (name, value) in pairs(header) {
+            for i in 0..headers.len() {
+                let header = headers.get(i);
+                let base = header.as_ptr() as usize;
+                for (name, value) in pairs_of(header) {
                     let start = |s: &str| s.as_ptr() as usize - base;
                     index.push(Entry {
                         header: i,
@@ -322,13 +391,13 @@ impl Jar {
     fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
         self.index.as_deref().unwrap_or_default().iter().map(|e| {
             (
-                Self::slice(self.headers.as_slice(), e.header, e.name),
-                Self::slice(self.headers.as_slice(), e.header, e.value),
+                Self::slice(&self.headers, e.header, e.name),
+                Self::slice(&self.headers, e.header, e.value),
             )
         })
     }
 
-    fn slice(headers: &[HeaderValue], header: usize, range: (usize, usize)) -> &str {
+    fn slice(headers: &RequestHeaders, header: usize, range: (usize, usize)) -> &str {
         // Validated when the index was built; re-checked here because this crate has no
         // `unsafe` to skip it.
         std::str::from_utf8(Self::bytes(headers, header, range)).unwrap_or_default()
@@ -336,7 +405,7 @@ impl Jar {
 
     fn first_request_value(&mut self, name: &str) -> Option<&str> {
         self.ensure_index();
-        let headers = self.headers.as_slice();
+        let headers = &self.headers;
         let entry = self
             .index
             .as_deref()
@@ -346,11 +415,8 @@ impl Jar {
         Some(Self::slice(headers, entry.header, entry.value))
     }
 
-    fn bytes(headers: &[HeaderValue], header: usize, (from, to): (usize, usize)) -> &[u8] {
-        headers
-            .get(header)
-            .and_then(|h| h.as_bytes().get(from..to))
-            .unwrap_or_default()
+    fn bytes(headers: &RequestHeaders, header: usize, (from, to): (usize, usize)) -> &[u8] {
+        headers.get(header).get(from..to).unwrap_or_default()
     }
 
     /// Records a change; a change to the same cookie (name, path, domain) replaces the earlier
@@ -379,7 +445,7 @@ impl fmt::Debug for Cookies {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let jar = self.lock();
         f.debug_struct("Cookies")
-            .field("request_headers", &jar.headers.as_slice().len())
+            .field("request_headers", &jar.headers.len())
             .field(
                 "changed",
                 &jar.changes

@@ -43,10 +43,12 @@ pub(crate) fn decode_value(raw: &str) -> Cow<'_, str> {
 
 /// The name/value pairs of one `Cookie` header value, in order, as raw (undecoded) text.
 pub(crate) fn pairs(header: &HeaderValue) -> Pairs<'_> {
-    Pairs {
-        bytes: header.as_bytes(),
-        position: 0,
-    }
+    pairs_of(header.as_bytes())
+}
+
+/// [`pairs`] over the raw bytes of one `Cookie` header value.
+pub(crate) fn pairs_of(bytes: &[u8]) -> Pairs<'_> {
+    Pairs { bytes, position: 0 }
 }
 
 /// The iterator returned by [`pairs`]: splits with memchr and validates UTF-8 per pair, so a

@@ -9,7 +9,8 @@ use crate::Cookies;
 
 pin_project! {
     /// The response future of [`CookieManager`](super::CookieManager): the inner future, then
-    /// the jar's changes appended as `Set-Cookie`. No allocation.
+    /// the jar's changes appended as `Set-Cookie`, then the jar
+    /// goes back to the thread's pool when nothing else holds it. No allocation.
     pub struct ResponseFuture<F> {
         #[pin]
         future: F,
@@ -34,6 +35,7 @@ where
         let mut res = ready!(this.future.poll(cx))?;
         if let Some(cookies) = this.cookies.take() {
             cookies.write_changes(res.headers_mut());
+            cookies.recycle();
         }
         Poll::Ready(Ok(res))
     }
