@@ -473,6 +473,41 @@ mod tests {
         CookieConfig::builder(name).build().unwrap()
     }
 
+    #[test]
+    fn a_recycled_jar_keeps_nothing_of_its_last_request() {
+        let first = jar(&[b"a=1; b=2"]);
+        first.add(&config("c"), "3").unwrap();
+        assert_eq!(first.get("a").as_deref(), Some("1"));
+        assert_eq!(set_cookies(&first).len(), 1);
+        first.add(&config("d"), "4").unwrap();
+        let reused = Arc::as_ptr(&first.inner);
+        first.recycle();
+        // The next jar on this thread is the recycled one: only its own request shows.
+        let next = jar(&[b"x=9"]);
+        assert_eq!(Arc::as_ptr(&next.inner), reused, "the jar was not recycled");
+        assert_eq!(next.get("a"), None);
+        assert_eq!(next.get("c"), None);
+        assert_eq!(next.get("d"), None);
+        assert_eq!(next.get("x").as_deref(), Some("9"));
+        assert!(!next.has_changes());
+        assert!(set_cookies(&next).is_empty());
+    }
+
+    #[test]
+    fn a_jar_still_held_elsewhere_is_not_recycled() {
+        let first = jar(&[b"a=1"]);
+        let held = first.clone();
+        first.recycle();
+        let next = jar(&[b"b=2"]);
+        assert!(!Arc::ptr_eq(&next.inner, &held.inner));
+        next.add(&config("c"), "3").unwrap();
+        // The handle kept elsewhere still sees its own request and no foreign change.
+        assert_eq!(held.get("a").as_deref(), Some("1"));
+        assert_eq!(held.get("b"), None);
+        assert!(!held.has_changes());
+        assert_eq!(next.get("a"), None);
+    }
+
     fn set_cookies(cookies: &Cookies) -> Vec<String> {
         let mut headers = HeaderMap::new();
         cookies.write_changes(&mut headers);
