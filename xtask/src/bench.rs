@@ -5,6 +5,11 @@
 //! `ours` is this project's implementation, and every other id is a peer. Rows are read from
 //! criterion's `target/criterion/**/new/{benchmark,estimates}.json`, keeping only files written
 //! by this run.
+//!
+//! `stores` measures the networked stores against their servers (`AUTH_TEST_REDIS_URL`,
+//! `AUTH_TEST_POSTGRES_URL`; it prints a SKIPPED line when neither is set, and the bench skips
+//! the group of an unset one). Its `baseline` is the bare round trip, so its table shows each
+//! median over the baseline's, ours over each peer's, and requests per second.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,24 +22,41 @@ const SUITES: &[(&str, &str, &[&str])] = &[
     ("cookie", "auth-cookie", &[]),
     ("session", "auth-session", &["memory"]),
     ("jwt", "auth-jwt", &[]),
+    ("stores", "auth-session", &[]),
 ];
+
+/// Suites that need servers: the variables naming them (the suite is skipped when none is set)
+/// and whose tables compare medians rather than costs added over the baseline.
+const SERVER_SUITES: &[(&str, &[&str])] =
+    &[("stores", &["AUTH_TEST_REDIS_URL", "AUTH_TEST_POSTGRES_URL"])];
 
 struct Row {
     function: String,
     median: f64,
     low: f64,
     high: f64,
+    /// Requests per iteration (criterion's `Throughput::Elements`), 1 when unset.
+    elements: f64,
 }
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let Some((suite, extra)) = args.split_first() else {
-        return Err("usage: cargo xtask bench <cookie|session|jwt> [criterion args]".to_owned());
+        return Err(
+            "usage: cargo xtask bench <cookie|session|jwt|stores> [criterion args]".to_owned(),
+        );
     };
     let Some((_, package, extra_benches)) = SUITES.iter().find(|(name, _, _)| name == suite) else {
         return Err(format!(
-            "unknown suite `{suite}`; known: cookie, session, jwt"
+            "unknown suite `{suite}`; known: cookie, session, jwt, stores"
         ));
     };
+    let servers = SERVER_SUITES.iter().find(|(name, _)| name == suite);
+    if let Some((_, vars)) = servers
+        && vars.iter().all(|var| std::env::var_os(var).is_none())
+    {
+        println!("SKIPPED: bench {suite}: set {}", vars.join(" and/or "));
+        return Ok(());
+    }
     let started = SystemTime::now();
     let mut command = vec![
         "cargo",
@@ -70,7 +92,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             "no criterion results for `{suite}` were written by this run"
         ));
     }
-    println!("\n{}", table(&groups));
+    if servers.is_some() {
+        println!("\n{}", ratio_table(&groups));
+    } else {
+        println!("\n{}", table(&groups));
+    }
     Ok(())
 }
 
@@ -133,6 +159,10 @@ fn collect(
                 median: number(&estimates, "/median/point_estimate"),
                 low: number(&estimates, "/median/confidence_interval/lower_bound"),
                 high: number(&estimates, "/median/confidence_interval/upper_bound"),
+                elements: meta
+                    .pointer("/throughput/Elements")
+                    .and_then(Value::as_f64)
+                    .unwrap_or(1.0),
             });
         }
     }
@@ -184,6 +214,42 @@ fn table(groups: &BTreeMap<String, Vec<Row>>) -> String {
                     .filter(|_| row.function != "baseline")
                     .map(|a| format!("{a:+.0}"))
                     .unwrap_or_default(),
+            ));
+        }
+    }
+    out
+}
+
+/// Medians against the `baseline` round trip and against each peer, and requests per second
+/// (requests per iteration over the median).
+fn ratio_table(groups: &BTreeMap<String, Vec<Row>>) -> String {
+    let mut out = String::from(
+        "| scenario | implementation | median ns [95% CI] | median / baseline | ours / this | requests/s |\n\
+         |---|---|---:|---:|---:|---:|\n",
+    );
+    for (group, rows) in groups {
+        let median_of = |function: &str| {
+            rows.iter()
+                .find(|r| r.function == function)
+                .map(|r| r.median)
+        };
+        let (baseline, ours) = (median_of("baseline"), median_of("ours"));
+        for row in rows {
+            let over_baseline = baseline
+                .filter(|_| row.function != "baseline")
+                .map(|b| format!("{:.2}", row.median / b))
+                .unwrap_or_default();
+            let ours_over = ours
+                .filter(|_| row.function != "baseline" && row.function != "ours")
+                .map(|o| format!("{:.2}", o / row.median))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "| {group} | {} | {:.0} [{:.0}–{:.0}] | {over_baseline} | {ours_over} | {:.0} |\n",
+                row.function,
+                row.median,
+                row.low,
+                row.high,
+                row.elements * 1e9 / row.median,
             ));
         }
     }

@@ -7,7 +7,9 @@
 //! - `cargo xtask test`: only the README's test command.
 //! - `cargo xtask bench <suite> [criterion args]`: runs one benchmark suite (`cookie`,
 //!   `session`, `jwt`) and prints a table of medians, the cost each implementation adds over the
-//!   `baseline` row, and the ratio of our added cost to each other row's.
+//!   `baseline` row, and the ratio of our added cost to each other row's. `stores` (the Redis
+//!   and Postgres stores; needs `AUTH_TEST_REDIS_URL` / `AUTH_TEST_POSTGRES_URL`, else it prints
+//!   SKIPPED) prints medians over the bare round trip's, ours over each peer's, and requests/s.
 //!
 //! Its only dependency is `serde_json` (to read criterion's results), so it builds in seconds.
 
@@ -53,7 +55,7 @@ fn usage() {
          commands:\n  \
          ci      format check, clippy, rustdoc, tests (what .ci/run runs)\n  \
          test    the README's test command: {}\n  \
-         bench   <cookie|session|jwt> [criterion args]: run a benchmark suite and print medians and ratios\n  \
+         bench   <cookie|session|jwt|stores> [criterion args]: run a benchmark suite and print medians and ratios\n  \
          e2e     the demo app driven by headless Chromium (tests/e2e)",
         TEST_COMMAND.join(" ")
     );
