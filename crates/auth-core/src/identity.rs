@@ -258,9 +258,9 @@ impl fmt::Debug for IdentityBuilder {
 /// Proof that an authenticating layer ran on this request, whether or not it found an
 /// identity.
 ///
-/// Every authenticating layer of this workspace inserts one (or a
-/// [`LazyIdentity`](crate::LazyIdentity), which counts as one) into the request extensions
-/// before calling its inner service. Extractors use it to tell "nobody is logged in" (401)
+/// Every authenticating layer of this workspace inserts one into the request extensions before
+/// calling its inner service, or an [`Identity`] or a [`LazyIdentity`](crate::LazyIdentity)
+/// instead (either proves the same, so a layer that found an identity may skip the marker). Extractors use it to tell "nobody is logged in" (401)
 /// from "no authenticating layer is installed on this route" (a configuration bug: 500 with a
 /// message naming the layer to add). If you write your own authenticating layer, insert one
 /// too.

@@ -4,8 +4,8 @@
 //! header by default, or a cookie, a custom header, a closure), verifies it against a
 //! [`KeySet`], and inserts [`Claims<C>`](auth_core::Claims) and an
 //! [`Identity`](auth_core::Identity) (method [`AuthMethod::Jwt`](auth_core::AuthMethod)) into the
-//! request extensions, plus an [`AuthLayerMarker`](auth_core::AuthLayerMarker) on every request it
-//! sees. Authorization (roles, scopes) is auth-core's [`RequireAuthLayer`](auth_core::RequireAuthLayer),
+//! request extensions; a request it lets through without an identity (optional mode) carries an
+//! [`AuthLayerMarker`](auth_core::AuthLayerMarker) instead. Authorization (roles, scopes) is auth-core's [`RequireAuthLayer`](auth_core::RequireAuthLayer),
 //! which answers 403 `Bearer error="insufficient_scope"` for a token missing a scope.
 //! [`Issuer`] mints tokens and publishes a [`JwkSet`].
 //!

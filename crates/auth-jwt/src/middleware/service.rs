@@ -132,10 +132,13 @@ pub(super) fn authenticate<C, B>(config: &Config, mut req: Request<B>, allow_wai
 where
     C: DeserializeOwned + Clone + Send + Sync + 'static,
 {
-    req.extensions_mut()
-        .insert(AuthLayerMarker::new("JwtLayer"));
     let verdict = match config.source.find(&req) {
-        Found::Missing if config.optional => return Step::Call(req),
+        Found::Missing if config.optional => {
+            // No identity: the marker tells extractors the layer ran (401, not a wiring 500).
+            req.extensions_mut()
+                .insert(AuthLayerMarker::new("JwtLayer"));
+            return Step::Call(req);
+        }
         Found::Missing => Err(Failure::Reject(JwtRejectionKind::Missing)),
         Found::Malformed => Err(Failure::Reject(JwtRejectionKind::Malformed)),
         Found::Borrowed(token) => config.verify::<C>(token, allow_wait),
