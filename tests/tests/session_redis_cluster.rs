@@ -2,7 +2,8 @@
 //! comma-separated list; `.ci/redis-cluster.sh` starts a 3-primary cluster on
 //! 127.0.0.1:7000-7002): the conformance kit (plain and hashed IDs, and under `CachingStore`),
 //! the HTTP scenarios, two app instances, the per-user index, where the keys land (one slot per
-//! session, sessions over every primary), and connections cut mid-traffic.
+//! session, sessions over every primary), connections cut mid-traffic, and (replaying the
+//! store's scripts) retried creates and saves and an instance whose clock runs ahead.
 //!
 //! The store's cluster scripts carry a `#!lua` line, so the server refuses any script touching
 //! a key outside its declared key's slot: every script the conformance kit and the scenarios
@@ -70,6 +71,12 @@ fn primaries_known_to(node: &str) -> Option<Vec<String>> {
         .collect();
     found.sort();
     Some(found)
+}
+
+/// The key of `subject`'s index on a cluster: a sorted set, named apart from a standalone
+/// store's index set `{<prefix>:user:<subject>}`.
+fn index_key(prefix: &str, subject: &str) -> String {
+    format!("{{{prefix}:user:{subject}}}:z")
 }
 
 /// A plain (non-cluster) connection to one node.
@@ -336,7 +343,7 @@ async fn a_sessions_key_is_in_one_slot_and_sessions_spread_over_every_primary() 
     }
     // Each subject's index is one key in the subject's slot.
     for subject in ["alice", "bob"] {
-        let index = format!("{{{prefix}:user:{subject}}}");
+        let index = index_key(&prefix, subject);
         assert!(holder.contains_key(index.as_str()), "{index} missing");
         assert_eq!(
             keyslot(&mut any, &index),
@@ -517,7 +524,7 @@ async fn horizons(
 ) -> (i64, i64) {
     let member = id.encode();
     let score: f64 = redis::cmd("ZSCORE")
-        .arg(format!("{{{prefix}:user:{subject}}}"))
+        .arg(index_key(prefix, subject))
         .arg(&member)
         .query_async(connection)
         .await
@@ -543,7 +550,7 @@ async fn the_index_entry_outlives_its_session_as_the_expiry_slides() {
     };
     let store = store_on(&nodes, &prefix).await;
     let mut control = cluster_connection(&nodes).await;
-    let index = format!("{{{prefix}:user:frank}}");
+    let index = index_key(&prefix, "frank");
     let now = OffsetDateTime::now_utc();
 
     // No absolute deadline: the horizon is the expiry plus headroom.
@@ -762,4 +769,550 @@ async fn cut_connections_reconnect_by_themselves_and_lose_nothing() {
         "redis cluster fault test: {unavailable} of 90 requests answered 503 around {cut} cut \
          connections"
     );
+}
+
+// Regression tests of the cluster index, retried writes and clocks. Some replay one of the
+// store's scripts as the cluster connection does when it retries a request whose connection
+// dropped (same key, arguments and token: the first execution happened, its reply was lost),
+// or as another application instance sends it; the script text is the store's own.
+
+/// The store's source, for the exact text of its cluster scripts.
+const STORE_SOURCE: &str = include_str!("../../crates/auth-session/src/stores/redis.rs");
+
+/// The store's cluster script `const NAME`, with the `#!lua` line the store gives it (so it
+/// is the very script the store runs, under the same SHA).
+fn cluster_script(name: &str) -> redis::Script {
+    let head = format!("const {name}: &str = r\"");
+    let start = STORE_SOURCE.find(&head).expect("script not found") + head.len();
+    let rest = STORE_SOURCE.get(start..).unwrap();
+    let end = rest.find("\n\";").expect("unterminated script") + 1;
+    redis::Script::new(&format!("#!lua{}", rest.get(..end).unwrap()))
+}
+
+/// The key of the session whose member (encoded ID) is `member`.
+fn session_key(prefix: &str, member: &str) -> String {
+    format!("{{{prefix}:{member}}}")
+}
+
+/// The record as the store keeps it in the field `d`: JSON, with a zero ID.
+fn stored_data(record: &SessionRecord) -> Vec<u8> {
+    let mut stored = record.clone();
+    stored.id = SessionId::from_bytes([0; 16]);
+    serde_json::to_vec(&stored).unwrap()
+}
+
+async fn hget(
+    connection: &mut redis::cluster_async::ClusterConnection,
+    key: &str,
+    field: &str,
+) -> Option<String> {
+    redis::cmd("HGET")
+        .arg(key)
+        .arg(field)
+        .query_async(connection)
+        .await
+        .unwrap()
+}
+
+/// The token of the newest write recorded in a session's `n` field (a list of
+/// `<version>:<token>`, newest first).
+async fn newest_token(
+    connection: &mut redis::cluster_async::ClusterConnection,
+    key: &str,
+) -> String {
+    let tokens = hget(connection, key, "n").await.expect("no token");
+    let newest = tokens.split(' ').next().unwrap();
+    newest.rsplit(':').next().unwrap().to_owned()
+}
+
+/// The members of `subject`'s index, sorted.
+async fn index_members(
+    connection: &mut redis::cluster_async::ClusterConnection,
+    prefix: &str,
+    subject: &str,
+) -> Vec<String> {
+    let mut members: Vec<String> = redis::cmd("ZRANGE")
+        .arg(index_key(prefix, subject))
+        .arg(0)
+        .arg(-1)
+        .query_async(connection)
+        .await
+        .unwrap();
+    members.sort();
+    members
+}
+
+/// Adds `member` to `subject`'s index with `horizon`, as an instance does before creating a
+/// session (its clock only enters the horizon: the script prunes by the server's clock).
+async fn raise_index(
+    connection: &mut redis::cluster_async::ClusterConnection,
+    prefix: &str,
+    subject: &str,
+    member: &str,
+    horizon: i64,
+) {
+    let _: i64 = cluster_script("CLUSTER_INDEX")
+        .key(index_key(prefix, subject))
+        .arg(member)
+        .arg(horizon)
+        .arg(300)
+        .invoke_async(connection)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_cycled_and_revoked_sessions_leave_the_subjects_index() {
+    let Some(nodes) = auth_tests::redis_cluster_url("sessions_leave_the_index") else {
+        return;
+    };
+    let prefix = random_prefix();
+    let _cleanup = DeleteKeys {
+        nodes: nodes.clone(),
+        prefix: prefix.clone(),
+    };
+    let store = store_on(&nodes, &prefix).await;
+    let mut control = cluster_connection(&nodes).await;
+    let now = OffsetDateTime::now_utc();
+    let remember_me = || {
+        SessionRecord::new(
+            SessionId::generate().unwrap(),
+            now,
+            now + time::Duration::days(30),
+        )
+        .with_subject("mallory")
+        .with_absolute_expiry(now + time::Duration::days(90))
+    };
+
+    // "Remember me" logins, each logged out: nothing piles up until the 90-day horizons.
+    for _ in 0..20 {
+        let record = remember_me();
+        assert_eq!(store.create(&record).await.unwrap(), CreateOutcome::Created);
+        store.delete(&record.id).await.unwrap();
+    }
+    assert_eq!(
+        index_members(&mut control, &prefix, "mallory").await,
+        Vec::<String>::new()
+    );
+
+    // A cycle's old ID leaves the index; its new one is in it.
+    let old = remember_me();
+    assert_eq!(store.create(&old).await.unwrap(), CreateOutcome::Created);
+    let mut new = old.clone();
+    new.id = SessionId::generate().unwrap();
+    assert_eq!(
+        store.cycle(&old.id, &new).await.unwrap(),
+        CreateOutcome::Created
+    );
+    assert_eq!(
+        index_members(&mut control, &prefix, "mallory").await,
+        [new.id.encode()]
+    );
+
+    // Revoked sessions leave it too; the kept one stays.
+    for _ in 0..3 {
+        assert_eq!(
+            store.create(&remember_me()).await.unwrap(),
+            CreateOutcome::Created
+        );
+    }
+    assert_eq!(
+        store
+            .delete_sessions_of("mallory", Some(&new.id))
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        index_members(&mut control, &prefix, "mallory").await,
+        [new.id.encode()]
+    );
+    assert_eq!(store.delete_sessions_of("mallory", None).await.unwrap(), 1);
+    assert_eq!(
+        index_members(&mut control, &prefix, "mallory").await,
+        Vec::<String>::new()
+    );
+
+    // An entry whose session is not written yet (a create between its index step and its
+    // session script) is pruned neither by a listing nor by a revocation.
+    let pending = SessionId::generate().unwrap().encode();
+    raise_index(
+        &mut control,
+        &prefix,
+        "mallory",
+        &pending,
+        (now + time::Duration::hours(1)).unix_timestamp(),
+    )
+    .await;
+    assert!(store.sessions_of("mallory").await.unwrap().is_empty());
+    assert_eq!(store.delete_sessions_of("mallory", None).await.unwrap(), 0);
+    assert_eq!(
+        index_members(&mut control, &prefix, "mallory").await,
+        [pending]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_save_is_saved_although_other_saves_followed_it() {
+    let Some(nodes) = auth_tests::redis_cluster_url("a_retried_save_is_saved") else {
+        return;
+    };
+    let prefix = random_prefix();
+    let _cleanup = DeleteKeys {
+        nodes: nodes.clone(),
+        prefix: prefix.clone(),
+    };
+    let store = store_on(&nodes, &prefix).await;
+    let mut control = cluster_connection(&nodes).await;
+    let now = OffsetDateTime::now_utc();
+    let record = SessionRecord::new(
+        SessionId::generate().unwrap(),
+        now,
+        now + time::Duration::minutes(30),
+    );
+    assert_eq!(store.create(&record).await.unwrap(), CreateOutcome::Created);
+    let key = session_key(&prefix, &record.id.encode());
+
+    // Request X saves version 1 as 2; its reply is lost.
+    let x = store
+        .load(&record.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .with_value("a", serde_json::json!(1));
+    assert_eq!(
+        store.save(&x).await.unwrap(),
+        SaveOutcome::Saved { version: 2 }
+    );
+    let token_x = newest_token(&mut control, &key).await;
+    // Other requests save versions 3 to 5 meanwhile.
+    for i in 0..3_u64 {
+        let other = store
+            .load(&record.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .with_value(format!("b{i}"), serde_json::json!(i));
+        assert_eq!(
+            store.save(&other).await.unwrap(),
+            SaveOutcome::Saved { version: 3 + i }
+        );
+    }
+    // X's script again (the cluster connection's retry), or another save claiming X's token.
+    let save = |expected: u64, token: String| {
+        let (script, key, data) = (cluster_script("CLUSTER_SAVE"), key.clone(), stored_data(&x));
+        let expires_at = x.expires_at.unix_timestamp();
+        let mut connection = control.clone();
+        async move {
+            script
+                .key(&key)
+                .arg(expected)
+                .arg(expected + 1)
+                .arg(expires_at)
+                .arg(data)
+                .arg("")
+                .arg("")
+                .arg(token)
+                .invoke_async::<i64>(&mut connection)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        save(1, token_x.clone()).await,
+        1,
+        "X's write happened: a retry must report it saved, not a conflict"
+    );
+    // A token only counts for the write it made: X's token does not make a save of version 2
+    // (which another request made 3) succeed, nor does an unknown token.
+    assert_eq!(save(2, token_x.clone()).await, 0);
+    assert_eq!(save(1, "0123456789abcdef01234567".to_owned()).await, 0);
+    let stored = store.load(&record.id).await.unwrap().unwrap();
+    assert_eq!(stored.version, 5, "a retry wrote again");
+    assert_eq!(stored.data.get("a"), Some(&serde_json::json!(1)));
+    assert_eq!(stored.data.get("b2"), Some(&serde_json::json!(2)));
+    // A session remembers its last 4 writes: after a fourth other save, X's retry is told
+    // `Conflict` (the safe answer: the caller reloads and finds its changes there).
+    assert_eq!(
+        store.save(&stored).await.unwrap(),
+        SaveOutcome::Saved { version: 6 }
+    );
+    assert_eq!(save(1, token_x).await, 0);
+
+    // A retried create recognises its write after a save too (not `IdTaken`).
+    let created = SessionRecord::new(
+        SessionId::generate().unwrap(),
+        now,
+        now + time::Duration::minutes(30),
+    );
+    assert_eq!(
+        store.create(&created).await.unwrap(),
+        CreateOutcome::Created
+    );
+    let created_key = session_key(&prefix, &created.id.encode());
+    let token = newest_token(&mut control, &created_key).await;
+    let saved = store
+        .load(&created.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .with_value("c", serde_json::json!(1));
+    assert_eq!(
+        store.save(&saved).await.unwrap(),
+        SaveOutcome::Saved { version: 2 }
+    );
+    let retried: i64 = cluster_script("CLUSTER_CREATE")
+        .key(&created_key)
+        .arg(created.version)
+        .arg(created.expires_at.unix_timestamp())
+        .arg(stored_data(&created))
+        .arg("")
+        .arg(0)
+        .arg(&token)
+        .invoke_async(&mut control)
+        .await
+        .unwrap();
+    assert_eq!(retried, 1, "a retried create reported IdTaken after a save");
+    assert_eq!(
+        store.load(&created.id).await.unwrap().unwrap(),
+        saved.with_version(2)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_create_does_not_bring_back_a_deleted_session() {
+    let Some(nodes) = auth_tests::redis_cluster_url("a_retried_create_does_not_bring_back") else {
+        return;
+    };
+    let prefix = random_prefix();
+    let _cleanup = DeleteKeys {
+        nodes: nodes.clone(),
+        prefix: prefix.clone(),
+    };
+    let store = store_on(&nodes, &prefix).await;
+    let mut control = cluster_connection(&nodes).await;
+    let now = OffsetDateTime::now_utc();
+    let login = || {
+        SessionRecord::new(
+            SessionId::generate().unwrap(),
+            now,
+            now + time::Duration::minutes(30),
+        )
+        .with_subject("alice")
+    };
+    // A login's create ran, its reply was lost; the session ends before the retry.
+    for how in ["logout", "revocation", "cycle"] {
+        let record = login();
+        assert_eq!(store.create(&record).await.unwrap(), CreateOutcome::Created);
+        let key = session_key(&prefix, &record.id.encode());
+        let token = newest_token(&mut control, &key).await;
+        let horizon = hget(&mut control, &key, "i").await.unwrap();
+        match how {
+            "logout" => store.delete(&record.id).await.unwrap(),
+            "revocation" => {
+                assert_eq!(store.delete_sessions_of("alice", None).await.unwrap(), 1);
+            }
+            _ => {
+                let mut new = record.clone();
+                new.id = SessionId::generate().unwrap();
+                assert_eq!(
+                    store.cycle(&record.id, &new).await.unwrap(),
+                    CreateOutcome::Created
+                );
+                store.delete(&new.id).await.unwrap();
+            }
+        }
+        let retried: i64 = cluster_script("CLUSTER_CREATE")
+            .key(&key)
+            .arg(record.version)
+            .arg(record.expires_at.unix_timestamp())
+            .arg(stored_data(&record))
+            .arg("alice")
+            .arg(&horizon)
+            .arg(&token)
+            .invoke_async(&mut control)
+            .await
+            .unwrap();
+        // The create did happen (then the session ended): `Created`, and nothing written.
+        assert_eq!(retried, 1, "{how}");
+        assert!(
+            store.load(&record.id).await.unwrap().is_none(),
+            "{how}: the retried create brought the session back"
+        );
+        assert!(
+            store.sessions_of("alice").await.unwrap().is_empty(),
+            "{how}"
+        );
+    }
+
+    // A deleted ID stays taken for a while (another create is `IdTaken`); a save or touch of it
+    // still finds nothing.
+    let record = login();
+    assert_eq!(store.create(&record).await.unwrap(), CreateOutcome::Created);
+    store.delete(&record.id).await.unwrap();
+    assert_eq!(store.create(&record).await.unwrap(), CreateOutcome::IdTaken);
+    assert!(
+        !store
+            .touch(&record.id, now + time::Duration::hours(1))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.save(&record).await.unwrap(), SaveOutcome::NotFound);
+    assert!(store.load(&record.id).await.unwrap().is_none());
+    store.delete(&record.id).await.unwrap();
+    assert!(store.sessions_of("alice").await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_clock_running_ahead_prunes_no_live_session_from_the_index() {
+    let Some(nodes) = auth_tests::redis_cluster_url("an_instance_clock_running_ahead") else {
+        return;
+    };
+    let prefix = random_prefix();
+    let _cleanup = DeleteKeys {
+        nodes: nodes.clone(),
+        prefix: prefix.clone(),
+    };
+    let store = store_on(&nodes, &prefix).await;
+    let mut control = cluster_connection(&nodes).await;
+    let now = OffsetDateTime::now_utc();
+    // A session in the last two minutes of its absolute lifetime.
+    let end = now + time::Duration::minutes(2);
+    let victim = SessionRecord::new(
+        SessionId::generate().unwrap(),
+        now - time::Duration::hours(12),
+        end,
+    )
+    .with_subject("carol")
+    .with_absolute_expiry(end);
+    assert_eq!(store.create(&victim).await.unwrap(), CreateOutcome::Created);
+
+    // Another instance, its clock 10 minutes ahead, logs carol in elsewhere.
+    let ahead = now.unix_timestamp() + 600;
+    let elsewhere = SessionId::generate().unwrap().encode();
+    raise_index(&mut control, &prefix, "carol", &elsewhere, ahead + 3600).await;
+    // "Log out everywhere" still finds the live session.
+    assert_eq!(
+        store.delete_sessions_of("carol", None).await.unwrap(),
+        1,
+        "the live session's entry was pruned"
+    );
+    assert!(store.load(&victim.id).await.unwrap().is_none());
+    // The index lives until its highest horizon plus the skew allowance, by the servers'
+    // clocks.
+    let index_expiry: i64 = redis::cmd("EXPIRETIME")
+        .arg(index_key(&prefix, "carol"))
+        .query_async(&mut control)
+        .await
+        .unwrap();
+    assert_eq!(index_expiry, ahead + 3600 + 300);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_touch_told_to_raise_the_index_first_writes_nothing() {
+    let Some(nodes) = auth_tests::redis_cluster_url("a_touch_told_to_raise_the_index") else {
+        return;
+    };
+    let prefix = random_prefix();
+    let _cleanup = DeleteKeys {
+        nodes: nodes.clone(),
+        prefix: prefix.clone(),
+    };
+    let store = store_on(&nodes, &prefix).await;
+    let mut control = cluster_connection(&nodes).await;
+    let now = OffsetDateTime::now_utc();
+    let record = SessionRecord::new(
+        SessionId::generate().unwrap(),
+        now,
+        now + time::Duration::minutes(10),
+    )
+    .with_subject("gina");
+    assert_eq!(store.create(&record).await.unwrap(), CreateOutcome::Created);
+    let key = session_key(&prefix, &record.id.encode());
+    let (_, horizon) = horizons(&mut control, &prefix, "gina", &record.id).await;
+
+    // A touch far past the horizon, its index entry raised only part of the way.
+    let far = horizon + 86_400;
+    let (outcome, subject): (i64, String) = cluster_script("CLUSTER_TOUCH")
+        .key(&key)
+        .arg(far)
+        .arg("gina")
+        .arg(horizon + 3600)
+        .invoke_async(&mut control)
+        .await
+        .unwrap();
+    assert_eq!((outcome, subject.as_str()), (-2, "gina"));
+    assert_eq!(
+        hget(&mut control, &key, "i").await,
+        Some(horizon.to_string())
+    );
+    assert_eq!(
+        hget(&mut control, &key, "e").await,
+        Some(record.expires_at.unix_timestamp().to_string())
+    );
+    // The store's own touch raises the index, then the session.
+    let later = now + time::Duration::days(1);
+    assert!(store.touch(&record.id, later).await.unwrap());
+    let (score, field) = horizons(&mut control, &prefix, "gina", &record.id).await;
+    assert_eq!(score, field);
+    assert!(field >= later.unix_timestamp());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standalone_index_of_the_same_subject_does_not_break_the_cluster_index() {
+    let Some(nodes) = auth_tests::redis_cluster_url("a_standalone_index_of_the_same_subject")
+    else {
+        return;
+    };
+    let prefix = random_prefix();
+    let _cleanup = DeleteKeys {
+        nodes: nodes.clone(),
+        prefix: prefix.clone(),
+    };
+    let store = store_on(&nodes, &prefix).await;
+    let mut control = cluster_connection(&nodes).await;
+    // The set a standalone `RedisStore` keeps as hank's index, e.g. from before a migration.
+    let standalone_index = format!("{{{prefix}:user:hank}}");
+    let _: i64 = redis::cmd("SADD")
+        .arg(&standalone_index)
+        .arg("left-over")
+        .query_async(&mut control)
+        .await
+        .unwrap();
+    let now = OffsetDateTime::now_utc();
+    let record = SessionRecord::new(
+        SessionId::generate().unwrap(),
+        now,
+        now + time::Duration::minutes(10),
+    )
+    .with_subject("hank");
+    assert_eq!(store.create(&record).await.unwrap(), CreateOutcome::Created);
+    assert_eq!(store.sessions_of("hank").await.unwrap().len(), 1);
+    assert_eq!(store.delete_sessions_of("hank", None).await.unwrap(), 1);
+    let left: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(&standalone_index)
+        .query_async(&mut control)
+        .await
+        .unwrap();
+    assert_eq!(left, ["left-over"]);
+}
+
+/// A brace in the prefix would end (or confuse) the keys' hash tag, crowding every session
+/// into one slot: a debug assertion refuses it on a cluster.
+#[cfg(debug_assertions)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_brace_in_the_prefix_is_refused_on_a_cluster() {
+    let Some(nodes) = auth_tests::redis_cluster_url("a_brace_in_the_prefix") else {
+        return;
+    };
+    let store = RedisStore::connect_cluster(nodes.iter().map(String::as_str))
+        .await
+        .unwrap();
+    for prefix in ["app}", "a{b", "{app}"] {
+        let store = store.clone();
+        let refused =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| store.with_prefix(prefix)));
+        assert!(refused.is_err(), "prefix {prefix:?} accepted");
+    }
+    assert_eq!(store.with_prefix("app-1.x").prefix(), "app-1.x");
 }

@@ -132,38 +132,58 @@ return count
 
 // Redis Cluster. Every script below touches only its one declared key, so it runs on the
 // node owning that key's slot: a session's key (`{<prefix>:<member>}`), or a subject's index
-// (`{<prefix>:user:<subject>}`, a sorted set here). Sessions and indexes live in different
-// slots, so the index is kept by separate commands, ordered so that a live session with a
-// subject is always in that subject's index:
+// (`{<prefix>:user:<subject>}:z`, a sorted set). Sessions and indexes live in different slots,
+// so the index is kept by separate commands, ordered so that a live session with a subject is
+// always in that subject's index:
 //
 // - an index entry's score is its *horizon* (Unix seconds): the session may not outlive it
 //   without first raising it. Entries are added (or raised, `ZADD GT`) *before* a session gets
-//   the subject or an expiry beyond its horizon, and the index key lives at least as long as
-//   its highest horizon;
+//   the subject or an expiry beyond its horizon, and the index key expires (`EXPIREAT`) at its
+//   highest horizon plus `CLOCK_SKEW`;
 // - each session hash records in `i` the horizon its index entry is known to have, so a save or
 //   touch that keeps the subject and stays within it is one script, with no index traffic;
-// - entries are only ever removed once their horizon has passed (plus `CLOCK_SKEW`): never
-//   while they might stand for a live session, whatever runs concurrently. Entries of deleted
-//   sessions stay until then; listing and revocation check each session's subject.
+// - an entry is removed (`ZREM`) right after its session was deleted, as that subject's (a
+//   delete, the old ID of a cycle, a revocation): the session cannot come back (see the
+//   tombstones below), so the entry stands for nothing. Otherwise entries are only removed once
+//   their horizon has passed by the server's clock (`TIME`) minus `CLOCK_SKEW`, which covers
+//   disagreeing server clocks: never while they might stand for a live session, whatever runs
+//   concurrently. An entry whose session is missing is *not* pruned when listed: a create
+//   writes the entry before the session;
+// - a deleted session leaves a *tombstone* for `TOMBSTONE_TTL`: the hash with only `n`, the
+//   tokens of its last writes. A retried create (the cluster connection retries a script whose
+//   connection dropped, so it may run again after the session was deleted) finds it and
+//   answers as the first execution did without writing; every other operation sees no `v`, so
+//   no session.
+//
+// `n` lists the last 4 writes (create or save) as `<version>:<token>`, newest first; a token is
+// random per call. A retried write is recognised by its own entry, which holds the version it
+// wrote: only that call's write can have put it there.
 
-/// Cluster: raise a subject's index entry. KEYS[1]: the index. ARGV: member, horizon, TTL the
-/// index needs at least, prune-before (entries with a lower horizon are removed).
+/// Cluster: raise a subject's index entry. KEYS[1]: the index. ARGV: member, horizon, clock
+/// skew. Prunes the entries whose horizon is past (by the server's clock, minus the skew),
+/// adds or raises the entry, and sets the index to expire at its highest horizon plus the
+/// skew.
 const CLUSTER_INDEX: &str = r"
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[4])
+local now = tonumber(redis.call('TIME')[1])
+local skew = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - skew))
 redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])
-if redis.call('TTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('EXPIREAT', KEYS[1], tonumber(top[2]) + skew)
 return 1
 ";
 
 /// Cluster: create-if-absent. KEYS[1]: the key. ARGV: version, expiry, data, subject, horizon
-/// (0 without subject), token. Returns 1, or 0 when the ID is taken. A retry of the same call
-/// (same token, after a reconnect) finds its own record and returns 1 again.
+/// (0 without subject), token. Returns 1, or 0 when the ID is taken (by a session, or by the
+/// tombstone of a deleted one). A retry of the same call (same token, after a reconnect) finds
+/// its own write, also under later saves or a tombstone, and returns 1 again without writing.
 const CLUSTER_CREATE: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  if redis.call('HGET', KEYS[1], 'n') == ARGV[6] then return 1 end
+  local written = ' ' .. (redis.call('HGET', KEYS[1], 'n') or '') .. ' '
+  if string.find(written, ' ' .. ARGV[1] .. ':' .. ARGV[6] .. ' ', 1, true) then return 1 end
   return 0
 end
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 'e', ARGV[2], 'd', ARGV[3], 's', ARGV[4], 'i', ARGV[5], 'n', ARGV[6])
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'e', ARGV[2], 'd', ARGV[3], 's', ARGV[4], 'i', ARGV[5], 'n', ARGV[1] .. ':' .. ARGV[6])
 redis.call('EXPIREAT', KEYS[1], ARGV[2])
 return 1
 ";
@@ -171,66 +191,91 @@ return 1
 /// Cluster: versioned save. KEYS[1]: the key. ARGV: expected version, new version, expiry,
 /// data, subject, horizon just given to the subject's index entry (or ''), token. Returns 1
 /// (saved), 0 (conflict), -1 (no live record) or -2 (the subject's index entry must be raised
-/// first; nothing written).
+/// first); only 1 writes. A retry of the same call (same token) whose write is among the last
+/// 4 returns 1 again without writing.
 const CLUSTER_SAVE: &str = r"
-local current = redis.call('HGET', KEYS[1], 'v')
-if not current then return -1 end
-if current ~= ARGV[1] then
-  if current == ARGV[2] and redis.call('HGET', KEYS[1], 'n') == ARGV[7] then return 1 end
+local stored = redis.call('HMGET', KEYS[1], 'v', 's', 'i', 'n')
+if not stored[1] then return -1 end
+local written = stored[4] or ''
+if stored[1] ~= ARGV[1] then
+  if string.find(' ' .. written .. ' ', ' ' .. ARGV[2] .. ':' .. ARGV[7] .. ' ', 1, true) then return 1 end
   return 0
 end
 local horizon = '0'
 if ARGV[5] ~= '' then
-  local stored = redis.call('HMGET', KEYS[1], 's', 'i')
-  if stored[1] == ARGV[5] and stored[2] then horizon = stored[2] end
+  if stored[2] == ARGV[5] and stored[3] then horizon = stored[3] end
   if ARGV[6] ~= '' and tonumber(ARGV[6]) > tonumber(horizon) then horizon = ARGV[6] end
   if tonumber(horizon) < tonumber(ARGV[3]) then return -2 end
 end
-redis.call('HSET', KEYS[1], 'v', ARGV[2], 'e', ARGV[3], 'd', ARGV[4], 's', ARGV[5], 'i', horizon, 'n', ARGV[7])
+local tokens = {ARGV[2] .. ':' .. ARGV[7]}
+for entry in string.gmatch(written, '%S+') do
+  if #tokens == 4 then break end
+  table.insert(tokens, entry)
+end
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'e', ARGV[3], 'd', ARGV[4], 's', ARGV[5], 'i', horizon, 'n', table.concat(tokens, ' '))
 redis.call('EXPIREAT', KEYS[1], ARGV[3])
 return 1
 ";
 
-/// Cluster: expiry refresh. KEYS[1]: the key. ARGV: expiry, subject and horizon just given to
-/// its index entry (or '' and 0). Returns {1, ''}, {0, ''} when there is no record, or
-/// {-2, subject} when that subject's index entry must be raised first (nothing written).
+/// Cluster: expiry refresh. KEYS[1]: the key. ARGV: expiry, then the subject and horizon its
+/// index entry was just raised to (or '' and 0). Returns {1, ''} (touched; `i` records a raised
+/// horizon), {0, ''} when there is no live record (none, or a tombstone), or {-2, subject} when
+/// that subject's index entry must be raised first. Only {1, ''} writes.
 const CLUSTER_TOUCH: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0, ''} end
-local stored = redis.call('HMGET', KEYS[1], 's', 'i')
-local subject = stored[1] or ''
+local stored = redis.call('HMGET', KEYS[1], 'v', 's', 'i')
+if not stored[1] then return {0, ''} end
+local subject = stored[2] or ''
+local horizon = stored[3] or '0'
 if subject ~= '' then
-  local horizon = stored[2] or '0'
-  if subject == ARGV[2] and tonumber(ARGV[3]) > tonumber(horizon) then
-    horizon = ARGV[3]
-    redis.call('HSET', KEYS[1], 'i', horizon)
-  end
+  if subject == ARGV[2] and tonumber(ARGV[3]) > tonumber(horizon) then horizon = ARGV[3] end
   if tonumber(horizon) < tonumber(ARGV[1]) then return {-2, subject} end
 end
-redis.call('HSET', KEYS[1], 'e', ARGV[1])
+redis.call('HSET', KEYS[1], 'e', ARGV[1], 'i', horizon)
 redis.call('EXPIREAT', KEYS[1], ARGV[1])
 return {1, ''}
 ";
 
-/// Cluster: a subject's index members, after pruning entries past their horizon. KEYS[1]: the
-/// index. ARGV: prune-before.
+/// Cluster: delete, leaving a tombstone. KEYS[1]: the key. ARGV: tombstone TTL. Returns the
+/// deleted session's subject ('' when it had none, or there was no live session).
+const CLUSTER_DELETE: &str = r"
+local stored = redis.call('HMGET', KEYS[1], 'v', 's')
+if not stored[1] then return '' end
+redis.call('HDEL', KEYS[1], 'v', 'e', 'd', 's', 'i')
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return stored[2] or ''
+";
+
+/// Cluster: a subject's index members, after pruning entries past their horizon (by the
+/// server's clock, minus the skew). KEYS[1]: the index. ARGV: clock skew.
 const CLUSTER_MEMBERS: &str = r"
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
+local now = tonumber(redis.call('TIME')[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - tonumber(ARGV[1])))
 return redis.call('ZRANGE', KEYS[1], 0, -1)
 ";
 
-/// Cluster: revoke one session if it still belongs to the subject. KEYS[1]: the key. ARGV:
-/// subject. Returns 1 when deleted.
+/// Cluster: revoke one session if it still belongs to the subject, leaving a tombstone.
+/// KEYS[1]: the key. ARGV: subject, tombstone TTL. Returns 1 when deleted.
 const CLUSTER_REVOKE: &str = r"
-if redis.call('HGET', KEYS[1], 's') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+local stored = redis.call('HMGET', KEYS[1], 'v', 's')
+if not stored[1] or stored[2] ~= ARGV[1] then return 0 end
+redis.call('HDEL', KEYS[1], 'v', 'e', 'd', 's', 'i')
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
 ";
 
 /// Cluster: how far past a session's expiry its index entry is set when the record has no
 /// absolute deadline, at least: fewer index updates for sliding expiries.
 const INDEX_HEADROOM: i64 = 3600;
 
-/// Cluster: index entries are pruned this long after their horizon, for clocks that disagree.
+/// Cluster: index entries are pruned this long after their horizon, and an index expires this
+/// long after its highest horizon: for Redis servers' clocks that disagree (the index and the
+/// sessions are on different nodes). Application instances' clocks play no part.
 const CLOCK_SKEW: i64 = 300;
+
+/// Cluster: how long a deleted session's tombstone keeps its ID taken (seconds): longer than a
+/// cluster connection retries a request with the default retry settings (16 attempts with
+/// backoff, at most about 11 minutes even without an overall response timeout).
+const TOMBSTONE_TTL: i64 = 900;
 
 /// Cluster: attempts at a touch whose session changes subject under it.
 const TOUCH_ATTEMPTS: usize = 4;
@@ -274,6 +319,7 @@ struct ClusterScripts {
     create: Script,
     save: Script,
     touch: Script,
+    delete: Script,
     members: Script,
     revoke: Script,
 }
@@ -289,6 +335,7 @@ impl ClusterScripts {
             create: script(CLUSTER_CREATE),
             save: script(CLUSTER_SAVE),
             touch: script(CLUSTER_TOUCH),
+            delete: script(CLUSTER_DELETE),
             members: script(CLUSTER_MEMBERS),
             revoke: script(CLUSTER_REVOKE),
         }
@@ -397,42 +444,59 @@ impl ConnectionLike for Connection {
 /// the given nodes, sends each command to the primary owning its key's slot, follows
 /// `MOVED`/`ASK` redirects and reconnects by itself. Unlike the standalone connection it also
 /// *retries* a request whose connection dropped, so a script may run twice: creates and saves
-/// carry a one-time token (field `n`) so that a retried script recognises its own write
-/// instead of reporting `IdTaken` or `Conflict`.
+/// carry a one-time token, and a session remembers its last 4 writes' tokens (field `n`), so
+/// that a retried script recognises its own write (also after up to 3 other saves) instead
+/// of reporting `IdTaken` or `Conflict`.
 ///
 /// Every command and script touches exactly one key, so nothing ever spans slots (the scripts
 /// carry a `#!lua` line, so the server itself refuses any access to another slot):
 ///
 /// - **Sessions**: the same hash `{<prefix>:<id>}` (one slot per session, sessions spread
 ///   over the slots and so the primaries), plus a field `i`, the *horizon* of the session's
-///   index entry (below). `load` is one `HMGET`; `create`, `save` and `touch` are one script
-///   on the session's key, `delete` one `DEL`.
-/// - **Per-user index**: a sorted set `{<prefix>:user:<subject>}` in the subject's slot,
-///   usually another one than its sessions', so it is kept by separate single-key scripts,
-///   ordered so that every live session with a subject is in that subject's index: an entry
-///   is added (its score, the horizon, raised) *before* a session gets the subject or an
-///   expiry past the horizon; the horizon is the record's absolute deadline (else its expiry
-///   plus at least an hour); entries are removed only once their horizon is over (plus 5
-///   minutes for clock skew), never while they may stand for a live session; the index lives
-///   as long as its furthest horizon. Entries of deleted sessions stay until then, and are
-///   skipped when listed.
-/// - **Round trips**: `load` 1. `save` and `touch` 1 while the subject stays and the expiry
-///   stays within the horizon (always, for records with an absolute deadline), else 3 (the
-///   script answers "raise the index entry first", then runs again). `create` 1, 2 with a
-///   subject; `delete` 1.
-/// - **`cycle`** is create-then-delete (2 or 3 round trips) instead of one atomic script: the
+///   index entry (below), and `n`. `load` is one `HMGET`; `create`, `save`, `touch` and
+///   `delete` are one script each on the session's key.
+/// - **Tombstones**: a deleted (or revoked, or cycled-away) session leaves its hash with only
+///   `n` for 15 minutes, longer than the connection retries a request with its default
+///   settings, so that a create retried after the session was deleted does not bring it back.
+///   Meanwhile its ID counts as taken for [`create`](SessionStore::create) (IDs are random:
+///   only a retry can meet it), and is absent for everything else.
+/// - **Per-user index**: a sorted set `{<prefix>:user:<subject>}:z` in the subject's slot
+///   (named apart from the set a standalone store keeps for the subject, which it leaves
+///   alone), usually another slot than its sessions', so it is kept by separate single-key
+///   commands, ordered so that every live session with a subject is in that subject's index:
+///   an entry is added (its score, the horizon, raised) *before* a session gets the subject
+///   or an expiry past the horizon; the horizon is the record's absolute deadline (else its
+///   expiry plus at least an hour). An entry is removed when its session is deleted or revoked
+///   as that subject's (after the session: a failure in between leaves the entry), and else
+///   once its horizon is over by the Redis server's clock, plus 5 minutes for servers' clocks
+///   that disagree (application instances' clocks play no part); the index expires at its
+///   furthest horizon plus those 5 minutes. Entries of sessions that expired, or moved to
+///   another subject, stay until their horizon, and are skipped when listed.
+/// - **Round trips**: `load` 1. `save` 1 when the record has no subject, or keeps its stored
+///   subject and an expiry within the horizon recorded in `i` (with an absolute deadline that
+///   horizon is normally the deadline, so sliding expiries stay within it); else 3: the script
+///   answers "raise the index entry first", then runs again (a subject change, as at a login
+///   without a new ID, always takes 3). `touch` 1 likewise, else 3 (it does not know the
+///   deadline: it raises the horizon to its expiry plus headroom), and 2 more for each time
+///   the subject changes meanwhile. `create` 1, 2 with a subject; `delete` 1, 2 with a
+///   subject.
+/// - **`cycle`** is create-then-delete (2 to 4 round trips) instead of one atomic script: the
 ///   new ID exists before the old one goes; if deleting the old ID fails, the error is
 ///   returned and both exist until the old one expires (as the
 ///   [trait](SessionStore::cycle) allows).
 /// - **[`sessions_of`](Self::sessions_of) and [`delete_sessions_of`](Self::delete_sessions_of)**
-///   read the index (one script), then send one request per indexed session, concurrently.
-///   Each revoked session is deleted atomically, and only while it still belongs to the
-///   subject, but the revocation as a whole is not one step: a login that completes while it
-///   runs may survive it, like a login just after it.
+///   read the index (one script), then send one request per indexed session, concurrently
+///   (64 at a time; a revocation then removes the revoked entries, one `ZREM` per 64). Each
+///   revoked session is deleted atomically, and only while it still belongs to the subject,
+///   but the revocation as a whole is not one step: a login that completes while it runs may
+///   survive it, like a login just after it.
 ///
-/// The prefix must not contain `}`: it would end the hash tag and put every session into one
-/// slot. Do not read from replicas: a load there may return a session that a logout just
-/// deleted.
+/// The prefix must not contain `{` or `}` (see [`with_prefix`](Self::with_prefix)). Do not
+/// read from replicas: a load there may return a session that a logout just deleted. Run the
+/// cluster with `maxmemory-policy noeviction`: every index key has a TTL, so `volatile-*`
+/// policies (and `allkeys-*` ones) may evict an index under memory pressure, and
+/// [`delete_sessions_of`](Self::delete_sessions_of) would then miss live sessions; evicting
+/// tombstones would let a retried create bring a deleted session back.
 ///
 /// ```no_run
 /// use auth_cookie::CookieKeys;
@@ -587,9 +651,13 @@ impl RedisStore {
     }
 
     /// Sets the key prefix (default `session`): keys are `{<prefix>:<id>}`. Give each
-    /// application (tenant) sharing one Redis its own prefix. On a Redis Cluster the prefix
-    /// must not contain `}` (it would end the keys' hash tag, putting every session into one
-    /// slot).
+    /// application (tenant) sharing one Redis its own prefix.
+    ///
+    /// On a [Redis Cluster](#redis-cluster) the prefix must not contain `{` or `}`: the braces
+    /// of a key are its hash tag, which picks its slot, and a `}` in the prefix ends the tag
+    /// early, crowding every session (and index) into one slot, so onto one node (still
+    /// correct, only not spread). Debug builds panic on such a prefix on a cluster; release
+    /// builds take it as given. A standalone server has no slots: any prefix works.
     ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
@@ -603,7 +671,13 @@ impl RedisStore {
     /// ```
     #[must_use]
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = Arc::from(prefix.into());
+        let prefix = prefix.into();
+        debug_assert!(
+            !self.is_cluster() || !prefix.contains(['{', '}']),
+            "RedisStore on a Redis Cluster: the key prefix {prefix:?} contains a brace, which \
+             breaks the keys' hash tags"
+        );
+        self.prefix = Arc::from(prefix);
         self
     }
 
@@ -681,8 +755,8 @@ impl RedisStore {
     /// `id`: the store does not know the real ones.
     ///
     /// One round trip (a Lua script). On a [Redis Cluster](#redis-cluster): one script on the
-    /// index, then one `HMGET` per indexed session (concurrently); entries are pruned only
-    /// once their horizon is over.
+    /// index, then one `HMGET` per indexed session (concurrently); listing prunes only
+    /// entries whose horizon is over (a deleted session's entry went with it).
     ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
@@ -730,7 +804,8 @@ impl RedisStore {
     ///
     /// On a [Redis Cluster](#redis-cluster): one script on the index, then one script per
     /// indexed session (concurrently), each deleting its session only if it still belongs to
-    /// `subject`. Not one atomic step: a login completing meanwhile may survive.
+    /// `subject`, then one `ZREM` of the revoked sessions' entries. Not one atomic step: a
+    /// login completing meanwhile may survive.
     ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
@@ -809,20 +884,40 @@ impl RedisStore {
 
 /// The Redis Cluster operations (see the comment above `CLUSTER_INDEX`).
 impl RedisStore {
+    /// The key of `subject`'s index on a cluster: a sorted set, named apart from the set a
+    /// standalone store keeps (`{<prefix>:user:<subject>}`), in the same slot.
+    fn cluster_index_key(&self, subject: &str) -> String {
+        let mut key = self.index_key(subject);
+        key.push_str(":z");
+        key
+    }
+
     /// Adds `member` to `subject`'s index, or raises its entry, to `horizon` (before the
     /// session may get the subject or an expiry up to the horizon).
     async fn cluster_index(&self, subject: &str, member: &str, horizon: i64) -> StoreResult<()> {
-        let now = unix_now();
         let _: i64 = self
             .scripts
             .cluster
             .index
-            .key(self.index_key(subject))
+            .key(self.cluster_index_key(subject))
             .arg(member)
             .arg(horizon)
-            .arg((horizon - now).max(1) + CLOCK_SKEW)
-            .arg(now - CLOCK_SKEW)
+            .arg(CLOCK_SKEW)
             .invoke_async(&mut self.connection())
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(())
+    }
+
+    /// Removes the entries of deleted sessions from `subject`'s index.
+    async fn cluster_unindex(&self, subject: &str, members: &[&str]) -> StoreResult<()> {
+        if members.is_empty() {
+            return Ok(());
+        }
+        let _: i64 = redis::cmd("ZREM")
+            .arg(self.cluster_index_key(subject))
+            .arg(members)
+            .query_async(&mut self.connection())
             .await
             .map_err(StoreError::backend)?;
         Ok(())
@@ -853,11 +948,11 @@ impl RedisStore {
             .invoke_async(&mut self.connection())
             .await
             .map_err(StoreError::backend)?;
-        Ok(if created == 1 {
-            CreateOutcome::Created
-        } else {
-            CreateOutcome::IdTaken
-        })
+        match created {
+            1 => Ok(CreateOutcome::Created),
+            0 => Ok(CreateOutcome::IdTaken),
+            _ => Err(StoreError::decode("unexpected reply to a session create")),
+        }
     }
 
     async fn cluster_save(&self, record: &SessionRecord, next: u64) -> StoreResult<SaveOutcome> {
@@ -882,18 +977,13 @@ impl RedisStore {
                 .invoke_async(&mut self.connection())
                 .await
                 .map_err(StoreError::backend)?;
-            match outcome {
-                1 => return Ok(SaveOutcome::Saved { version: next }),
-                0 => return Ok(SaveOutcome::Conflict),
-                -1 => return Ok(SaveOutcome::NotFound),
-                // "Raise the index entry first": once only, a raised horizon covers the expiry.
-                _ if raised.is_none() => {
-                    let horizon = index_horizon(record.expires_at, record.absolute_expires_at);
-                    self.cluster_index(subject, &member, horizon).await?;
-                    raised = Some(horizon);
-                }
-                _ => return Err(StoreError::decode("unexpected reply to a session save")),
+            if let Some(outcome) = save_step(outcome, raised.is_some(), next)? {
+                return Ok(outcome);
             }
+            // "Raise the index entry first": once only, a raised horizon covers the expiry.
+            let horizon = index_horizon(record.expires_at, record.absolute_expires_at);
+            self.cluster_index(subject, &member, horizon).await?;
+            raised = Some(horizon);
         }
     }
 
@@ -912,29 +1002,36 @@ impl RedisStore {
                 .invoke_async(&mut self.connection())
                 .await
                 .map_err(StoreError::backend)?;
-            match outcome {
-                1 => return Ok(true),
-                0 => return Ok(false),
-                _ => {
-                    // The record's absolute deadline is unknown here: the headroom horizon.
-                    let horizon = index_horizon(expires_at, None);
-                    self.cluster_index(&subject, &member, horizon).await?;
-                    raised = (subject, horizon);
-                }
-            }
+            let subject = match touch_step(outcome, subject)? {
+                TouchStep::Done(touched) => return Ok(touched),
+                TouchStep::RaiseIndex(subject) => subject,
+            };
+            // The record's absolute deadline is unknown here: the headroom horizon.
+            let horizon = index_horizon(expires_at, None);
+            self.cluster_index(&subject, &member, horizon).await?;
+            raised = (subject, horizon);
         }
         Err(StoreError::backend(
             "the session's subject kept changing during a touch",
         ))
     }
 
+    /// Deletes the session (leaving a tombstone), then its entry in its subject's index.
     async fn cluster_delete(&self, id: &SessionId) -> StoreResult<()> {
-        let _: i64 = redis::cmd("DEL")
-            .arg(self.key(&self.member(id)))
-            .query_async(&mut self.connection())
+        let member = self.member(id);
+        let subject: String = self
+            .scripts
+            .cluster
+            .delete
+            .key(self.key(&member))
+            .arg(TOMBSTONE_TTL)
+            .invoke_async(&mut self.connection())
             .await
             .map_err(StoreError::backend)?;
-        Ok(())
+        if subject.is_empty() {
+            return Ok(());
+        }
+        self.cluster_unindex(&subject, &[&member]).await
     }
 
     /// Create-then-delete: the two keys are in different slots.
@@ -957,8 +1054,8 @@ impl RedisStore {
         self.scripts
             .cluster
             .members
-            .key(self.index_key(subject))
-            .arg(unix_now() - CLOCK_SKEW)
+            .key(self.cluster_index_key(subject))
+            .arg(CLOCK_SKEW)
             .invoke_async(&mut self.connection())
             .await
             .map_err(StoreError::backend)
@@ -977,7 +1074,8 @@ impl RedisStore {
             }))
             .await;
             for (member, row) in chunk.iter().zip(rows) {
-                // Gone, or moved to another subject: an entry waiting for its horizon.
+                // Not written yet (a create writes the entry first), gone, or moved to another
+                // subject: the entry stays until its horizon (or its session's deletion).
                 let (Some(version), Some(expires_at), Some(data), Some(owner)) =
                     row.map_err(StoreError::backend)?
                 else {
@@ -996,18 +1094,73 @@ impl RedisStore {
         let members = self.cluster_members(subject).await?;
         let mut deleted = 0;
         for chunk in members.chunks(FAN_OUT) {
-            let replies = join_all(chunk.iter().filter(|member| *member != keep).map(|member| {
+            let targets: Vec<&str> = chunk
+                .iter()
+                .map(String::as_str)
+                .filter(|member| *member != keep)
+                .collect();
+            let replies = join_all(targets.iter().map(|member| {
                 let mut connection = self.connection();
                 let mut invocation = self.scripts.cluster.revoke.key(self.key(member));
-                invocation.arg(subject);
+                invocation.arg(subject).arg(TOMBSTONE_TTL);
                 async move { invocation.invoke_async::<u64>(&mut connection).await }
             }))
             .await;
-            for reply in replies {
-                deleted += reply.map_err(StoreError::backend)?;
+            let mut revoked = Vec::new();
+            let mut failed = None;
+            for (member, reply) in targets.iter().zip(replies) {
+                match reply {
+                    Ok(1) => revoked.push(*member),
+                    Ok(0) => {}
+                    Ok(_) => {
+                        failed
+                            .get_or_insert(StoreError::decode("unexpected reply to a revocation"));
+                    }
+                    Err(error) => {
+                        failed.get_or_insert(StoreError::backend(error));
+                    }
+                }
+            }
+            // The sessions deleted so far leave the index even when others failed.
+            self.cluster_unindex(subject, &revoked).await?;
+            deleted += revoked.len() as u64;
+            if let Some(error) = failed {
+                return Err(error);
             }
         }
         Ok(deleted)
+    }
+}
+
+/// Cluster: the outcome of a save whose script answered `reply`, or `None` for "raise the
+/// subject's index entry, then run it again"; `raised` tells that this was done already (the
+/// raised horizon covers the expiry, so being asked again is a fault).
+fn save_step(reply: i64, raised: bool, next: u64) -> StoreResult<Option<SaveOutcome>> {
+    match reply {
+        1 => Ok(Some(SaveOutcome::Saved { version: next })),
+        0 => Ok(Some(SaveOutcome::Conflict)),
+        -1 => Ok(Some(SaveOutcome::NotFound)),
+        -2 if !raised => Ok(None),
+        _ => Err(StoreError::decode("unexpected reply to a session save")),
+    }
+}
+
+/// Cluster: what a touch does after its script's reply.
+#[derive(Debug, PartialEq, Eq)]
+enum TouchStep {
+    /// Touched (`true`), or no live record (`false`).
+    Done(bool),
+    /// Raise this subject's index entry, then run the script again.
+    RaiseIndex(String),
+}
+
+/// Cluster: the step after a touch script answered `(reply, subject)`.
+fn touch_step(reply: i64, subject: String) -> StoreResult<TouchStep> {
+    match (reply, subject.is_empty()) {
+        (1, true) => Ok(TouchStep::Done(true)),
+        (0, true) => Ok(TouchStep::Done(false)),
+        (-2, false) => Ok(TouchStep::RaiseIndex(subject)),
+        _ => Err(StoreError::decode("unexpected reply to a session touch")),
     }
 }
 
@@ -1274,6 +1427,45 @@ mod tests {
         assert!(horizon >= expires.unix_timestamp() + INDEX_HEADROOM);
         let far = now + time::Duration::days(30);
         assert!(index_horizon(far, None) >= far.unix_timestamp() + 29 * 86_400);
+    }
+
+    #[test]
+    fn save_replies_are_matched_exactly() {
+        assert_eq!(
+            save_step(1, false, 7).unwrap(),
+            Some(SaveOutcome::Saved { version: 7 })
+        );
+        assert_eq!(save_step(0, true, 7).unwrap(), Some(SaveOutcome::Conflict));
+        assert_eq!(
+            save_step(-1, false, 7).unwrap(),
+            Some(SaveOutcome::NotFound)
+        );
+        assert_eq!(save_step(-2, false, 7).unwrap(), None);
+        // "Raise the index entry first" once it was raised, or any other reply: an error.
+        assert!(save_step(-2, true, 7).is_err());
+        for reply in [2, -3, 42] {
+            assert!(save_step(reply, false, 7).is_err(), "{reply}");
+        }
+    }
+
+    #[test]
+    fn touch_replies_are_matched_exactly() {
+        assert_eq!(touch_step(1, String::new()).unwrap(), TouchStep::Done(true));
+        assert_eq!(
+            touch_step(0, String::new()).unwrap(),
+            TouchStep::Done(false)
+        );
+        assert_eq!(
+            touch_step(-2, "alice".to_owned()).unwrap(),
+            TouchStep::RaiseIndex("alice".to_owned())
+        );
+        // Anything else, a subject with another reply, or "raise" without one: an error.
+        for (reply, subject) in [(2, ""), (-1, ""), (-3, "alice"), (1, "alice"), (-2, "")] {
+            assert!(
+                touch_step(reply, subject.to_owned()).is_err(),
+                "{reply} {subject:?}"
+            );
+        }
     }
 
     #[test]
