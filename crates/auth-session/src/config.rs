@@ -7,6 +7,8 @@ use auth_cookie::{CookieConfig, CookieKeys};
 use auth_core::{SessionStore, SharedClock, SystemClock};
 use time::Duration;
 
+use crate::cookie::SetCookie;
+
 /// Default idle timeout: 30 minutes without activity ends a session.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::minutes(30);
 /// Default absolute timeout: 12 hours after creation a session ends, however active.
@@ -66,11 +68,21 @@ impl SessionExpiry {
 /// Everything a request needs from the layer; shared behind an `Arc`.
 pub(crate) struct Config {
     pub(crate) store: Arc<dyn SessionStore>,
+    /// The same store when it is a `MemoryStore`: its operations are synchronous, so the
+    /// session calls them directly (no boxed future per call, no boxed settling).
+    pub(crate) memory: Option<Memory>,
     pub(crate) keys: CookieKeys,
-    pub(crate) cookie: CookieConfig,
+    cookie: CookieConfig,
+    /// The cookie's `Set-Cookie` attributes, rendered once.
+    pub(crate) set_cookie: SetCookie,
     /// Whether the cookie value is signed (the default) or the bare ID.
     pub(crate) signed: bool,
-    pub(crate) clock: SharedClock,
+    clock: SharedClock,
+    /// `clock` is the default `SystemClock` (no [`with_clock`](crate::SessionLayer::with_clock)).
+    system_clock: bool,
+    /// The store is a `MemoryStore` that decides expiry by the same clock: a record it returns
+    /// is not expired by this clock either (no second reading needed).
+    store_checks_expiry: bool,
     pub(crate) idle_timeout: Duration,
     pub(crate) absolute_timeout: Duration,
     pub(crate) touch_interval: Duration,
@@ -82,22 +94,29 @@ pub(crate) struct Config {
 impl Config {
     pub(crate) fn new(
         store: Arc<dyn SessionStore>,
+        memory: Option<Memory>,
         keys: CookieKeys,
         cookie: CookieConfig,
     ) -> Self {
-        Self {
+        let mut config = Self {
             store,
+            memory,
             keys,
+            set_cookie: SetCookie::new(&cookie),
             cookie,
             signed: true,
             clock: Arc::new(SystemClock),
+            system_clock: true,
+            store_checks_expiry: false,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             absolute_timeout: DEFAULT_ABSOLUTE_TIMEOUT,
             touch_interval: DEFAULT_TOUCH_INTERVAL,
             keep_on_login: BTreeSet::new(),
             conflict_policy: ConflictPolicy::default(),
             max_save_attempts: 64,
-        }
+        };
+        config.update_store_checks_expiry();
+        config
     }
 }
 
@@ -105,10 +124,14 @@ impl Clone for Config {
     fn clone(&self) -> Self {
         Self {
             store: self.store.clone(),
+            memory: self.memory.clone(),
             keys: self.keys.clone(),
             cookie: self.cookie.clone(),
+            set_cookie: self.set_cookie.clone(),
             signed: self.signed,
             clock: self.clock.clone(),
+            system_clock: self.system_clock,
+            store_checks_expiry: self.store_checks_expiry,
             idle_timeout: self.idle_timeout,
             absolute_timeout: self.absolute_timeout,
             touch_interval: self.touch_interval,
@@ -116,6 +139,109 @@ impl Clone for Config {
             conflict_policy: self.conflict_policy,
             max_save_attempts: self.max_save_attempts,
         }
+    }
+}
+
+impl Config {
+    /// The session cookie's definition.
+    pub(crate) fn cookie(&self) -> &CookieConfig {
+        &self.cookie
+    }
+
+    /// The clock of every expiry decision.
+    pub(crate) fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    pub(crate) fn set_clock(&mut self, clock: SharedClock) {
+        self.clock = clock;
+        self.system_clock = false;
+        self.update_store_checks_expiry();
+    }
+
+    /// "Now" as nanoseconds since the epoch, read straight from the system time when the
+    /// clock is the default `SystemClock` (what it would return, without building a date);
+    /// `None` for any other clock.
+    pub(crate) fn system_clock_nanos(&self) -> Option<i128> {
+        if !self.system_clock {
+            return None;
+        }
+        Some(
+            match std::time::SystemTime::now().duration_since(std::time::SystemTime::UNIX_EPOCH) {
+                Ok(after) => after.as_nanos() as i128,
+                Err(before) => -(before.duration().as_nanos() as i128),
+            },
+        )
+    }
+
+    /// Whether a record the store returned needs no expiry check by this layer's clock.
+    pub(crate) fn store_checks_expiry(&self) -> bool {
+        self.store_checks_expiry
+    }
+
+    fn update_store_checks_expiry(&mut self) {
+        self.store_checks_expiry = self
+            .memory
+            .as_ref()
+            .is_some_and(|memory| memory.shares_clock(&self.clock, self.system_clock));
+    }
+
+    pub(crate) fn set_cookie_definition(&mut self, cookie: CookieConfig) {
+        self.set_cookie = SetCookie::new(&cookie);
+        self.cookie = cookie;
+    }
+}
+
+/// The store when it is a [`MemoryStore`](crate::MemoryStore).
+#[cfg(feature = "memory")]
+pub(crate) type Memory = crate::MemoryStore;
+
+/// Without the `memory` feature there is no `MemoryStore`: never a value.
+#[cfg(not(feature = "memory"))]
+#[derive(Debug, Clone)]
+pub(crate) enum Memory {}
+
+#[cfg(not(feature = "memory"))]
+impl Memory {
+    pub(crate) fn load_now(
+        &self,
+        _: &auth_core::SessionId,
+    ) -> auth_core::StoreResult<Option<auth_core::SessionRecord>> {
+        match *self {}
+    }
+
+    pub(crate) fn create_now(
+        &self,
+        _: &auth_core::SessionRecord,
+    ) -> auth_core::StoreResult<auth_core::CreateOutcome> {
+        match *self {}
+    }
+
+    pub(crate) fn save_now(
+        &self,
+        _: &auth_core::SessionRecord,
+    ) -> auth_core::StoreResult<auth_core::SaveOutcome> {
+        match *self {}
+    }
+
+    pub(crate) fn touch_now(&self, _: &auth_core::SessionId, _: time::OffsetDateTime) -> bool {
+        match *self {}
+    }
+
+    pub(crate) fn delete_now(&self, _: &auth_core::SessionId) {
+        match *self {}
+    }
+
+    pub(crate) fn cycle_now(
+        &self,
+        _: &auth_core::SessionId,
+        _: &auth_core::SessionRecord,
+    ) -> auth_core::CreateOutcome {
+        match *self {}
+    }
+
+    pub(crate) fn shares_clock(&self, _: &SharedClock, _: bool) -> bool {
+        match *self {}
     }
 }
 

@@ -69,9 +69,11 @@
 
 mod caching;
 mod config;
+mod cookie;
 mod error;
 #[cfg(feature = "axum")]
 mod extract;
+mod id;
 mod layer;
 #[cfg(feature = "memory")]
 mod memory;

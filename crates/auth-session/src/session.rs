@@ -1,21 +1,36 @@
 //! The per-request `Session` handle and what happens to it after the response.
+//!
+//! # Cost
+//!
+//! The handle is built for every request, used or not, so it is kept cheap:
+//!
+//! - its state sits behind a `std::sync::Mutex`, held only for short synchronous steps, never
+//!   across an `.await`;
+//! - with a [`MemoryStore`](crate::MemoryStore) every store call is a direct synchronous call
+//!   (no boxed future), and settling after the response needs no boxed future either, except
+//!   to retry a save that lost a race;
+//! - the handle's allocation and buffers are recycled per thread once the response is done and
+//!   no other handle to it is left (only with a `MemoryStore`: other stores keep a weak
+//!   self-reference for the identity resolver);
+//! - other stores load under an async gate, so concurrent first uses of one session load it
+//!   once.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use auth_core::{
     AuthMethod, CreateOutcome, Identity, IdentityResolver, ResolveFuture, SaveOutcome, SessionData,
-    SessionId, SessionRecord, StoreError,
+    SessionId, SessionRecord, StoreError, StoreResult,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 use time::{Duration, OffsetDateTime};
-use tokio::sync::{Mutex, MutexGuard};
 
-use crate::config::{Config, ConflictPolicy};
+use crate::config::{Config, ConflictPolicy, Memory};
+use crate::id::{new_session_id, parse_id};
 use crate::{SessionError, SessionExpiry};
 
 /// The request's session: typed key/value data, login and logout.
@@ -56,22 +71,29 @@ pub struct Session {
 }
 
 pub(crate) struct SessionInner {
-    pub(crate) config: Arc<Config>,
-    /// The raw session cookie value, verified only when the session is used (an untouched
-    /// request costs no MAC check).
-    cookie: Option<String>,
-    /// The verified cookie: the ID, and whether it was sealed with an old key.
-    verified: OnceLock<(Option<SessionId>, bool)>,
+    /// `None` only while the handle waits in the per-thread pool (so a pooled handle keeps no
+    /// layer, and no store, alive).
+    config: Option<Arc<Config>>,
+    /// The raw session cookie value (when `has_cookie`), verified only when the session is
+    /// used (an untouched request costs no MAC check).
+    cookie: String,
+    has_cookie: bool,
     /// Set by the first method call, so an untouched session costs nothing afterwards.
     pub(crate) used: AtomicBool,
     state: Mutex<State>,
-    /// Itself, so the lazy identity resolver can hand out an owned handle.
-    this: Weak<Self>,
+    /// Held while a store other than `MemoryStore` loads the session, so concurrent first uses
+    /// load it once.
+    load_gate: tokio::sync::Mutex<()>,
+    /// Itself, so the lazy identity resolver can hand out an owned handle to an async load;
+    /// `None` with a `MemoryStore`, whose loads are synchronous.
+    this: Option<Weak<Self>>,
 }
 
 #[derive(Default)]
 struct State {
     loaded: bool,
+    /// The verified cookie, once checked: the ID, and whether it was sealed with an old key.
+    verified: Option<(Option<SessionId>, bool)>,
     error: Option<Arc<StoreError>>,
     /// The working copy; `None` while anonymous with nothing written.
     record: Option<SessionRecord>,
@@ -85,6 +107,42 @@ struct State {
     expiry_changed: bool,
 }
 
+impl State {
+    /// Empties the state for the next request, keeping the buffers of `changes`.
+    fn reset(&mut self) {
+        let Self {
+            loaded,
+            verified,
+            error,
+            record,
+            original,
+            changes,
+            modified,
+            cycle,
+            destroyed,
+            expiry_changed,
+        } = self;
+        *loaded = false;
+        *verified = None;
+        *error = None;
+        *record = None;
+        *original = None;
+        changes.reset(false);
+        *modified = false;
+        *cycle = false;
+        *destroyed = false;
+        *expiry_changed = false;
+    }
+
+    /// The outcome of the load, once loaded.
+    fn status(&self) -> Result<(), SessionError> {
+        match &self.error {
+            Some(error) => Err(SessionError::Unavailable(error.clone())),
+            None => Ok(()),
+        }
+    }
+}
+
 /// The loaded record's identity, version, expiry and data (shared, not copied).
 struct Original {
     id: SessionId,
@@ -93,11 +151,46 @@ struct Original {
     data: Arc<SessionData>,
 }
 
-/// This request's changes, kept so they can be re-applied over a concurrent save.
+/// The keys this request set or removed, kept so they can be re-applied over a concurrent
+/// save. Only names: a key's value is the working record's (absent when removed), since every
+/// change goes to both. One string buffer for all names, so a recycled handle allocates nothing.
 #[derive(Default)]
 struct Changes {
     cleared: bool,
-    keys: BTreeMap<String, Option<Value>>,
+    names: String,
+    /// The end of each name in `names`.
+    ends: Vec<usize>,
+}
+
+/// Past this many changed keys, [`Changes::note`] stops looking for duplicates (the merge
+/// dedups).
+const DEDUP_UP_TO: usize = 16;
+
+impl Changes {
+    fn reset(&mut self, cleared: bool) {
+        self.cleared = cleared;
+        self.names.clear();
+        self.ends.clear();
+    }
+
+    fn note(&mut self, key: &str) {
+        if self.ends.len() <= DEDUP_UP_TO && self.keys().any(|k| k == key) {
+            return;
+        }
+        self.names.push_str(key);
+        self.ends.push(self.names.len());
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &str> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(self.ends.iter().copied())
+            .map(|(from, to)| self.names.get(from..to).unwrap_or_default())
+    }
+
+    fn is_empty(&self) -> bool {
+        !self.cleared && self.ends.is_empty()
+    }
 }
 
 /// What the layer must do to the response once the session is settled.
@@ -106,6 +199,28 @@ pub(crate) struct Settled {
     pub(crate) cookie: CookieChange,
     pub(crate) unavailable: bool,
     pub(crate) conflicts: Vec<String>,
+}
+
+impl Settled {
+    fn cookie(cookie: CookieChange) -> Self {
+        Self {
+            cookie,
+            ..Self::default()
+        }
+    }
+
+    fn unavailable() -> Self {
+        Self {
+            unavailable: true,
+            ..Self::default()
+        }
+    }
+
+    /// A store failure while settling: logged, and the response becomes a 503.
+    fn failed(error: &StoreError) -> Self {
+        tracing::error!(%error, "session store failed to save a session");
+        Self::unavailable()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -119,26 +234,105 @@ pub(crate) enum CookieChange {
     Remove,
 }
 
+/// What settling must do, decided under the state's lock.
+enum Plan {
+    Done(Settled),
+    Delete(SessionId),
+    Create(SessionRecord),
+    Cycle(SessionId, SessionRecord),
+    Save {
+        record: SessionRecord,
+        resend_cookie: bool,
+    },
+    Touch {
+        id: SessionId,
+        expires_at: OffsetDateTime,
+        resend_cookie: bool,
+        max_age: Option<Duration>,
+    },
+}
+
+/// Settling that needs the store asynchronously: the plan and what a save needs to merge.
+pub(crate) struct Job {
+    plan: Plan,
+    original: Option<Original>,
+    changes: Changes,
+    /// "Now" when settling began, in nanoseconds since the epoch.
+    now: i128,
+    /// The first save already conflicted (synchronously): start with the merge.
+    conflicted: bool,
+}
+
+thread_local! {
+    /// Handles whose request is done, kept for the next request on this thread.
+    static POOL: RefCell<Vec<Arc<SessionInner>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// At most this many idle handles per thread.
+const POOL_MAX: usize = 32;
+/// A handle whose buffers grew past this (a huge cookie, many changed keys) is freed, not kept.
+const POOL_MAX_BYTES: usize = 4 * 1024;
+
 impl Session {
-    pub(crate) fn new(config: Arc<Config>, cookie: Option<String>) -> Self {
-        Self {
-            inner: Arc::new_cyclic(|this| SessionInner {
-                config,
-                cookie,
-                verified: OnceLock::new(),
-                used: AtomicBool::new(false),
-                state: Mutex::new(State::default()),
-                this: this.clone(),
-            }),
+    /// The handle for one request, recycled from this thread's pool when possible.
+    pub(crate) fn new(config: &Arc<Config>, cookie: Option<&str>) -> Self {
+        if config.memory.is_none() {
+            let inner = Arc::new_cyclic(|this| {
+                SessionInner::new(config.clone(), cookie, Some(this.clone()))
+            });
+            return Self { inner };
         }
+        let pooled = POOL
+            .try_with(|pool| pool.try_borrow_mut().ok()?.pop())
+            .ok()
+            .flatten();
+        if let Some(mut inner) = pooled
+            && let Some(reused) = Arc::get_mut(&mut inner)
+        {
+            reused.reuse(config.clone(), cookie);
+            return Self { inner };
+        }
+        Self {
+            inner: Arc::new(SessionInner::new(config.clone(), cookie, None)),
+        }
+    }
+
+    /// Gives the handle back to this thread's pool when no other handle to it is left (the
+    /// request and every clone are gone), so the next request reuses it.
+    pub(crate) fn recycle(self) {
+        let Self { mut inner } = self;
+        let Some(done) = Arc::get_mut(&mut inner) else {
+            return;
+        };
+        // An unused handle's state was never touched: only its layer is let go.
+        let reusable = if *done.used.get_mut() {
+            done.clear()
+        } else {
+            done.config = None;
+            true
+        };
+        if done.this.is_some() || !reusable {
+            return;
+        }
+        let _ = POOL.try_with(|pool| {
+            if let Ok(mut pool) = pool.try_borrow_mut()
+                && pool.len() < POOL_MAX
+            {
+                pool.push(inner);
+            }
+        });
     }
 
     /// Locks the state and loads the record on first use.
     async fn state(&self) -> Result<MutexGuard<'_, State>, SessionError> {
-        self.inner.used.store(true, Ordering::Release);
-        let mut state = self.inner.state.lock().await;
-        self.inner.ensure_loaded(&mut state).await?;
-        Ok(state)
+        let inner = &*self.inner;
+        inner.used.store(true, Ordering::Release);
+        if let Some(memory) = &inner.config().memory {
+            let mut state = inner.lock();
+            inner.load_from_memory(&mut state, memory)?;
+            return Ok(state);
+        }
+        inner.load_from_store().await
     }
 
     /// The value stored under `key`, or `None`.
@@ -176,9 +370,16 @@ impl Session {
             source: Arc::new(source),
         })?;
         let mut state = self.state().await?;
-        let record = self.inner.ensure_record(&mut state)?;
-        record.data_mut().insert(key.to_owned(), value.clone());
-        state.changes.keys.insert(key.to_owned(), Some(value));
+        let state = &mut *state;
+        let record = self.inner.ensure_record(state)?;
+        let data = record.data_mut();
+        match data.get_mut(key) {
+            Some(slot) => *slot = value,
+            None => {
+                data.insert(key.to_owned(), value);
+            }
+        }
+        state.changes.note(key);
         state.modified = true;
         Ok(())
     }
@@ -190,6 +391,7 @@ impl Session {
     /// As [`get`](Self::get).
     pub async fn remove<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
         let mut state = self.state().await?;
+        let state = &mut *state;
         let Some(record) = state.record.as_mut() else {
             return Ok(None);
         };
@@ -197,7 +399,7 @@ impl Session {
             return Ok(None);
         }
         let old = record.data_mut().remove(key);
-        state.changes.keys.insert(key.to_owned(), None);
+        state.changes.note(key);
         state.modified = true;
         old.map(|v| {
             T::deserialize(v).map_err(|source| SessionError::Deserialize {
@@ -216,14 +418,12 @@ impl Session {
     /// [`SessionError::Unavailable`] when the store fails to load the session.
     pub async fn clear(&self) -> Result<(), SessionError> {
         let mut state = self.state().await?;
+        let state = &mut *state;
         let Some(record) = state.record.as_mut() else {
             return Ok(());
         };
         record.data_mut().clear();
-        state.changes = Changes {
-            cleared: true,
-            keys: BTreeMap::new(),
-        };
+        state.changes.reset(true);
         state.modified = true;
         Ok(())
     }
@@ -237,8 +437,9 @@ impl Session {
     /// [`SessionError::Unavailable`] when the store fails to load the session.
     pub async fn login(&self, identity: &Identity) -> Result<(), SessionError> {
         let mut state = self.state().await?;
-        let keep = &self.inner.config.keep_on_login;
-        let record = self.inner.ensure_record(&mut state)?;
+        let state = &mut *state;
+        let keep = &self.inner.config().keep_on_login;
+        let record = self.inner.ensure_record(state)?;
         let other_subject = record
             .subject
             .as_deref()
@@ -262,7 +463,7 @@ impl Session {
     /// turns the response into a 503.
     pub async fn logout(&self) -> Result<(), SessionError> {
         self.inner.used.store(true, Ordering::Release);
-        let mut state = self.inner.state.lock().await;
+        let mut state = self.inner.lock();
         state.destroyed = true;
         state.record = None;
         state.loaded = true;
@@ -291,7 +492,8 @@ impl Session {
     /// [`SessionError::Unavailable`] when the store fails to load the session.
     pub async fn set_expiry(&self, expiry: SessionExpiry) -> Result<(), SessionError> {
         let mut state = self.state().await?;
-        let record = self.inner.ensure_record(&mut state)?;
+        let state = &mut *state;
+        let record = self.inner.ensure_record(state)?;
         record.idle_timeout = Some(expiry.idle());
         record.absolute_expires_at = Some(record.created_at + expiry.absolute());
         state.expiry_changed = true;
@@ -323,7 +525,20 @@ fn identity_of(record: &SessionRecord) -> Option<Identity> {
 
 impl IdentityResolver for SessionInner {
     fn resolve(&self) -> ResolveFuture {
-        let session = self.this.upgrade().map(|inner| Session { inner });
+        if let Some(memory) = &self.config().memory {
+            self.used.store(true, Ordering::Release);
+            let mut state = self.lock();
+            let identity = self
+                .load_from_memory(&mut state, memory)
+                .map(|()| state.record.as_ref().and_then(identity_of));
+            drop(state);
+            return Box::pin(std::future::ready(identity.map_err(Into::into)));
+        }
+        let session = self
+            .this
+            .as_ref()
+            .and_then(Weak::upgrade)
+            .map(|inner| Session { inner });
         Box::pin(async move {
             match session {
                 Some(session) => session.identity().await.map_err(Into::into),
@@ -334,47 +549,151 @@ impl IdentityResolver for SessionInner {
 }
 
 impl SessionInner {
+    fn new(config: Arc<Config>, cookie: Option<&str>, this: Option<Weak<Self>>) -> Self {
+        Self {
+            config: Some(config),
+            cookie: cookie.map(str::to_owned).unwrap_or_default(),
+            has_cookie: cookie.is_some(),
+            used: AtomicBool::new(false),
+            state: Mutex::new(State::default()),
+            load_gate: tokio::sync::Mutex::new(()),
+            this,
+        }
+    }
+
+    /// Readies a pooled handle for a new request.
+    fn reuse(&mut self, config: Arc<Config>, cookie: Option<&str>) {
+        self.config = Some(config);
+        self.cookie.clear();
+        if let Some(cookie) = cookie {
+            self.cookie.push_str(cookie);
+        }
+        self.has_cookie = cookie.is_some();
+        *self.used.get_mut() = false;
+    }
+
+    /// Drops everything the request left, keeping the buffers; `false` when they are too big
+    /// to keep.
+    fn clear(&mut self) -> bool {
+        self.config = None;
+        let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
+        state.reset();
+        self.cookie.capacity() + state.changes.names.capacity() <= POOL_MAX_BYTES
+            && state.changes.ends.capacity() <= 64
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        match &self.config {
+            Some(config) => config,
+            None => unreachable!("a session handle is used only while it serves a request"),
+        }
+    }
+
+    pub(crate) fn config_arc(&self) -> Arc<Config> {
+        match &self.config {
+            Some(config) => Arc::clone(config),
+            None => unreachable!("a session handle is used only while it serves a request"),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every step under the lock leaves the state consistent, so a panic elsewhere (a
+        // `Deserialize` implementation, say) cannot corrupt it.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The session ID from the cookie, if it verifies, and whether it needs re-sealing.
-    fn verified_cookie(&self) -> (Option<SessionId>, bool) {
-        *self.verified.get_or_init(|| {
-            let Some(value) = self.cookie.as_deref() else {
-                return (None, false);
-            };
-            let config = &*self.config;
-            if !config.signed {
-                return (SessionId::parse(value).ok(), false);
-            }
-            match config.keys.open_signed(config.cookie.name(), value) {
-                Some((id, current)) => match SessionId::parse(&id) {
-                    Ok(id) => (Some(id), !current),
-                    Err(_) => (None, false),
-                },
+    fn verified_cookie(&self, state: &mut State) -> (Option<SessionId>, bool) {
+        if let Some(verified) = state.verified {
+            return verified;
+        }
+        let verified = self.verify_cookie();
+        state.verified = Some(verified);
+        verified
+    }
+
+    fn verify_cookie(&self) -> (Option<SessionId>, bool) {
+        if !self.has_cookie {
+            return (None, false);
+        }
+        let value = self.cookie.as_str();
+        let config = self.config();
+        if !config.signed {
+            return (parse_id(value), false);
+        }
+        match config.keys.open_signed(config.cookie().name(), value) {
+            Some((id, current)) => match parse_id(&id) {
+                Some(id) => (Some(id), !current),
                 None => (None, false),
-            }
-        })
+            },
+            None => (None, false),
+        }
     }
 
-    fn cookie_id(&self) -> Option<SessionId> {
-        self.verified_cookie().0
+    fn cookie_id(&self, state: &mut State) -> Option<SessionId> {
+        self.verified_cookie(state).0
     }
 
-    fn cookie_needs_reseal(&self) -> bool {
-        self.verified_cookie().1
+    fn cookie_needs_reseal(&self, state: &mut State) -> bool {
+        self.verified_cookie(state).1
     }
 
-    async fn ensure_loaded(&self, state: &mut State) -> Result<(), SessionError> {
+    /// Loads the record from a `MemoryStore` on first use, under the state's lock.
+    fn load_from_memory(&self, state: &mut State, memory: &Memory) -> Result<(), SessionError> {
         if state.loaded {
-            return match &state.error {
-                Some(error) => Err(SessionError::Unavailable(error.clone())),
-                None => Ok(()),
-            };
+            return state.status();
         }
         state.loaded = true;
-        let Some(id) = self.cookie_id() else {
+        let Some(id) = self.cookie_id(state) else {
             return Ok(());
         };
-        match self.config.store.load(&id).await {
-            Ok(Some(record)) if record.id == id && !record.is_expired(self.config.clock.now()) => {
+        let loaded = memory.load_now(&id);
+        self.install(state, id, loaded)
+    }
+
+    /// Loads the record from an async store on first use; concurrent first uses wait for one
+    /// load. The state's lock is not held across the store call.
+    async fn load_from_store(&self) -> Result<MutexGuard<'_, State>, SessionError> {
+        let _gate = self.load_gate.lock().await;
+        let id = {
+            let mut state = self.lock();
+            if state.loaded {
+                state.status()?;
+                return Ok(state);
+            }
+            match self.cookie_id(&mut state) {
+                Some(id) => id,
+                None => {
+                    state.loaded = true;
+                    return Ok(state);
+                }
+            }
+        };
+        let loaded = self.config().store.load(&id).await;
+        let mut state = self.lock();
+        if state.loaded {
+            // Logged out meanwhile: that wins.
+            state.status()?;
+        } else {
+            state.loaded = true;
+            self.install(&mut state, id, loaded)?;
+        }
+        Ok(state)
+    }
+
+    /// Adopts what the store returned for the cookie's `id`.
+    fn install(
+        &self,
+        state: &mut State,
+        id: SessionId,
+        loaded: StoreResult<Option<SessionRecord>>,
+    ) -> Result<(), SessionError> {
+        match loaded {
+            Ok(Some(record))
+                if record.id == id
+                    && (self.config().store_checks_expiry()
+                        || !record.is_expired(self.config().clock().now())) =>
+            {
                 state.original = Some(Original {
                     id: record.id,
                     version: record.version,
@@ -401,11 +720,19 @@ impl SessionInner {
         state: &'s mut State,
     ) -> Result<&'s mut SessionRecord, SessionError> {
         if state.record.is_none() {
-            let now = self.config.clock.now();
-            let id = SessionId::generate().map_err(|_| SessionError::Random)?;
+            let config = self.config();
+            let now = now_nanos(config);
+            let id = new_session_id().map_err(|_| SessionError::Random)?;
+            // The record keeps whole seconds (`SessionRecord::new` truncates).
             state.record = Some(
-                SessionRecord::new(id, now, now + self.config.idle_timeout)
-                    .with_absolute_expiry(now + self.config.absolute_timeout),
+                SessionRecord::new(
+                    id,
+                    whole_seconds(now),
+                    whole_seconds(now + config.idle_timeout.whole_nanoseconds()),
+                )
+                .with_absolute_expiry(whole_seconds(
+                    now + config.absolute_timeout.whole_nanoseconds(),
+                )),
             );
         }
         match state.record.as_mut() {
@@ -414,242 +741,448 @@ impl SessionInner {
         }
     }
 
-    /// Settles without I/O when none is needed (the session was only read and no touch is
-    /// due), so the common read-only request needs no boxed future. `None`: call
-    /// [`settle`](Self::settle).
-    pub(crate) fn settle_without_io(&self) -> Option<Settled> {
-        let state = self.state.try_lock().ok()?;
-        if state.error.is_some() {
-            return Some(Settled {
-                unavailable: true,
-                ..Settled::default()
-            });
-        }
-        if state.destroyed || state.modified {
-            return None;
-        }
-        let (Some(record), Some(original)) = (&state.record, &state.original) else {
-            // Nothing was written and nothing loaded: nothing to do.
-            return (!state.modified).then(Settled::default);
+    /// Settles what the request did, after the inner service answered, when that needs no
+    /// asynchronous store call: always with a `MemoryStore` (except a save that lost a race),
+    /// and with other stores when the session was only read and no touch is due. Otherwise
+    /// the [`Job`] for [`settle_io`].
+    pub(crate) fn settle_now(&self) -> Result<Settled, Box<Job>> {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let config = self.config();
+        let (plan, now) = self.plan(state);
+        let plan = match (&config.memory, plan) {
+            (_, Plan::Done(settled)) => return Ok(settled),
+            (Some(memory), plan) => match run_memory(memory, plan, state.original.as_ref(), now) {
+                Ok(settled) => return Ok(settled),
+                Err(plan) => *plan,
+            },
+            (None, plan) => plan,
         };
-        let now = self.config.clock.now();
-        let deadline = record
-            .absolute_expires_at
-            .unwrap_or(record.created_at + self.config.absolute_timeout);
-        let idle = record.idle_timeout.unwrap_or(self.config.idle_timeout);
-        let expires_at = (now + idle).min(deadline);
-        if expires_at - original.expires_at >= self.config.touch_interval {
-            return None;
-        }
-        let cookie = if self.cookie_needs_reseal() {
-            CookieChange::Set {
-                id: original.id,
-                max_age: record.idle_timeout.map(|_| original.expires_at - now),
-            }
-        } else {
-            CookieChange::None
-        };
-        Some(Settled {
-            cookie,
-            ..Settled::default()
-        })
+        let conflicted = config.memory.is_some();
+        Err(Box::new(Job {
+            plan,
+            original: state.original.take(),
+            changes: std::mem::take(&mut state.changes),
+            now,
+            conflicted,
+        }))
     }
 
-    /// Persists what the request did; called once, after the inner service answered.
-    pub(crate) async fn settle(&self) -> Settled {
-        let mut state = self.state.lock().await;
-        let state = &mut *state;
+    /// Decides what settling must do. Takes the working record when it is to be written.
+    ///
+    /// The expiry arithmetic is done on nanoseconds since the epoch (exact, like the same sums
+    /// on `OffsetDateTime`, without calendar work); dates are built only for what is written.
+    fn plan(&self, state: &mut State) -> (Plan, i128) {
+        let config = self.config();
         if state.error.is_some() {
-            return Settled {
-                unavailable: true,
-                ..Settled::default()
-            };
+            return (Plan::Done(Settled::unavailable()), 0);
         }
-        let config = &*self.config;
-        let now = config.clock.now();
-
         if state.destroyed {
-            let id = state.original.as_ref().map(|r| r.id).or(self.cookie_id());
-            if let Some(id) = id
-                && let Err(error) = config.store.delete(&id).await
-            {
-                tracing::error!(%error, "session store failed to delete a session at logout");
-                return Settled {
-                    unavailable: true,
-                    ..Settled::default()
-                };
+            let id = match &state.original {
+                Some(original) => Some(original.id),
+                None => self.cookie_id(state),
+            };
+            let plan = match id {
+                Some(id) => Plan::Delete(id),
+                None => Plan::Done(Settled::cookie(CookieChange::Remove)),
+            };
+            return (plan, 0);
+        }
+        let Some(record) = &state.record else {
+            // Nothing was written and nothing loaded: nothing to do.
+            return (Plan::Done(Settled::default()), 0);
+        };
+        if state.original.is_none() && !state.modified {
+            return (Plan::Done(Settled::default()), 0);
+        }
+        let now = now_nanos(config);
+        let deadline = match record.absolute_expires_at {
+            Some(at) => at.unix_timestamp_nanos(),
+            None => {
+                record.created_at.unix_timestamp_nanos()
+                    + config.absolute_timeout.whole_nanoseconds()
             }
-            return Settled {
-                cookie: CookieChange::Remove,
-                ..Settled::default()
+        };
+        let idle = record.idle_timeout.unwrap_or(config.idle_timeout);
+        let expires_at = (now + idle.whole_nanoseconds()).min(deadline);
+        let persistent = record.idle_timeout.is_some();
+
+        let plan = match &state.original {
+            Some(original) if !state.modified => {
+                let (id, loaded_expiry) = (original.id, original.expires_at);
+                let moved = expires_at - loaded_expiry.unix_timestamp_nanos();
+                if moved >= config.touch_interval.whole_nanoseconds() {
+                    Plan::Touch {
+                        id,
+                        expires_at: date(expires_at),
+                        resend_cookie: persistent || self.cookie_needs_reseal(state),
+                        max_age: persistent.then(|| duration(expires_at - now)),
+                    }
+                } else if self.cookie_needs_reseal(state) {
+                    let loaded_expiry = loaded_expiry.unix_timestamp_nanos();
+                    Plan::Done(Settled::cookie(CookieChange::Set {
+                        id,
+                        max_age: persistent.then(|| duration(loaded_expiry - now)),
+                    }))
+                } else {
+                    Plan::Done(Settled::default())
+                }
+            }
+            original => {
+                let original = original.as_ref().map(|o| (o.id, o.version));
+                let resend_cookie = state.expiry_changed || self.cookie_needs_reseal(state);
+                let Some(record) = state.record.take() else {
+                    return (Plan::Done(Settled::default()), now);
+                };
+                // Truncated to whole seconds, as `with_expires_at` would.
+                let mut record = record.with_expires_at(whole_seconds(expires_at));
+                match original {
+                    None => Plan::Create(record),
+                    Some((id, _)) if state.cycle => Plan::Cycle(id, record),
+                    Some((_, version)) => {
+                        record.version = version;
+                        Plan::Save {
+                            record,
+                            resend_cookie,
+                        }
+                    }
+                }
+            }
+        };
+        (plan, now)
+    }
+}
+
+/// "Now" by the layer's clock, in nanoseconds since the epoch.
+fn now_nanos(config: &Config) -> i128 {
+    match config.system_clock_nanos() {
+        Some(nanos) => nanos,
+        None => config.clock().now().unix_timestamp_nanos(),
+    }
+}
+
+/// `nanos` as a `Duration` (saturating).
+fn duration(nanos: i128) -> Duration {
+    const NANOS_PER_SECOND: i128 = 1_000_000_000;
+    let rest = (nanos % NANOS_PER_SECOND) as i32;
+    match i64::try_from(nanos / NANOS_PER_SECOND) {
+        Ok(seconds) => Duration::new(seconds, rest),
+        Err(_) if nanos < 0 => Duration::MIN,
+        Err(_) => Duration::MAX,
+    }
+}
+
+/// The date `nanos` after the epoch, truncated to whole seconds (rounded down, as
+/// `OffsetDateTime::replace_nanosecond(0)` does), saturating at the representable range.
+fn whole_seconds(nanos: i128) -> OffsetDateTime {
+    const NANOS_PER_SECOND: i128 = 1_000_000_000;
+    i64::try_from(nanos.div_euclid(NANOS_PER_SECOND))
+        .ok()
+        .and_then(|seconds| OffsetDateTime::from_unix_timestamp(seconds).ok())
+        .unwrap_or_else(|| date(nanos).replace_nanosecond(0).unwrap_or(date(nanos)))
+}
+
+/// The date `nanos` after the epoch (saturating at the representable range).
+fn date(nanos: i128) -> OffsetDateTime {
+    // Years 1677 to 2262 fit in `i64` nanoseconds, where the arithmetic is cheap.
+    if let Ok(nanos) = i64::try_from(nanos) {
+        const NANOS_PER_SECOND: i64 = 1_000_000_000;
+        let at = OffsetDateTime::from_unix_timestamp(nanos.div_euclid(NANOS_PER_SECOND)).and_then(
+            |at| {
+                // Below one second: fits.
+                at.replace_nanosecond(nanos.rem_euclid(NANOS_PER_SECOND) as u32)
+            },
+        );
+        if let Ok(at) = at {
+            return at;
+        }
+    }
+    OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(if nanos < 0 {
+        time::PrimitiveDateTime::MIN.assume_utc()
+    } else {
+        time::PrimitiveDateTime::MAX.assume_utc()
+    })
+}
+
+/// The cookie for a record just written.
+fn cookie_for(record: &SessionRecord, now: i128) -> CookieChange {
+    CookieChange::Set {
+        id: record.id,
+        max_age: record
+            .idle_timeout
+            .map(|_| duration(record.expires_at.unix_timestamp_nanos() - now)),
+    }
+}
+
+fn saved(record: &SessionRecord, resend_cookie: bool, now: i128) -> CookieChange {
+    if resend_cookie || record.idle_timeout.is_some() {
+        cookie_for(record, now)
+    } else {
+        CookieChange::None
+    }
+}
+
+fn touched(
+    live: bool,
+    id: SessionId,
+    resend_cookie: bool,
+    max_age: Option<Duration>,
+) -> CookieChange {
+    match (live, resend_cookie) {
+        (true, true) => CookieChange::Set { id, max_age },
+        (true, false) => CookieChange::None,
+        (false, _) => CookieChange::Remove,
+    }
+}
+
+fn deleted_meanwhile() -> Settled {
+    tracing::info!(
+        "session was deleted by a concurrent request; this request's changes are dropped"
+    );
+    Settled::cookie(CookieChange::Remove)
+}
+
+fn collisions() -> StoreError {
+    StoreError::backend("three session ID collisions in a row")
+}
+
+fn fresh_id() -> Result<SessionId, StoreError> {
+    new_session_id().map_err(StoreError::backend)
+}
+
+/// Carries out `plan` on a `MemoryStore`, synchronously. `Err`: a save lost a race; the plan
+/// goes on asynchronously (the merge backs off before re-reading).
+fn run_memory(
+    memory: &Memory,
+    plan: Plan,
+    original: Option<&Original>,
+    now: i128,
+) -> Result<Settled, Box<Plan>> {
+    let settled = match plan {
+        Plan::Done(settled) => settled,
+        Plan::Delete(id) => {
+            memory.delete_now(&id);
+            Settled::cookie(CookieChange::Remove)
+        }
+        Plan::Create(mut record) => {
+            for _ in 0..3 {
+                match memory.create_now(&record) {
+                    Ok(CreateOutcome::Created) => {
+                        return Ok(Settled::cookie(cookie_for(&record, now)));
+                    }
+                    Ok(CreateOutcome::IdTaken) => match fresh_id() {
+                        Ok(id) => record.id = id,
+                        Err(error) => return Ok(Settled::failed(&error)),
+                    },
+                    Err(error) => return Ok(Settled::failed(&error)),
+                }
+            }
+            Settled::failed(&collisions())
+        }
+        Plan::Cycle(old, mut record) => {
+            record.version = 1;
+            for _ in 0..3 {
+                match fresh_id() {
+                    Ok(id) => record.id = id,
+                    Err(error) => return Ok(Settled::failed(&error)),
+                }
+                if memory.cycle_now(&old, &record) == CreateOutcome::Created {
+                    return Ok(Settled::cookie(cookie_for(&record, now)));
+                }
+            }
+            Settled::failed(&collisions())
+        }
+        Plan::Save {
+            record,
+            resend_cookie,
+        } => match memory.save_now(&record) {
+            Ok(SaveOutcome::Saved { .. }) => Settled::cookie(saved(&record, resend_cookie, now)),
+            Ok(SaveOutcome::NotFound) => deleted_meanwhile(),
+            Ok(SaveOutcome::Conflict) if original.is_some() => {
+                return Err(Box::new(Plan::Save {
+                    record,
+                    resend_cookie,
+                }));
+            }
+            Ok(SaveOutcome::Conflict) => Settled::failed(&StoreError::backend("no original")),
+            Err(error) => Settled::failed(&error),
+        },
+        Plan::Touch {
+            id,
+            expires_at,
+            resend_cookie,
+            max_age,
+        } => Settled::cookie(touched(
+            memory.touch_now(&id, expires_at),
+            id,
+            resend_cookie,
+            max_age,
+        )),
+    };
+    Ok(settled)
+}
+
+/// Carries out `job` with the store's async calls; the handle is no longer needed.
+pub(crate) async fn settle_io(config: Arc<Config>, job: Box<Job>) -> Settled {
+    let store = &*config.store;
+    let Job {
+        plan,
+        original,
+        changes,
+        now,
+        conflicted,
+    } = *job;
+    let result = match plan {
+        Plan::Done(settled) => return settled,
+        Plan::Delete(id) => {
+            return match store.delete(&id).await {
+                Ok(()) => Settled::cookie(CookieChange::Remove),
+                Err(error) => {
+                    tracing::error!(%error, "session store failed to delete a session at logout");
+                    Settled::unavailable()
+                }
             };
         }
-
-        let Some(mut record) = state.record.take() else {
-            return Settled::default();
-        };
-        let deadline = record
-            .absolute_expires_at
-            .unwrap_or(record.created_at + config.absolute_timeout);
-        let idle = record.idle_timeout.unwrap_or(config.idle_timeout);
-        let expires_at = (now + idle).min(deadline);
-        record = record.with_expires_at(expires_at);
-        let persistent = record.idle_timeout.is_some();
-        let max_age = |at: OffsetDateTime| persistent.then(|| at - now);
-
-        let result = match &state.original {
-            None if !state.modified => return Settled::default(),
-            None => self.create(record).await,
-            Some(original) if state.cycle => self.cycle(original.id, record).await,
-            Some(original) if state.modified => {
-                self.save(
-                    original,
-                    record,
-                    &state.changes,
-                    state.expiry_changed || self.cookie_needs_reseal(),
+        Plan::Create(record) => create(store, record, now).await,
+        Plan::Cycle(old, record) => cycle(store, old, record, now).await,
+        Plan::Save {
+            record,
+            resend_cookie,
+        } => match &original {
+            Some(original) => {
+                save(
+                    &config,
+                    SaveJob {
+                        original,
+                        record,
+                        changes: &changes,
+                        resend_cookie,
+                        conflicted,
+                        now,
+                    },
                 )
                 .await
             }
-            Some(original) => {
-                let due = expires_at - original.expires_at >= config.touch_interval;
-                if due {
-                    match config.store.touch(&original.id, expires_at).await {
-                        Ok(true) => Ok((
-                            if persistent || self.cookie_needs_reseal() {
-                                CookieChange::Set {
-                                    id: original.id,
-                                    max_age: max_age(expires_at),
-                                }
-                            } else {
-                                CookieChange::None
-                            },
-                            Vec::new(),
-                        )),
-                        Ok(false) => Ok((CookieChange::Remove, Vec::new())),
-                        Err(error) => Err(error),
-                    }
-                } else if self.cookie_needs_reseal() {
-                    Ok((
-                        CookieChange::Set {
-                            id: original.id,
-                            max_age: max_age(original.expires_at),
-                        },
-                        Vec::new(),
-                    ))
-                } else {
-                    Ok((CookieChange::None, Vec::new()))
-                }
-            }
-        };
-        match result {
-            Ok((cookie, conflicts)) => Settled {
-                cookie,
-                unavailable: false,
-                conflicts,
-            },
-            Err(error) => {
-                tracing::error!(%error, "session store failed to save a session");
-                Settled {
-                    unavailable: true,
-                    ..Settled::default()
-                }
-            }
+            None => Err(StoreError::backend("no original")),
+        },
+        Plan::Touch {
+            id,
+            expires_at,
+            resend_cookie,
+            max_age,
+        } => store
+            .touch(&id, expires_at)
+            .await
+            .map(|live| Settled::cookie(touched(live, id, resend_cookie, max_age))),
+    };
+    result.unwrap_or_else(|error| Settled::failed(&error))
+}
+
+/// Creates a new record, drawing another ID on the (astronomically unlikely) collision.
+async fn create(
+    store: &dyn auth_core::SessionStore,
+    mut record: SessionRecord,
+    now: i128,
+) -> Result<Settled, StoreError> {
+    for _ in 0..3 {
+        match store.create(&record).await? {
+            CreateOutcome::Created => return Ok(Settled::cookie(cookie_for(&record, now))),
+            CreateOutcome::IdTaken => record.id = fresh_id()?,
         }
     }
+    Err(collisions())
+}
 
-    fn cookie_for(&self, record: &SessionRecord) -> CookieChange {
-        let now = self.config.clock.now();
-        CookieChange::Set {
-            id: record.id,
-            max_age: record.idle_timeout.map(|_| record.expires_at - now),
+/// Moves the session to a new ID: created first, old deleted after.
+async fn cycle(
+    store: &dyn auth_core::SessionStore,
+    old: SessionId,
+    mut record: SessionRecord,
+    now: i128,
+) -> Result<Settled, StoreError> {
+    record.version = 1;
+    for _ in 0..3 {
+        record.id = fresh_id()?;
+        match store.cycle(&old, &record).await? {
+            CreateOutcome::Created => return Ok(Settled::cookie(cookie_for(&record, now))),
+            CreateOutcome::IdTaken => {}
         }
     }
+    Err(collisions())
+}
 
-    /// Creates a new record, drawing another ID on the (astronomically unlikely) collision.
-    async fn create(
-        &self,
-        mut record: SessionRecord,
-    ) -> Result<(CookieChange, Vec<String>), StoreError> {
-        for _ in 0..3 {
-            match self.config.store.create(&record).await? {
-                CreateOutcome::Created => return Ok((self.cookie_for(&record), Vec::new())),
-                CreateOutcome::IdTaken => record.id = fresh_id()?,
+struct SaveJob<'a> {
+    original: &'a Original,
+    record: SessionRecord,
+    changes: &'a Changes,
+    resend_cookie: bool,
+    /// A first save already returned `Conflict`.
+    conflicted: bool,
+    /// "Now" when settling began, in nanoseconds since the epoch.
+    now: i128,
+}
+
+/// One versioned save; on a conflict, reload and re-apply this request's changes key by key.
+async fn save(config: &Config, job: SaveJob<'_>) -> Result<Settled, StoreError> {
+    let SaveJob {
+        original,
+        mut record,
+        changes,
+        resend_cookie,
+        conflicted,
+        now,
+    } = job;
+    let store = &*config.store;
+    // This request's values: the working data before any merge.
+    let ours = Arc::clone(&record.data);
+    let mut conflicts = Vec::new();
+    let mut saves = u32::from(conflicted);
+    let mut outcome = if conflicted {
+        SaveOutcome::Conflict
+    } else {
+        saves += 1;
+        store.save(&record).await?
+    };
+    loop {
+        match outcome {
+            SaveOutcome::Saved { .. } => {
+                return Ok(Settled {
+                    cookie: saved(&record, resend_cookie, now),
+                    unavailable: false,
+                    conflicts,
+                });
             }
-        }
-        Err(StoreError::backend("three session ID collisions in a row"))
-    }
-
-    /// Moves the session to a new ID: created first, old deleted after.
-    async fn cycle(
-        &self,
-        old: SessionId,
-        mut record: SessionRecord,
-    ) -> Result<(CookieChange, Vec<String>), StoreError> {
-        record.version = 1;
-        for _ in 0..3 {
-            record.id = fresh_id()?;
-            match self.config.store.cycle(&old, &record).await? {
-                CreateOutcome::Created => return Ok((self.cookie_for(&record), Vec::new())),
-                CreateOutcome::IdTaken => {}
-            }
-        }
-        Err(StoreError::backend("three session ID collisions in a row"))
-    }
-
-    /// One versioned save; on a conflict, reload and re-apply this request's changes key by key.
-    async fn save(
-        &self,
-        original: &Original,
-        mut record: SessionRecord,
-        changes: &Changes,
-        resend_cookie: bool,
-    ) -> Result<(CookieChange, Vec<String>), StoreError> {
-        let config = &*self.config;
-        let mut conflicts = Vec::new();
-        record.version = original.version;
-        for attempt in 0..config.max_save_attempts {
-            match config.store.save(&record).await? {
-                SaveOutcome::Saved { .. } => {
-                    let cookie = if resend_cookie || record.idle_timeout.is_some() {
-                        self.cookie_for(&record)
-                    } else {
-                        CookieChange::None
-                    };
-                    return Ok((cookie, conflicts));
+            // Deleted meanwhile (a logout elsewhere): it stays deleted.
+            SaveOutcome::NotFound => return Ok(deleted_meanwhile()),
+            SaveOutcome::Conflict => {
+                if saves >= config.max_save_attempts {
+                    return Err(StoreError::backend(format!(
+                        "session save still conflicting after {} attempts",
+                        config.max_save_attempts
+                    )));
                 }
-                SaveOutcome::NotFound => {
-                    // Deleted meanwhile (a logout elsewhere): it stays deleted.
-                    tracing::info!(
-                        "session was deleted by a concurrent request; this request's changes are dropped"
-                    );
-                    return Ok((CookieChange::Remove, Vec::new()));
-                }
-                SaveOutcome::Conflict => {
-                    // Many writers on one session: each round has one winner, so back off a
-                    // random while before re-reading, or the same writers collide again.
-                    backoff(attempt).await;
-                    let Some(fresh) = config.store.load(&original.id).await? else {
-                        tracing::info!(
-                            "session was deleted by a concurrent request; this request's changes are dropped"
-                        );
-                        return Ok((CookieChange::Remove, Vec::new()));
-                    };
-                    conflicts.clear();
-                    record = reapply(
-                        &fresh,
-                        &record,
+                // Many writers on one session: each round has one winner, so back off a
+                // random while before re-reading, or the same writers collide again.
+                backoff(saves.saturating_sub(1)).await;
+                let Some(fresh) = store.load(&original.id).await? else {
+                    return Ok(deleted_meanwhile());
+                };
+                conflicts.clear();
+                record = reapply(
+                    &fresh,
+                    &record,
+                    Merge {
                         original,
                         changes,
-                        config.conflict_policy,
-                        &mut conflicts,
-                    );
-                }
+                        ours: &ours,
+                        policy: config.conflict_policy,
+                    },
+                    &mut conflicts,
+                );
+                saves += 1;
+                outcome = store.save(&record).await?;
             }
         }
-        Err(StoreError::backend(format!(
-            "session save still conflicting after {} attempts",
-            config.max_save_attempts
-        )))
     }
 }
 
@@ -668,33 +1201,48 @@ async fn backoff(attempt: u32) {
     tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
 }
 
-fn fresh_id() -> Result<SessionId, StoreError> {
-    SessionId::generate().map_err(StoreError::backend)
+/// What a merge needs besides the two records.
+#[derive(Clone, Copy)]
+struct Merge<'a> {
+    original: &'a Original,
+    changes: &'a Changes,
+    /// This request's data (a changed key's value, or its absence when removed).
+    ours: &'a SessionData,
+    policy: ConflictPolicy,
 }
 
 /// This request's changes laid over `fresh`, the record a concurrent request saved.
 fn reapply(
     fresh: &SessionRecord,
-    ours: &SessionRecord,
-    original: &Original,
-    changes: &Changes,
-    policy: ConflictPolicy,
+    current: &SessionRecord,
+    merge: Merge<'_>,
     conflicts: &mut Vec<String>,
 ) -> SessionRecord {
+    let Merge {
+        original,
+        changes,
+        ours,
+        policy,
+    } = merge;
     let mut merged = fresh
         .clone()
-        .with_expires_at(ours.expires_at.max(fresh.expires_at));
-    merged.idle_timeout = ours.idle_timeout.or(fresh.idle_timeout);
-    merged.absolute_expires_at = ours.absolute_expires_at.or(fresh.absolute_expires_at);
+        .with_expires_at(current.expires_at.max(fresh.expires_at));
+    merged.idle_timeout = current.idle_timeout.or(fresh.idle_timeout);
+    merged.absolute_expires_at = current.absolute_expires_at.or(fresh.absolute_expires_at);
+    if changes.is_empty() {
+        return merged;
+    }
     let data: &mut SessionData = merged.data_mut();
     if changes.cleared {
         data.clear();
     }
-    for (key, value) in &changes.keys {
+    // In key order, each once.
+    let keys: BTreeSet<&str> = changes.keys().collect();
+    for key in keys {
         let theirs = fresh.data.get(key);
         let before = original.data.get(key);
         if theirs != before {
-            conflicts.push(key.clone());
+            conflicts.push(key.to_owned());
             match policy {
                 ConflictPolicy::FirstWriterWins => {
                     tracing::info!(key = %key, "concurrent change to a session key kept; this request's value dropped");
@@ -705,9 +1253,9 @@ fn reapply(
                 }
             }
         }
-        match value {
+        match ours.get(key) {
             Some(value) => {
-                data.insert(key.clone(), value.clone());
+                data.insert(key.to_owned(), value.clone());
             }
             None => {
                 data.remove(key);
@@ -720,8 +1268,90 @@ fn reapply(
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
-            .field("has_cookie", &self.inner.cookie.is_some())
+            .field("has_cookie", &self.inner.has_cookie)
             .field("used", &self.inner.used.load(Ordering::Relaxed))
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_seconds_truncate_like_replace_nanosecond() {
+        for nanos in [
+            0_i128,
+            1,
+            -1,
+            999_999_999,
+            -999_999_999,
+            -1_000_000_001,
+            1_735_689_600_123_456_789,
+            -1_735_689_600_123_456_789,
+            i128::MAX,
+            i128::MIN,
+        ] {
+            let expected = date(nanos).replace_nanosecond(0).unwrap();
+            assert_eq!(whole_seconds(nanos), expected, "{nanos}");
+        }
+    }
+
+    #[test]
+    fn durations_from_nanoseconds_are_exact_and_saturate() {
+        for nanos in [
+            0_i128,
+            1,
+            -1,
+            999_999_999,
+            -1_000_000_001,
+            1_800_000_000_123,
+            -86_400_000_000_000,
+        ] {
+            assert_eq!(duration(nanos).whole_nanoseconds(), nanos);
+        }
+        assert_eq!(duration(i128::MAX), Duration::MAX);
+        assert_eq!(duration(i128::MIN), Duration::MIN);
+    }
+
+    #[test]
+    fn dates_from_nanoseconds_round_trip_and_saturate() {
+        let at = OffsetDateTime::from_unix_timestamp_nanos(1_735_689_600_123_456_789).unwrap();
+        assert_eq!(date(at.unix_timestamp_nanos()), at);
+        let mut z = 0x9E37_79B9_7F4A_7C15_u64;
+        for _ in 0..10_000 {
+            z = z.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            for nanos in [
+                i128::from(z as i64),
+                i128::from(z as i64) * 1000,
+                i128::from(z >> 1) - (1 << 62),
+            ] {
+                match OffsetDateTime::from_unix_timestamp_nanos(nanos) {
+                    Ok(expected) => assert_eq!(date(nanos), expected, "{nanos}"),
+                    Err(_) => assert!(nanos.unsigned_abs() > 1 << 62),
+                }
+            }
+        }
+        assert_eq!(date(i128::MAX), time::PrimitiveDateTime::MAX.assume_utc());
+        assert_eq!(date(i128::MIN), time::PrimitiveDateTime::MIN.assume_utc());
+    }
+
+    #[test]
+    fn changed_keys_are_kept_once_in_order() {
+        let mut changes = Changes::default();
+        assert!(changes.is_empty());
+        for key in ["b", "a", "b", "", "a"] {
+            changes.note(key);
+        }
+        assert_eq!(changes.keys().collect::<Vec<_>>(), ["b", "a", ""]);
+        changes.reset(true);
+        assert!(!changes.is_empty());
+        assert_eq!(changes.keys().count(), 0);
+        // Past the dedup window duplicates may be kept; the merge dedups them.
+        for n in 0..40 {
+            changes.note(&format!("k{}", n % 20));
+        }
+        let unique: BTreeSet<&str> = changes.keys().collect();
+        assert_eq!(unique.len(), 20);
     }
 }

@@ -9,7 +9,8 @@ use http::{HeaderMap, HeaderValue, Response, header};
 use pin_project_lite::pin_project;
 
 use crate::config::Config;
-use crate::session::{CookieChange, Settled};
+use crate::id::IdText;
+use crate::session::{CookieChange, Settled, settle_io};
 use crate::{Session, SessionConflict, UnavailableResponse};
 
 type Settle = Pin<Box<dyn Future<Output = Settled> + Send>>;
@@ -18,7 +19,8 @@ pin_project! {
     /// The response future of [`SessionManager`](super::SessionManager).
     ///
     /// While the inner service runs it is that service's future. If the session was not used,
-    /// the response passes straight through. Otherwise the session is settled (store calls)
+    /// the response passes straight through. Otherwise the session is settled: directly when
+    /// that needs no asynchronous store call (a `MemoryStore`, or a read-only request), else
     /// in a boxed future, the only allocation, which happens only when there is I/O to do.
     pub struct ResponseFuture<F, B, R> {
         #[pin]
@@ -65,24 +67,31 @@ where
                         return Poll::Ready(Ok(response));
                     };
                     if !session.inner.used.load(Ordering::Acquire) {
+                        session.recycle();
                         return Poll::Ready(Ok(response));
                     }
-                    if let Some(settled) = session.inner.settle_without_io() {
-                        return Poll::Ready(Ok(apply(
-                            settled,
-                            response,
-                            this.jar.take(),
-                            &session.inner.config,
-                            this.unavailable,
-                        )));
+                    match session.inner.settle_now() {
+                        Ok(settled) => {
+                            let response = apply(
+                                settled,
+                                response,
+                                this.jar.take(),
+                                session.inner.config(),
+                                this.unavailable,
+                            );
+                            session.recycle();
+                            return Poll::Ready(Ok(response));
+                        }
+                        Err(job) => {
+                            let config = session.inner.config_arc();
+                            session.recycle();
+                            this.state.set(State::Settling {
+                                settle: Box::pin(settle_io(config.clone(), job)),
+                                response: Some(response),
+                                config,
+                            });
+                        }
                     }
-                    let inner = session.inner;
-                    let config = inner.config.clone();
-                    this.state.set(State::Settling {
-                        settle: Box::pin(async move { inner.settle().await }),
-                        response: Some(response),
-                        config,
-                    });
                 }
                 StateProj::Settling {
                     settle,
@@ -121,38 +130,68 @@ fn apply<B, R: UnavailableResponse<B>>(
             keys: settled.conflicts,
         });
     }
-    // The CookieLayer's jar when one is installed (it writes after this future completes);
-    // otherwise a jar of our own, written here.
-    let (jar, write_here) = match jar {
-        Some(jar) => (jar, false),
-        None => (Cookies::from_headers(&HeaderMap::new()), true),
-    };
+    let cookie = config.cookie();
     match settled.cookie {
         CookieChange::None => return response,
         CookieChange::Set { id, max_age } => {
-            let value = id.encode();
-            let written = if config.signed {
-                jar.signed(&config.keys)
-                    .add_with_max_age(&config.cookie, &value, max_age)
-            } else {
-                jar.add_with_max_age(&config.cookie, &value, max_age)
+            let text = IdText::new(&id);
+            // Without a CookieLayer the header is written here, straight from the rendered
+            // attributes (`None`: left to a jar, which reports the error).
+            let direct = match &jar {
+                None if config.signed => {
+                    let sealed = config.keys.seal_signed(cookie.name(), text.as_str());
+                    config
+                        .set_cookie
+                        .header(cookie.name(), sealed.as_bytes(), max_age)
+                }
+                None => config
+                    .set_cookie
+                    .header(cookie.name(), text.as_bytes(), max_age),
+                Some(_) => None,
             };
-            if let Err(error) = written {
-                // A signed 22-character ID is far below the size limit; only a pathological
-                // cookie name could get here.
-                tracing::error!(%error, "the session cookie could not be written");
-                return unavailable.response();
+            if let Some(header) = direct {
+                response.headers_mut().append(header::SET_COOKIE, header);
+            } else {
+                let (jar, write_here) = jar_or_own(jar);
+                let value = text.as_str();
+                let written = if config.signed {
+                    jar.signed(&config.keys)
+                        .add_with_max_age(cookie, value, max_age)
+                } else {
+                    jar.add_with_max_age(cookie, value, max_age)
+                };
+                if let Err(error) = written {
+                    // A signed 22-character ID is far below the size limit; only a
+                    // pathological cookie name could get here.
+                    tracing::error!(%error, "the session cookie could not be written");
+                    return unavailable.response();
+                }
+                if write_here {
+                    jar.write_changes(response.headers_mut());
+                }
             }
         }
-        CookieChange::Remove => jar.remove(&config.cookie),
+        CookieChange::Remove => {
+            let (jar, write_here) = jar_or_own(jar);
+            jar.remove(cookie);
+            if write_here {
+                jar.write_changes(response.headers_mut());
+            }
+        }
     }
     let headers = response.headers_mut();
-    if write_here {
-        jar.write_changes(headers);
-    }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.append(header::VARY, HeaderValue::from_static("Cookie"));
     response
+}
+
+/// The CookieLayer's jar when one is installed (it writes after this future completes);
+/// otherwise a jar of our own, to be written here.
+fn jar_or_own(jar: Option<Cookies>) -> (Cookies, bool) {
+    match jar {
+        Some(jar) => (jar, false),
+        None => (Cookies::from_headers(&HeaderMap::new()), true),
+    }
 }
 
 #[allow(clippy::panic)]

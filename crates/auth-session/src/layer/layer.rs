@@ -80,8 +80,14 @@ impl SessionLayer {
             Ok(cookie) => cookie,
             Err(error) => unreachable!("the default session cookie is valid: {error}"),
         };
+        #[cfg(feature = "memory")]
+        let memory = (&store as &dyn std::any::Any)
+            .downcast_ref::<crate::MemoryStore>()
+            .cloned();
+        #[cfg(not(feature = "memory"))]
+        let memory = None;
         Self {
-            config: Arc::new(Config::new(Arc::new(store), keys, cookie)),
+            config: Arc::new(Config::new(Arc::new(store), memory, keys, cookie)),
             unavailable: DefaultUnavailable,
         }
     }
@@ -102,7 +108,7 @@ impl<R> SessionLayer<R> {
         if cookie.max_age().is_some() {
             return Err(ConfigError::CookieMaxAge);
         }
-        self.config_mut().cookie = cookie;
+        self.config_mut().set_cookie_definition(cookie);
         Ok(self)
     }
 
@@ -138,7 +144,7 @@ impl<R> SessionLayer<R> {
 
     /// Uses `clock` for every expiry decision. Default: the system clock.
     pub fn with_clock(mut self, clock: SharedClock) -> Self {
-        self.config_mut().clock = clock;
+        self.config_mut().set_clock(clock);
         self
     }
 

@@ -8,3 +8,6 @@ mod service;
 pub use future::ResponseFuture;
 pub use layer::SessionLayer;
 pub use service::SessionManager;
+
+#[cfg(all(test, feature = "memory"))]
+mod tests;

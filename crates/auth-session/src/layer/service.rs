@@ -58,9 +58,8 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let cookie = auth_cookie::request_cookie(req.headers(), self.config.cookie.name())
-            .map(str::to_owned);
-        let session = Session::new(self.config.clone(), cookie);
+        let cookie = auth_cookie::request_cookie(req.headers(), self.config.cookie().name());
+        let session = Session::new(&self.config, cookie);
         let jar = req.extensions().get::<Cookies>().cloned();
         let extensions = req.extensions_mut();
         extensions.insert(LazyIdentity::from_arc(session.inner.clone()));

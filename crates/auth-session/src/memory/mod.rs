@@ -24,6 +24,7 @@ mod shard;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use auth_core::{
@@ -96,6 +97,9 @@ struct Inner {
     per_shard: usize,
     max_sessions: usize,
     clock: SharedClock,
+    /// `clock` is the `SystemClock` this store made itself ([`MemoryStore::new`]): "now" is
+    /// read straight from the system time, without building a calendar date.
+    system_clock: bool,
     hasher: KeyedState,
     evictions: AtomicU64,
 }
@@ -113,7 +117,7 @@ impl MemoryStore {
     /// ```
     #[must_use]
     pub fn new() -> Self {
-        Self::with_clock(Arc::new(SystemClock))
+        Self::build(Arc::new(SystemClock), true, Self::DEFAULT_MAX_SESSIONS)
     }
 
     /// An empty store that reads "now" from `clock` (a [`ManualClock`](auth_core::ManualClock)
@@ -141,7 +145,7 @@ impl MemoryStore {
     /// ```
     #[must_use]
     pub fn with_clock(clock: SharedClock) -> Self {
-        Self::build(clock, Self::DEFAULT_MAX_SESSIONS)
+        Self::build(clock, false, Self::DEFAULT_MAX_SESSIONS)
     }
 
     /// Bounds the store at about `max` sessions (default
@@ -167,10 +171,10 @@ impl MemoryStore {
     /// ```
     #[must_use]
     pub fn with_max_sessions(self, max: usize) -> Self {
-        Self::build(Arc::clone(&self.inner.clock), max)
+        Self::build(Arc::clone(&self.inner.clock), self.inner.system_clock, max)
     }
 
-    fn build(clock: SharedClock, max: usize) -> Self {
+    fn build(clock: SharedClock, system_clock: bool, max: usize) -> Self {
         let max = max.max(1);
         let wanted = (max / MIN_PER_SHARD).clamp(1, MAX_SHARDS);
         // The largest power of two not above `wanted`.
@@ -183,6 +187,7 @@ impl MemoryStore {
                 per_shard: max.div_ceil(count),
                 max_sessions: max,
                 clock,
+                system_clock,
                 hasher,
                 evictions: AtomicU64::new(0),
             }),
@@ -233,7 +238,20 @@ impl MemoryStore {
     }
 
     fn now(&self) -> i64 {
+        if self.inner.system_clock
+            && let Ok(since) = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH)
+            && let Ok(seconds) = i64::try_from(since.as_secs())
+        {
+            // What `OffsetDateTime::now_utc().unix_timestamp()` returns, for times after 1970.
+            return seconds;
+        }
         self.inner.clock.unix_timestamp()
+    }
+
+    /// Whether this store decides expiry by the same clock as `clock`: that very clock, or
+    /// both the system clock (`layer_system_clock`: `clock` is a default `SystemClock`).
+    pub(crate) fn shares_clock(&self, clock: &SharedClock, layer_system_clock: bool) -> bool {
+        Arc::ptr_eq(&self.inner.clock, clock) || (self.inner.system_clock && layer_system_clock)
     }
 
     fn shard_index(&self, key: Key) -> usize {
@@ -288,16 +306,18 @@ fn next_version(version: u64) -> StoreResult<u64> {
         .ok_or_else(|| StoreError::backend("session version overflow"))
 }
 
-#[async_trait]
-impl SessionStore for MemoryStore {
-    async fn load(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
+// The store's operations are synchronous (a shard lock around a map operation, never held
+// across an `.await`). The session layer calls them directly when its store is a
+// `MemoryStore`, with no future to box; the `SessionStore` implementation wraps them.
+impl MemoryStore {
+    pub(crate) fn load_now(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
         let key = Key::of(id);
         let now = self.now();
         let mut shard = self.shard(self.shard_index(key)).lock();
-        shard.live(key, now).map(|e| e.to_record(*id)).transpose()
+        shard.read_live(key, now, |e| e.to_record(*id)).transpose()
     }
 
-    async fn create(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
+    pub(crate) fn create_now(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
         let key = Key::of(&record.id);
         let now = self.now();
         let evicted = {
@@ -316,7 +336,7 @@ impl SessionStore for MemoryStore {
         Ok(CreateOutcome::Created)
     }
 
-    async fn save(&self, record: &SessionRecord) -> StoreResult<SaveOutcome> {
+    pub(crate) fn save_now(&self, record: &SessionRecord) -> StoreResult<SaveOutcome> {
         let key = Key::of(&record.id);
         let now = self.now();
         let mut shard = self.shard(self.shard_index(key)).lock();
@@ -327,30 +347,29 @@ impl SessionStore for MemoryStore {
             return Ok(SaveOutcome::Conflict);
         }
         let version = next_version(record.version)?;
-        shard.replace(key, Entry::from_record(record, version), now);
+        shard.update(key, record, version, now);
         Ok(SaveOutcome::Saved { version })
     }
 
-    async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> StoreResult<bool> {
+    pub(crate) fn touch_now(&self, id: &SessionId, expires_at: OffsetDateTime) -> bool {
         let key = Key::of(id);
         let now = self.now();
         let mut shard = self.shard(self.shard_index(key)).lock();
         if !shard.is_live(key, now) {
-            return Ok(false);
+            return false;
         }
         shard.set_expiry(key, expires_at.unix_timestamp(), now);
-        Ok(true)
+        true
     }
 
-    async fn delete(&self, id: &SessionId) -> StoreResult<()> {
+    pub(crate) fn delete_now(&self, id: &SessionId) {
         let key = Key::of(id);
         self.shard(self.shard_index(key)).lock().remove(key);
-        Ok(())
     }
 
     /// Atomic: both shards are locked (in index order) while `new` is checked and created and
     /// `old` deleted, so no reader ever sees neither or both.
-    async fn cycle(&self, old: &SessionId, new: &SessionRecord) -> StoreResult<CreateOutcome> {
+    pub(crate) fn cycle_now(&self, old: &SessionId, new: &SessionRecord) -> CreateOutcome {
         let (old_key, new_key) = (Key::of(old), Key::of(&new.id));
         let (old_index, new_index) = (self.shard_index(old_key), self.shard_index(new_key));
         let now = self.now();
@@ -359,7 +378,7 @@ impl SessionStore for MemoryStore {
         let evicted = if old_index == new_index {
             let mut shard = self.shard(new_index).lock();
             if shard.is_live(new_key, now) {
-                return Ok(CreateOutcome::IdTaken);
+                return CreateOutcome::IdTaken;
             }
             shard.remove(old_key);
             if live {
@@ -377,7 +396,7 @@ impl SessionStore for MemoryStore {
                 (self.shard(old_index).lock(), n)
             };
             if new_shard.is_live(new_key, now) {
-                return Ok(CreateOutcome::IdTaken);
+                return CreateOutcome::IdTaken;
             }
             let evicted = if live {
                 new_shard.insert(new_key, entry, self.inner.per_shard, now)
@@ -388,7 +407,37 @@ impl SessionStore for MemoryStore {
             evicted
         };
         self.note_evictions(evicted);
-        Ok(CreateOutcome::Created)
+        CreateOutcome::Created
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn load(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
+        self.load_now(id)
+    }
+
+    async fn create(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
+        self.create_now(record)
+    }
+
+    async fn save(&self, record: &SessionRecord) -> StoreResult<SaveOutcome> {
+        self.save_now(record)
+    }
+
+    async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> StoreResult<bool> {
+        Ok(self.touch_now(id, expires_at))
+    }
+
+    async fn delete(&self, id: &SessionId) -> StoreResult<()> {
+        self.delete_now(id);
+        Ok(())
+    }
+
+    /// Atomic: both shards are locked (in index order) while `new` is checked and created and
+    /// `old` deleted, so no reader ever sees neither or both.
+    async fn cycle(&self, old: &SessionId, new: &SessionRecord) -> StoreResult<CreateOutcome> {
+        Ok(self.cycle_now(old, new))
     }
 
     async fn cleanup_expired(&self) -> StoreResult<u64> {

@@ -66,6 +66,43 @@ impl Entry {
         }
     }
 
+    /// Makes this entry the compact form of `record` at `version`, reusing its box.
+    pub(super) fn assign(&mut self, record: &SessionRecord, version: u64) {
+        self.version = version;
+        self.created_at = record.created_at.unix_timestamp();
+        self.expires_at = record.expires_at.unix_timestamp();
+        self.absolute_expires_at = record
+            .absolute_expires_at
+            .map_or(NO_DEADLINE, OffsetDateTime::unix_timestamp);
+        self.idle_timeout = record
+            .idle_timeout
+            .map_or(NO_TIMEOUT, |t| t.whole_seconds().max(NO_TIMEOUT + 1));
+        if record.subject.is_none() && record.roles.is_empty() && record.data.is_empty() {
+            self.extras = None;
+            return;
+        }
+        let extras = self.extras.get_or_insert_with(|| {
+            Box::new(Extras {
+                subject: None,
+                roles: Box::default(),
+                data: None,
+            })
+        });
+        if extras.subject.as_deref() != record.subject.as_deref() {
+            extras.subject = record.subject.as_deref().map(Box::<str>::from);
+        }
+        let same_roles = extras.roles.len() == record.roles.len()
+            && extras
+                .roles
+                .iter()
+                .zip(&record.roles)
+                .all(|(a, b)| **a == **b);
+        if !same_roles {
+            extras.roles = record.roles.iter().map(|r| Box::from(r.as_str())).collect();
+        }
+        extras.data = (!record.data.is_empty()).then(|| Arc::clone(&record.data));
+    }
+
     pub(super) const fn version(&self) -> u64 {
         self.version
     }
@@ -161,6 +198,23 @@ impl ShardState {
         }
     }
 
+    /// `read` of the live entry `key` (one lookup), removing the entry when it has expired.
+    pub(super) fn read_live<T>(
+        &mut self,
+        key: Key,
+        now: i64,
+        read: impl FnOnce(&Entry) -> T,
+    ) -> Option<T> {
+        match self.map.get(&key) {
+            Some(entry) if entry.expires_at > now => Some(read(entry)),
+            Some(_) => {
+                self.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+
     pub(super) fn is_live(&mut self, key: Key, now: i64) -> bool {
         self.live(key, now).is_some()
     }
@@ -194,14 +248,14 @@ impl ShardState {
         evicted
     }
 
-    /// Replaces the entry `key` (which exists) by `entry`.
-    pub(super) fn replace(&mut self, key: Key, entry: Entry, now: i64) {
-        let expires_at = entry.expires_at;
+    /// Overwrites the entry `key` (which exists) with `record` at `version`, in place (its
+    /// box for a subject or data is reused).
+    pub(super) fn update(&mut self, key: Key, record: &SessionRecord, version: u64, now: i64) {
         if let Some(slot) = self.map.get_mut(&key) {
-            let moved = slot.expires_at != expires_at;
-            *slot = entry;
-            if moved {
-                self.queue.push(Reverse((expires_at, key)));
+            let before = slot.expires_at;
+            slot.assign(record, version);
+            if slot.expires_at != before {
+                self.queue.push(Reverse((slot.expires_at, key)));
             }
         }
         self.sweep(now);
