@@ -113,6 +113,19 @@ pub fn app(store: Arc<dyn SessionStore>, options: &AppOptions) -> Router {
                 },
             ),
         )
+        .route("/slow-cycle", {
+            let (gate, entered) = (options.gate.clone(), options.entered.clone());
+            post(move |s: Session| {
+                let (gate, entered) = (gate.clone(), entered.clone());
+                async move {
+                    s.identity().await?;
+                    entered.notify_one();
+                    gate.notified().await;
+                    s.cycle_id().await?;
+                    Ok::<_, SessionError>("cycled")
+                }
+            })
+        })
         .merge(admin)
         .layer(layer)
 }
@@ -597,6 +610,46 @@ pub mod scenarios {
         );
     }
 
+    /// A logout while a slow request that changes the session ID is in flight: the ID change
+    /// does not revive the session under the new ID (the store's cycle answers `NotFound`).
+    pub async fn logout_during_slow_cycle_stays_deleted(store: Arc<dyn SessionStore>) {
+        let options = AppOptions::new();
+        let app = app(store, &options);
+        let mut client = Client::new(app.clone());
+        client.send("POST", "/login/alice").await;
+        let cookie = client.cookie.clone().unwrap();
+
+        let slow = {
+            let (app, cookie) = (app.clone(), cookie.clone());
+            tokio::spawn(async move { send(&app, "POST", "/slow-cycle", Some(&cookie)).await })
+        };
+        options.entered.notified().await;
+        assert_eq!(client.send("POST", "/logout").await.status, StatusCode::OK);
+        options.gate.notify_one();
+        let slow = slow.await.unwrap();
+        assert_eq!(slow.status, StatusCode::OK);
+        let set_cookie = slow
+            .headers
+            .get(SET_COOKIE)
+            .map(|v| v.to_str().unwrap().to_owned());
+        assert!(
+            set_cookie
+                .as_deref()
+                .is_none_or(|c| c.contains("Max-Age=0")),
+            "the cycled request must not hand out a live cookie: {set_cookie:?}"
+        );
+        if let Some(new_cookie) = set_cookie.as_deref().and_then(|c| c.split(';').next()) {
+            assert_eq!(
+                send(&app, "GET", "/me", Some(new_cookie)).await.status,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        assert_eq!(
+            send(&app, "GET", "/me", Some(&cookie)).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+
     /// A tampered or unknown cookie is anonymous and never adopted.
     pub async fn tampered_or_unknown_cookies_are_anonymous(store: Arc<dyn SessionStore>) {
         let options = AppOptions::new();
@@ -690,6 +743,13 @@ macro_rules! session_scenarios {
             if let Some(store) = ($make)(stringify!(logout_during_slow_request_stays_deleted)).await
             {
                 $crate::sessions::scenarios::logout_during_slow_request_stays_deleted(store).await;
+            }
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn logout_during_slow_cycle_stays_deleted() {
+            if let Some(store) = ($make)(stringify!(logout_during_slow_cycle_stays_deleted)).await {
+                $crate::sessions::scenarios::logout_during_slow_cycle_stays_deleted(store).await;
             }
         }
 

@@ -252,7 +252,9 @@ impl<C: SessionStore, S: SessionStore> CachingStore<C, S> {
         };
         match filled.await {
             Ok(CreateOutcome::Created) => {}
-            Ok(CreateOutcome::IdTaken) => self.stale(record.id, record.version),
+            Ok(CreateOutcome::IdTaken | CreateOutcome::NotFound) => {
+                self.stale(record.id, record.version);
+            }
             Err(error) => {
                 tracing::warn!(%error, "session cache fill failed");
                 self.stale(record.id, record.version);

@@ -974,6 +974,12 @@ fn run_memory(
                         Ok(id) => record.id = id,
                         Err(error) => return Ok(Settled::failed(&error)),
                     },
+                    // `create` never answers this; refuse rather than guess.
+                    Ok(CreateOutcome::NotFound) => {
+                        return Ok(Settled::failed(&StoreError::backend(
+                            "store answered NotFound to create",
+                        )));
+                    }
                     Err(error) => return Ok(Settled::failed(&error)),
                 }
             }
@@ -986,8 +992,12 @@ fn run_memory(
                     Ok(id) => record.id = id,
                     Err(error) => return Ok(Settled::failed(&error)),
                 }
-                if memory.cycle_now(&old, &record) == CreateOutcome::Created {
-                    return Ok(Settled::cookie(cookie_for(&record, now)));
+                match memory.cycle_now(&old, &record) {
+                    CreateOutcome::Created => {
+                        return Ok(Settled::cookie(cookie_for(&record, now)));
+                    }
+                    CreateOutcome::NotFound => return Ok(deleted_meanwhile()),
+                    CreateOutcome::IdTaken => {}
                 }
             }
             Settled::failed(&collisions())
@@ -1088,6 +1098,10 @@ async fn create(
         match store.create(&record).await? {
             CreateOutcome::Created => return Ok(Settled::cookie(cookie_for(&record, now))),
             CreateOutcome::IdTaken => record.id = fresh_id()?,
+            // `create` never answers this; refuse rather than guess.
+            CreateOutcome::NotFound => {
+                return Err(StoreError::backend("store answered NotFound to create"));
+            }
         }
     }
     Err(collisions())
@@ -1105,6 +1119,9 @@ async fn cycle(
         record.id = fresh_id()?;
         match store.cycle(&old, &record).await? {
             CreateOutcome::Created => return Ok(Settled::cookie(cookie_for(&record, now))),
+            // Ended meanwhile (a logout, a revocation): it stays ended, this request's
+            // login or ID change is dropped.
+            CreateOutcome::NotFound => return Ok(deleted_meanwhile()),
             CreateOutcome::IdTaken => {}
         }
     }

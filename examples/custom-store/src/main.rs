@@ -104,6 +104,10 @@ impl SessionStore for BTreeStore {
         if self.live(&mut records, &new.id).is_some() {
             return Ok(CreateOutcome::IdTaken);
         }
+        // A session a logout ended (or that expired) stays ended.
+        if self.live(&mut records, old).is_none() {
+            return Ok(CreateOutcome::NotFound);
+        }
         records.insert(new.id, new.clone());
         records.remove(old);
         Ok(CreateOutcome::Created)

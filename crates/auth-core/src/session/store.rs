@@ -19,6 +19,10 @@ pub enum CreateOutcome {
     Created,
     /// A live record already has this ID; nothing was written. Generate another ID.
     IdTaken,
+    /// [`cycle`](SessionStore::cycle) only: the old record is no longer live (a logout or a
+    /// revocation deleted it, or it expired), so nothing was written: a session that ended
+    /// stays ended and is never recreated under a new ID.
+    NotFound,
 }
 
 /// What [`SessionStore::save`] did.
@@ -123,8 +127,14 @@ pub trait SessionStore: std::fmt::Debug + Send + Sync + 'static {
     /// created first, then `old` is deleted, so there is never a moment with neither.
     ///
     /// Returns [`CreateOutcome::IdTaken`], and leaves `old` in place, when `new.id` is taken.
-    /// The default implementation is [`create`](Self::create) then [`delete`](Self::delete);
-    /// backends that can do both in one atomic step should override it.
+    /// Returns [`CreateOutcome::NotFound`], and writes nothing (or removes `new` again), when
+    /// `old` is no longer live: a cycle never brings back a session that a logout or a
+    /// revocation ended.
+    ///
+    /// The default implementation is [`create`](Self::create), a check that `old` is still
+    /// live, then [`delete`](Self::delete) (or, when `old` is gone, a delete of `new`).
+    /// A logout landing between that check and the delete is not seen; backends that can do
+    /// the whole step atomically should override it.
     ///
     /// # Errors
     ///
@@ -132,12 +142,15 @@ pub trait SessionStore: std::fmt::Debug + Send + Sync + 'static {
     /// the error is returned and both may exist until `old` expires.
     async fn cycle(&self, old: &SessionId, new: &SessionRecord) -> StoreResult<CreateOutcome> {
         match self.create(new).await? {
-            CreateOutcome::Created => {
-                self.delete(old).await?;
-                Ok(CreateOutcome::Created)
-            }
-            CreateOutcome::IdTaken => Ok(CreateOutcome::IdTaken),
+            CreateOutcome::Created => {}
+            other => return Ok(other),
         }
+        if self.load(old).await?.is_none() {
+            self.delete(&new.id).await?;
+            return Ok(CreateOutcome::NotFound);
+        }
+        self.delete(old).await?;
+        Ok(CreateOutcome::Created)
     }
 
     /// Physically removes expired records and returns how many were removed.

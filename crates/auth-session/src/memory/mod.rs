@@ -380,6 +380,9 @@ impl MemoryStore {
             if shard.is_live(new_key, now) {
                 return CreateOutcome::IdTaken;
             }
+            if !shard.is_live(old_key, now) {
+                return CreateOutcome::NotFound;
+            }
             shard.remove(old_key);
             if live {
                 shard.insert(new_key, entry, self.inner.per_shard, now)
@@ -397,6 +400,9 @@ impl MemoryStore {
             };
             if new_shard.is_live(new_key, now) {
                 return CreateOutcome::IdTaken;
+            }
+            if !old_shard.is_live(old_key, now) {
+                return CreateOutcome::NotFound;
             }
             let evicted = if live {
                 new_shard.insert(new_key, entry, self.inner.per_shard, now)

@@ -48,6 +48,13 @@ impl Queries {
              expires_at = EXCLUDED.expires_at, subject = EXCLUDED.subject, data = EXCLUDED.data \
              WHERE s.expires_at <= $6"
         );
+        let insert_if_old = format!(
+            "INSERT INTO {t} AS s (id, version, expires_at, subject, data) \
+             SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM old) \
+             ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, \
+             expires_at = EXCLUDED.expires_at, subject = EXCLUDED.subject, data = EXCLUDED.data \
+             WHERE s.expires_at <= $6"
+        );
         Self {
             migrate: format!(
                 "CREATE SCHEMA IF NOT EXISTS {schema};\n\
@@ -76,10 +83,13 @@ impl Queries {
             ),
             touch: format!("UPDATE {t} SET expires_at = $2 WHERE id = $1 AND expires_at > $3"),
             delete: format!("DELETE FROM {t} WHERE id = $1"),
+            // The old row is locked first: a concurrent logout waits, and a session already
+            // ended (gone or expired) is never recreated under the new ID.
             cycle: format!(
-                "WITH inserted AS ({insert} RETURNING 1), \
+                "WITH old AS (SELECT 1 FROM {t} WHERE id = $7 AND expires_at > $6 FOR UPDATE), \
+                 inserted AS ({insert_if_old} RETURNING 1), \
                  deleted AS (DELETE FROM {t} WHERE id = $7 AND EXISTS (SELECT 1 FROM inserted)) \
-                 SELECT count(*) FROM inserted"
+                 SELECT (SELECT count(*) FROM old), (SELECT count(*) FROM inserted)"
             ),
             cleanup: format!("DELETE FROM {t} WHERE expires_at <= $1"),
             of_subject: format!(
@@ -115,8 +125,8 @@ impl Queries {
 ///   live row is never touched, an expired one is taken over atomically;
 /// - `save`: `UPDATE ... WHERE id = $1 AND version = $2 AND expires_at > $now` (in a CTE that
 ///   also reads the current row, to tell a conflict from a missing session);
-/// - `cycle`: the insert and the delete of the old row in one statement (data-modifying
-///   CTEs), so it is atomic;
+/// - `cycle`: the old row locked (`FOR UPDATE`), the insert and the delete of the old row in
+///   one statement (data-modifying CTEs), so it is atomic and never revives an ended session;
 /// - `cleanup_expired`: `DELETE ... WHERE expires_at <= $now`; run it periodically, e.g.
 ///   with [`PostgresStore::spawn_cleanup`].
 ///
@@ -542,8 +552,11 @@ impl SessionStore for PostgresStore {
             .fetch_one(&self.pool)
             .await
             .map_err(StoreError::backend)?;
-        let inserted: i64 = row.try_get(0).map_err(StoreError::decode)?;
-        Ok(if inserted > 0 {
+        let old_live: i64 = row.try_get(0).map_err(StoreError::decode)?;
+        let inserted: i64 = row.try_get(1).map_err(StoreError::decode)?;
+        Ok(if old_live == 0 {
+            CreateOutcome::NotFound
+        } else if inserted > 0 {
             CreateOutcome::Created
         } else {
             CreateOutcome::IdTaken

@@ -81,9 +81,10 @@ return 1
 ";
 
 /// Cycle. KEYS[1]: the new key, KEYS[2]: the old one. ARGV: prefix, new member, subject, TTL,
-/// version, expiry, data, old member. Returns 1 (created, old deleted) or 0 (new ID taken,
-/// nothing changed).
+/// version, expiry, data, old member. Returns 1 (created, old deleted), 0 (new ID taken,
+/// nothing changed) or -1 (the old session is gone: nothing written, it stays ended).
 const CYCLE: &str = r"
+if redis.call('HEXISTS', KEYS[2], 'v') == 0 then return -1 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'v', ARGV[5], 'e', ARGV[6], 'd', ARGV[7], 's', ARGV[3])
 redis.call('EXPIREAT', KEYS[1], ARGV[6])
@@ -239,7 +240,7 @@ return {1, ''}
 /// deleted session's subject ('' when it had none, or there was no live session).
 const CLUSTER_DELETE: &str = r"
 local stored = redis.call('HMGET', KEYS[1], 'v', 's')
-if not stored[1] then return '' end
+if not stored[1] then return false end
 redis.call('HDEL', KEYS[1], 'v', 'e', 'd', 's', 'i')
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 return stored[2] or ''
@@ -1018,8 +1019,13 @@ impl RedisStore {
 
     /// Deletes the session (leaving a tombstone), then its entry in its subject's index.
     async fn cluster_delete(&self, id: &SessionId) -> StoreResult<()> {
+        self.cluster_delete_live(id).await.map(|_| ())
+    }
+
+    /// Deletes `id`; `true` when it was live (the cycle's check that `old` still was).
+    async fn cluster_delete_live(&self, id: &SessionId) -> StoreResult<bool> {
         let member = self.member(id);
-        let subject: String = self
+        let Some(subject): Option<String> = self
             .scripts
             .cluster
             .delete
@@ -1027,25 +1033,33 @@ impl RedisStore {
             .arg(TOMBSTONE_TTL)
             .invoke_async(&mut self.connection())
             .await
-            .map_err(StoreError::backend)?;
-        if subject.is_empty() {
-            return Ok(());
+            .map_err(StoreError::backend)?
+        else {
+            return Ok(false);
+        };
+        if !subject.is_empty() {
+            self.cluster_unindex(&subject, &[&member]).await?;
         }
-        self.cluster_unindex(&subject, &[&member]).await
+        Ok(true)
     }
 
-    /// Create-then-delete: the two keys are in different slots.
+    /// Create, then delete `old` if it is still live, else remove `new` again (a logout or a
+    /// revocation that ended `old` wins): the two keys are in different slots.
     async fn cluster_cycle(
         &self,
         old: &SessionId,
         new: &SessionRecord,
     ) -> StoreResult<CreateOutcome> {
         match self.cluster_create(new).await? {
-            CreateOutcome::Created => {
-                self.cluster_delete(old).await?;
-                Ok(CreateOutcome::Created)
-            }
-            CreateOutcome::IdTaken => Ok(CreateOutcome::IdTaken),
+            CreateOutcome::Created => {}
+            other => return Ok(other),
+        }
+        if self.cluster_delete_live(old).await? {
+            Ok(CreateOutcome::Created)
+        } else {
+            // `old` was ended meanwhile (a logout, a revocation): it stays ended.
+            self.cluster_delete(&new.id).await?;
+            Ok(CreateOutcome::NotFound)
         }
     }
 
@@ -1379,11 +1393,14 @@ impl SessionStore for RedisStore {
             .invoke_async(&mut self.connection())
             .await
             .map_err(StoreError::backend)?;
-        Ok(if created == 1 {
-            CreateOutcome::Created
-        } else {
-            CreateOutcome::IdTaken
-        })
+        match created {
+            1 => Ok(CreateOutcome::Created),
+            0 => Ok(CreateOutcome::IdTaken),
+            -1 => Ok(CreateOutcome::NotFound),
+            other => Err(StoreError::backend(format!(
+                "unexpected reply {other} from the cycle script"
+            ))),
+        }
     }
 }
 

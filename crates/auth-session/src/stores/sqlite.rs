@@ -28,6 +28,7 @@ struct Queries {
     version: String,
     touch: String,
     delete: String,
+    live: String,
     cleanup: String,
     of_subject: String,
     delete_subject: String,
@@ -68,6 +69,7 @@ impl Queries {
             version: format!("SELECT version FROM {t} WHERE id = ?1 AND expires_at > ?2"),
             touch: format!("UPDATE {t} SET expires_at = ?2 WHERE id = ?1 AND expires_at > ?3"),
             delete: format!("DELETE FROM {t} WHERE id = ?1"),
+            live: format!("SELECT 1 FROM {t} WHERE id = ?1 AND expires_at > ?2"),
             cleanup: format!("DELETE FROM {t} WHERE expires_at <= ?1"),
             of_subject: format!(
                 "SELECT id, version, expires_at, data FROM {t} \
@@ -525,6 +527,17 @@ impl SessionStore for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(StoreError::backend)?;
+        // Under the write lock: a session a logout or a revocation ended stays ended.
+        let old_live = sqlx::query::<Sqlite>(&self.queries.live)
+            .bind(self.ids.bytes(old))
+            .bind(self.clock.unix_timestamp())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::backend)?;
+        if old_live.is_none() {
+            tx.rollback().await.map_err(StoreError::backend)?;
+            return Ok(CreateOutcome::NotFound);
+        }
         let row = sqlx::query::<Sqlite>(&self.queries.create)
             .bind(self.ids.bytes(&new.id))
             .bind(version_to_i64(new.version)?)

@@ -312,6 +312,45 @@ pub async fn cycle_replaces_old_id<H: Harness>(harness: &H) {
     c.eq(&untouched, &other, "record under the taken ID");
 }
 
+/// `cycle` from a session that a logout deleted, or that expired, is `NotFound` and creates
+/// nothing: an ended session is never revived under a new ID.
+pub async fn cycle_of_ended_session_is_not_found<H: Harness>(harness: &H) {
+    let c = Check("cycle_of_ended_session_is_not_found");
+    let store = harness.store().await;
+    let old = c
+        .record(harness, LIVE)
+        .with_value("k", json!(1))
+        .with_subject("alice");
+    c.create(&store, &old).await;
+    c.ok(store.delete(&old.id).await, "delete (logout)");
+    let mut new = old.clone().with_version(1);
+    new.id = c.id();
+    let outcome = c.ok(store.cycle(&old.id, &new).await, "cycle");
+    c.eq(outcome, CreateOutcome::NotFound, "cycle from a deleted ID");
+    c.load_none(&store, &new.id, "new ID after a cycle from a deleted ID")
+        .await;
+    c.load_none(&store, &old.id, "old ID after a cycle from a deleted ID")
+        .await;
+
+    let short = c
+        .record(harness, SHORT)
+        .with_value("k", json!(2))
+        .with_subject("alice");
+    c.create(&store, &short).await;
+    harness.advance(PAST_SHORT).await;
+    let mut renewed = short.clone().with_version(1);
+    renewed.id = c.id();
+    renewed = renewed.with_expires_at(c.record(harness, LIVE).expires_at);
+    let outcome = c.ok(store.cycle(&short.id, &renewed).await, "cycle");
+    c.eq(outcome, CreateOutcome::NotFound, "cycle from an expired ID");
+    c.load_none(
+        &store,
+        &renewed.id,
+        "new ID after a cycle from an expired ID",
+    )
+    .await;
+}
+
 /// `delete` of a missing or already deleted record succeeds.
 pub async fn delete_is_idempotent<H: Harness>(harness: &H) {
     let c = Check("delete_is_idempotent");

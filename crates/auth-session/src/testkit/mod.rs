@@ -23,6 +23,7 @@
 //! | [`save_after_delete_is_not_found`] | no resurrection after delete (save and touch) |
 //! | [`save_after_expiry_is_not_found`] | no resurrection after expiry (save and touch) |
 //! | [`cycle_replaces_old_id`] | cycle: new exists, old gone, data carried; `IdTaken` keeps old |
+//! | [`cycle_of_ended_session_is_not_found`] | cycle from a deleted or expired ID: `NotFound`, nothing created |
 //! | [`delete_is_idempotent`] | delete of missing records succeeds |
 //! | [`touch_never_creates`] | touch moves expiry only, `false` for unknown IDs |
 //! | [`idle_expiry_follows_touch`] | idle expiry on the harness clock |
@@ -63,11 +64,11 @@ mod harness;
 pub use checks::{
     CONCURRENT_ROUNDS, CONCURRENT_TASKS, absolute_expiry_is_enforced,
     cleanup_removes_expired_keeps_live, concurrent_disjoint_updates_lose_nothing,
-    create_refuses_taken_id, cycle_replaces_old_id, delete_is_idempotent,
-    idle_expiry_follows_touch, large_values_round_trip, load_of_expired_id_is_none,
-    load_of_unknown_id_is_none, save_after_delete_is_not_found, save_after_expiry_is_not_found,
-    save_bumps_version_and_persists, stale_save_conflicts, subject_round_trips,
-    touch_never_creates, unicode_keys_and_values_round_trip,
+    create_refuses_taken_id, cycle_of_ended_session_is_not_found, cycle_replaces_old_id,
+    delete_is_idempotent, idle_expiry_follows_touch, large_values_round_trip,
+    load_of_expired_id_is_none, load_of_unknown_id_is_none, save_after_delete_is_not_found,
+    save_after_expiry_is_not_found, save_bumps_version_and_persists, stale_save_conflicts,
+    subject_round_trips, touch_never_creates, unicode_keys_and_values_round_trip,
 };
 pub use harness::{ClockHarness, Harness, RealTimeHarness};
 
@@ -96,6 +97,7 @@ pub async fn run<H: Harness>(harness: &H) {
     save_after_delete_is_not_found(harness).await;
     save_after_expiry_is_not_found(harness).await;
     cycle_replaces_old_id(harness).await;
+    cycle_of_ended_session_is_not_found(harness).await;
     delete_is_idempotent(harness).await;
     touch_never_creates(harness).await;
     idle_expiry_follows_touch(harness).await;
