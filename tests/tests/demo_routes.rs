@@ -409,6 +409,28 @@ async fn token_endpoint_mints_eddsa_tokens_with_the_contract_claims() {
         token_status(&app, "eve", "eve-password").await,
         StatusCode::UNAUTHORIZED
     );
+    // Bodies that are not the expected JSON: 400 with a JSON error, whatever the flaw.
+    for (content_type, body) in [
+        ("application/json", "{not json"),
+        ("application/json", r#"{"username":"bob"}"#),
+        ("application/json", r#"{"username":1,"password":2}"#),
+        (
+            "text/plain",
+            r#"{"username":"bob","password":"bob-password"}"#,
+        ),
+    ] {
+        let req = Request::post("/api/token")
+            .header(CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .unwrap();
+        let reply = call(&app, req).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{content_type} {body}"
+        );
+        assert_eq!(reply.json_typed(), json!({"error": "invalid_request"}));
+    }
 }
 
 async fn token_status(app: &Router, user: &str, password: &str) -> StatusCode {

@@ -29,6 +29,7 @@ use auth_jwt::{
     SigningKey,
 };
 use auth_session::{MemoryStore, Session, SessionError, SessionLayer};
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Extension, Form, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -553,7 +554,20 @@ struct TokenRequest {
     password: String,
 }
 
-async fn token(State(state): State<AppState>, Json(request): Json<TokenRequest>) -> Response {
+async fn token(
+    State(state): State<AppState>,
+    request: Result<Json<TokenRequest>, JsonRejection>,
+) -> Response {
+    // A body that is not the expected JSON is the client's error: 400 in JSON, like the rest of
+    // the API (axum's default would be a plain-text 415 or 422).
+    let Ok(Json(request)) = request else {
+        return (
+            StatusCode::BAD_REQUEST,
+            [(header::CACHE_CONTROL, "no-store")],
+            Json(json!({ "error": "invalid_request" })),
+        )
+            .into_response();
+    };
     let Some(user) = state.users.check(&request.username, &request.password) else {
         return unauthenticated();
     };
