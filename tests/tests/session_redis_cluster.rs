@@ -140,6 +140,16 @@ impl Drop for DeleteKeys {
     }
 }
 
+/// A fresh key prefix for one test, and the guard that deletes its keys on every primary.
+fn isolated(nodes: &[String]) -> (String, DeleteKeys) {
+    let prefix = random_prefix();
+    let cleanup = DeleteKeys {
+        nodes: nodes.to_vec(),
+        prefix: prefix.clone(),
+    };
+    (prefix, cleanup)
+}
+
 async fn store_on(nodes: &[String], prefix: &str) -> RedisStore {
     let store = RedisStore::connect_cluster(nodes.iter().map(String::as_str))
         .await
@@ -181,11 +191,7 @@ async fn cluster_store_keeps_the_contract() {
     let Some(nodes) = auth_tests::redis_cluster_url("cluster_store_keeps_the_contract") else {
         return;
     };
-    let prefix = random_prefix();
-    let _cleanup = DeleteKeys {
-        nodes: nodes.clone(),
-        prefix: prefix.clone(),
-    };
+    let (prefix, _cleanup) = isolated(&nodes);
     let store = store_on(&nodes, &prefix).await;
     let harness = RealTimeHarness::new(|| {
         let store = store.clone();
@@ -201,11 +207,7 @@ async fn hashed_ids_on_a_cluster_keep_the_contract_and_stay_out_of_the_keyspace(
     let Some(nodes) = auth_tests::redis_cluster_url("hashed_ids_on_a_cluster") else {
         return;
     };
-    let prefix = random_prefix();
-    let _cleanup = DeleteKeys {
-        nodes: nodes.clone(),
-        prefix: prefix.clone(),
-    };
+    let (prefix, _cleanup) = isolated(&nodes);
     let store = store_on(&nodes, &prefix).await.with_hashed_ids(&[42; 32]);
     let harness = RealTimeHarness::new(|| {
         let store = store.clone();
@@ -253,11 +255,7 @@ async fn caching_store_over_a_cluster_keeps_the_contract() {
     let Some(nodes) = auth_tests::redis_cluster_url("caching_store_over_a_cluster") else {
         return;
     };
-    let prefix = random_prefix();
-    let _cleanup = DeleteKeys {
-        nodes: nodes.clone(),
-        prefix: prefix.clone(),
-    };
+    let (prefix, _cleanup) = isolated(&nodes);
     let store = CachingStore::new(MemoryStore::new(), store_on(&nodes, &prefix).await);
     let harness = RealTimeHarness::new(|| {
         let store = store.clone();
@@ -280,11 +278,7 @@ async fn a_sessions_key_is_in_one_slot_and_sessions_spread_over_every_primary() 
     let Some(nodes) = auth_tests::redis_cluster_url("a_sessions_key_is_in_one_slot") else {
         return;
     };
-    let prefix = random_prefix();
-    let _cleanup = DeleteKeys {
-        nodes: nodes.clone(),
-        prefix: prefix.clone(),
-    };
+    let (prefix, _cleanup) = isolated(&nodes);
     let store = store_on(&nodes, &prefix).await;
     let now = OffsetDateTime::now_utc();
     let mut ids = Vec::new();
@@ -376,11 +370,7 @@ async fn two_instances_on_one_cluster_share_login_cycle_and_logout() {
     let Some(nodes) = auth_tests::redis_cluster_url("two_instances_on_one_cluster") else {
         return;
     };
-    let prefix = random_prefix();
-    let _cleanup = DeleteKeys {
-        nodes: nodes.clone(),
-        prefix: prefix.clone(),
-    };
+    let (prefix, _cleanup) = isolated(&nodes);
     // Two stores with connections of their own: two application instances.
     let a: Arc<dyn SessionStore> = Arc::new(store_on(&nodes, &prefix).await);
     let b: Arc<dyn SessionStore> = Arc::new(store_on(&nodes, &prefix).await);
@@ -424,11 +414,7 @@ async fn the_per_user_index_lists_and_revokes_a_subjects_sessions_on_a_cluster()
     let Some(nodes) = auth_tests::redis_cluster_url("the_per_user_index_on_a_cluster") else {
         return;
     };
-    let prefix = random_prefix();
-    let _cleanup = DeleteKeys {
-        nodes: nodes.clone(),
-        prefix: prefix.clone(),
-    };
+    let (prefix, _cleanup) = isolated(&nodes);
     let store = store_on(&nodes, &prefix).await;
     let now = OffsetDateTime::now_utc();
     let mut alice = Vec::new();
@@ -543,11 +529,7 @@ async fn the_index_entry_outlives_its_session_as_the_expiry_slides() {
     let Some(nodes) = auth_tests::redis_cluster_url("the_index_entry_outlives_its_session") else {
         return;
     };
-    let prefix = random_prefix();
-    let _cleanup = DeleteKeys {
-        nodes: nodes.clone(),
-        prefix: prefix.clone(),
-    };
+    let (prefix, _cleanup) = isolated(&nodes);
     let store = store_on(&nodes, &prefix).await;
     let mut control = cluster_connection(&nodes).await;
     let index = index_key(&prefix, "frank");
@@ -694,11 +676,7 @@ async fn cut_connections_reconnect_by_themselves_and_lose_nothing() {
     let Some(nodes) = auth_tests::redis_cluster_url("cut_connections_reconnect") else {
         return;
     };
-    let prefix = random_prefix();
-    let _cleanup = DeleteKeys {
-        nodes: nodes.clone(),
-        prefix: prefix.clone(),
-    };
+    let (prefix, _cleanup) = isolated(&nodes);
     // The store connects as a user of its own, so that only its connections are cut (other
     // tests share the cluster).
     let user = AclUser::create(primaries(&nodes));
@@ -866,11 +844,7 @@ async fn deleted_cycled_and_revoked_sessions_leave_the_subjects_index() {
     let Some(nodes) = auth_tests::redis_cluster_url("sessions_leave_the_index") else {
         return;
     };
-    let prefix = random_prefix();
-    let _cleanup = DeleteKeys {
-        nodes: nodes.clone(),
-        prefix: prefix.clone(),
-    };
+    let (prefix, _cleanup) = isolated(&nodes);
     let store = store_on(&nodes, &prefix).await;
     let mut control = cluster_connection(&nodes).await;
     let now = OffsetDateTime::now_utc();
@@ -957,11 +931,7 @@ async fn a_retried_save_is_saved_although_other_saves_followed_it() {
     let Some(nodes) = auth_tests::redis_cluster_url("a_retried_save_is_saved") else {
         return;
     };
-    let prefix = random_prefix();
-    let _cleanup = DeleteKeys {
-        nodes: nodes.clone(),
-        prefix: prefix.clone(),
-    };
+    let (prefix, _cleanup) = isolated(&nodes);
     let store = store_on(&nodes, &prefix).await;
     let mut control = cluster_connection(&nodes).await;
     let now = OffsetDateTime::now_utc();
@@ -1084,11 +1054,7 @@ async fn a_retried_create_does_not_bring_back_a_deleted_session() {
     let Some(nodes) = auth_tests::redis_cluster_url("a_retried_create_does_not_bring_back") else {
         return;
     };
-    let prefix = random_prefix();
-    let _cleanup = DeleteKeys {
-        nodes: nodes.clone(),
-        prefix: prefix.clone(),
-    };
+    let (prefix, _cleanup) = isolated(&nodes);
     let store = store_on(&nodes, &prefix).await;
     let mut control = cluster_connection(&nodes).await;
     let now = OffsetDateTime::now_utc();
@@ -1168,11 +1134,7 @@ async fn an_instance_clock_running_ahead_prunes_no_live_session_from_the_index()
     let Some(nodes) = auth_tests::redis_cluster_url("an_instance_clock_running_ahead") else {
         return;
     };
-    let prefix = random_prefix();
-    let _cleanup = DeleteKeys {
-        nodes: nodes.clone(),
-        prefix: prefix.clone(),
-    };
+    let (prefix, _cleanup) = isolated(&nodes);
     let store = store_on(&nodes, &prefix).await;
     let mut control = cluster_connection(&nodes).await;
     let now = OffsetDateTime::now_utc();
@@ -1213,11 +1175,7 @@ async fn a_touch_told_to_raise_the_index_first_writes_nothing() {
     let Some(nodes) = auth_tests::redis_cluster_url("a_touch_told_to_raise_the_index") else {
         return;
     };
-    let prefix = random_prefix();
-    let _cleanup = DeleteKeys {
-        nodes: nodes.clone(),
-        prefix: prefix.clone(),
-    };
+    let (prefix, _cleanup) = isolated(&nodes);
     let store = store_on(&nodes, &prefix).await;
     let mut control = cluster_connection(&nodes).await;
     let now = OffsetDateTime::now_utc();
@@ -1264,11 +1222,7 @@ async fn a_standalone_index_of_the_same_subject_does_not_break_the_cluster_index
     else {
         return;
     };
-    let prefix = random_prefix();
-    let _cleanup = DeleteKeys {
-        nodes: nodes.clone(),
-        prefix: prefix.clone(),
-    };
+    let (prefix, _cleanup) = isolated(&nodes);
     let store = store_on(&nodes, &prefix).await;
     let mut control = cluster_connection(&nodes).await;
     // The set a standalone `RedisStore` keeps as hank's index, e.g. from before a migration.
