@@ -10,7 +10,7 @@ use http::{HeaderMap, HeaderValue};
 use smallvec::SmallVec;
 use time::Duration;
 
-use crate::parse::{decode_value, encode_value, pairs, pairs_of};
+use crate::parse::{decode_value, encode_value, find_value, pairs_of};
 use crate::{CookieConfig, CookieError};
 
 /// The longest cookie browsers keep: name plus value, in bytes (RFC 6265bis, section 5.6).
@@ -179,7 +179,22 @@ pub fn request_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str>
     headers
         .get_all(COOKIE)
         .iter()
-        .find_map(|header| pairs(header).find(|(n, _)| *n == name).map(|(_, v)| v))
+        .find_map(|header| find_value(header.as_bytes(), name))
+}
+
+/// The raw (not percent-decoded) value of the first cookie called `name` in `header`: the
+/// bytes of one `Cookie` header value, or of several joined with `;` (which read the same as
+/// the separate fields). The rules of [`request_cookie`].
+///
+/// For layers that copy the request's `Cookie` bytes and look their cookie up only if needed.
+///
+/// ```
+/// assert_eq!(auth_cookie::header_cookie(b"a=1; sid=abc;sid=later", "sid"), Some("abc"));
+/// assert_eq!(auth_cookie::header_cookie(b"a=1;sid=\xff;sid=ok", "sid"), Some("ok"));
+/// assert_eq!(auth_cookie::header_cookie(b"a=1", "sid"), None);
+/// ```
+pub fn header_cookie<'h>(header: &'h [u8], name: &str) -> Option<&'h str> {
+    find_value(header, name)
 }
 
 impl Cookies {

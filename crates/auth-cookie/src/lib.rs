@@ -91,7 +91,7 @@ pub use error::{ConfigError, CookieError};
 #[doc(inline)]
 pub use extract::MissingCookieLayer;
 #[doc(inline)]
-pub use jar::{Cookies, MAX_COOKIE_SIZE, request_cookie};
+pub use jar::{Cookies, MAX_COOKIE_SIZE, header_cookie, request_cookie};
 #[doc(inline)]
 pub use layer::{CookieLayer, CookieManager};
 #[doc(inline)]

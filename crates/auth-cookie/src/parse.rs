@@ -10,7 +10,6 @@
 
 use std::borrow::Cow;
 
-use http::HeaderValue;
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 
 /// The bytes encoded in values: everything outside RFC 6265 `cookie-octet`, plus `%` so that
@@ -41,17 +40,13 @@ pub(crate) fn decode_value(raw: &str) -> Cow<'_, str> {
     }
 }
 
-/// The name/value pairs of one `Cookie` header value, in order, as raw (undecoded) text.
-pub(crate) fn pairs(header: &HeaderValue) -> Pairs<'_> {
-    pairs_of(header.as_bytes())
-}
-
-/// [`pairs`] over the raw bytes of one `Cookie` header value.
+/// The name/value pairs of one `Cookie` header value's bytes, in order, as raw (undecoded)
+/// text.
 pub(crate) fn pairs_of(bytes: &[u8]) -> Pairs<'_> {
     Pairs { bytes, position: 0 }
 }
 
-/// The iterator returned by [`pairs`]: splits with memchr and validates UTF-8 per pair, so a
+/// The iterator returned by [`pairs_of`]: splits with memchr and validates UTF-8 per pair, so a
 /// bad pair is skipped on its own.
 pub(crate) struct Pairs<'a> {
     bytes: &'a [u8],
@@ -89,6 +84,33 @@ impl<'a> Pairs<'a> {
     }
 }
 
+/// The raw (undecoded) value of the first pair called `name` in `bytes` (one `Cookie` header
+/// value, or several joined with `;`), by the rules of [`pairs_of`]: the same answer as
+/// `pairs_of(bytes).find(|(n, _)| *n == name)`, without checking the UTF-8 of pairs with
+/// another name.
+pub(crate) fn find_value<'a>(bytes: &'a [u8], name: &str) -> Option<&'a str> {
+    // A pair never has an empty name.
+    if name.is_empty() {
+        return None;
+    }
+    let mut rest = bytes;
+    loop {
+        let end = memchr::memchr(b';', rest);
+        let piece = match end {
+            Some(end) => rest.get(..end)?,
+            None => rest,
+        };
+        if let Some(eq) = memchr::memchr(b'=', piece)
+            // Equal to a `&str`: valid UTF-8 and not empty, as `pairs_of` requires of names.
+            && trim_wsp(piece.get(..eq)?) == name.as_bytes()
+            && let Ok(value) = std::str::from_utf8(trim_wsp(piece.get(eq + 1..)?))
+        {
+            return Some(value);
+        }
+        rest = rest.get(end? + 1..)?;
+    }
+}
+
 /// Trims SP and HTAB only (RFC 6265bis WSP), never Unicode whitespace.
 fn trim_wsp(mut bytes: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = bytes {
@@ -102,13 +124,14 @@ fn trim_wsp(mut bytes: &[u8]) -> &[u8] {
 
 #[cfg(test)]
 mod tests {
+    use http::HeaderValue;
     use proptest::prelude::*;
 
     use super::*;
 
     fn parse(header: &[u8]) -> Vec<(String, String)> {
         let header = HeaderValue::from_bytes(header).unwrap();
-        pairs(&header)
+        pairs_of(header.as_bytes())
             .map(|(n, v)| (n.to_owned(), v.to_owned()))
             .collect()
     }
@@ -139,6 +162,17 @@ mod tests {
                 ("d".into(), "4".into())
             ]
         );
+    }
+
+    #[test]
+    fn finding_one_cookie_skips_bad_pairs_and_other_names() {
+        let header = b"a=1; id=\xff; \xc3=x; id ; =id; id = first ; id=second";
+        assert_eq!(find_value(header, "id"), Some("first"));
+        assert_eq!(find_value(header, "a"), Some("1"));
+        assert_eq!(find_value(header, ""), None);
+        assert_eq!(find_value(header, "ID"), None);
+        assert_eq!(find_value(b"id=", "id"), Some(""));
+        assert_eq!(find_value(b"", "id"), None);
     }
 
     #[test]
@@ -184,9 +218,28 @@ mod tests {
         }
 
         #[test]
+        fn finding_one_cookie_agrees_with_the_pairs(
+            bytes in proptest::collection::vec(
+                prop_oneof![
+                    Just(b';'), Just(b'='), Just(b' '), Just(b'\t'), Just(b'a'), Just(b'b'),
+                    Just(0xC3_u8), Just(0xA9_u8), Just(0xFF_u8), any::<u8>()
+                ],
+                0..64,
+            ),
+            name in prop_oneof![
+                Just(String::new()), Just("a".to_owned()), Just("ab".to_owned()),
+                Just(" a".to_owned()), Just("a=b".to_owned()), Just("\u{e9}".to_owned()),
+                "[ab=; ]{0,3}",
+            ],
+        ) {
+            let expected = pairs_of(&bytes).find(|(n, _)| *n == name).map(|(_, v)| v);
+            prop_assert_eq!(find_value(&bytes, &name), expected);
+        }
+
+        #[test]
         fn parsing_never_panics_and_names_are_non_empty(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
             if let Ok(header) = HeaderValue::from_bytes(&bytes) {
-                for (name, value) in pairs(&header) {
+                for (name, value) in pairs_of(header.as_bytes()) {
                     prop_assert!(!name.is_empty());
                     prop_assert!(!name.contains(';') && !value.contains(';'));
                 }
