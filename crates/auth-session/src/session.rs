@@ -25,6 +25,8 @@ use auth_core::{
     AuthMethod, CreateOutcome, Identity, IdentityResolver, ResolveFuture, SaveOutcome, SessionData,
     SessionId, SessionRecord, StoreError, StoreResult,
 };
+use http::HeaderMap;
+use http::header::COOKIE;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use time::{Duration, OffsetDateTime};
@@ -74,10 +76,10 @@ pub(crate) struct SessionInner {
     /// `None` only while the handle waits in the per-thread pool (so a pooled handle keeps no
     /// layer, and no store, alive).
     config: Option<Arc<Config>>,
-    /// The raw session cookie value (when `has_cookie`), verified only when the session is
-    /// used (an untouched request costs no MAC check).
-    cookie: String,
-    has_cookie: bool,
+    /// The request's `Cookie` header bytes (several fields joined with `;`), copied as they
+    /// are: the session cookie is looked up and verified only when the session is used (an
+    /// untouched request costs no parsing and no MAC check).
+    cookies: Vec<u8>,
     /// Set by the first method call, so an untouched session costs nothing afterwards.
     pub(crate) used: AtomicBool,
     state: Mutex<State>,
@@ -275,10 +277,10 @@ const POOL_MAX_BYTES: usize = 4 * 1024;
 
 impl Session {
     /// The handle for one request, recycled from this thread's pool when possible.
-    pub(crate) fn new(config: &Arc<Config>, cookie: Option<&str>) -> Self {
+    pub(crate) fn new(config: &Arc<Config>, headers: &HeaderMap) -> Self {
         if config.memory.is_none() {
             let inner = Arc::new_cyclic(|this| {
-                SessionInner::new(config.clone(), cookie, Some(this.clone()))
+                SessionInner::new(config.clone(), headers, Some(this.clone()))
             });
             return Self { inner };
         }
@@ -289,11 +291,11 @@ impl Session {
         if let Some(mut inner) = pooled
             && let Some(reused) = Arc::get_mut(&mut inner)
         {
-            reused.reuse(config.clone(), cookie);
+            reused.reuse(config.clone(), headers);
             return Self { inner };
         }
         Self {
-            inner: Arc::new(SessionInner::new(config.clone(), cookie, None)),
+            inner: Arc::new(SessionInner::new(config.clone(), headers, None)),
         }
     }
 
@@ -549,11 +551,12 @@ impl IdentityResolver for SessionInner {
 }
 
 impl SessionInner {
-    fn new(config: Arc<Config>, cookie: Option<&str>, this: Option<Weak<Self>>) -> Self {
+    fn new(config: Arc<Config>, headers: &HeaderMap, this: Option<Weak<Self>>) -> Self {
+        let mut cookies = Vec::new();
+        copy_cookies(headers, &mut cookies);
         Self {
             config: Some(config),
-            cookie: cookie.map(str::to_owned).unwrap_or_default(),
-            has_cookie: cookie.is_some(),
+            cookies,
             used: AtomicBool::new(false),
             state: Mutex::new(State::default()),
             load_gate: tokio::sync::Mutex::new(()),
@@ -562,13 +565,10 @@ impl SessionInner {
     }
 
     /// Readies a pooled handle for a new request.
-    fn reuse(&mut self, config: Arc<Config>, cookie: Option<&str>) {
+    fn reuse(&mut self, config: Arc<Config>, headers: &HeaderMap) {
         self.config = Some(config);
-        self.cookie.clear();
-        if let Some(cookie) = cookie {
-            self.cookie.push_str(cookie);
-        }
-        self.has_cookie = cookie.is_some();
+        self.cookies.clear();
+        copy_cookies(headers, &mut self.cookies);
         *self.used.get_mut() = false;
     }
 
@@ -578,7 +578,7 @@ impl SessionInner {
         self.config = None;
         let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
         state.reset();
-        self.cookie.capacity() + state.changes.names.capacity() <= POOL_MAX_BYTES
+        self.cookies.capacity() + state.changes.names.capacity() <= POOL_MAX_BYTES
             && state.changes.ends.capacity() <= 64
     }
 
@@ -612,11 +612,18 @@ impl SessionInner {
         verified
     }
 
-    fn verify_cookie(&self) -> (Option<SessionId>, bool) {
-        if !self.has_cookie {
-            return (None, false);
+    /// The raw value of the session cookie the request sent, if any.
+    fn cookie(&self) -> Option<&str> {
+        if self.cookies.is_empty() {
+            return None;
         }
-        let value = self.cookie.as_str();
+        auth_cookie::header_cookie(&self.cookies, self.config().cookie().name())
+    }
+
+    fn verify_cookie(&self) -> (Option<SessionId>, bool) {
+        let Some(value) = self.cookie() else {
+            return (None, false);
+        };
         let config = self.config();
         if !config.signed {
             return (parse_id(value), false);
@@ -932,6 +939,17 @@ fn touched(
         (true, true) => CookieChange::Set { id, max_age },
         (true, false) => CookieChange::None,
         (false, _) => CookieChange::Remove,
+    }
+}
+
+/// Copies the request's `Cookie` header bytes into `out`, several fields joined with `;` (the
+/// pairs read the same: none spans two fields).
+fn copy_cookies(headers: &HeaderMap, out: &mut Vec<u8>) {
+    for (n, value) in headers.get_all(COOKIE).iter().enumerate() {
+        if n > 0 {
+            out.push(b';');
+        }
+        out.extend_from_slice(value.as_bytes());
     }
 }
 
@@ -1285,7 +1303,10 @@ fn reapply(
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
-            .field("has_cookie", &self.inner.has_cookie)
+            .field(
+                "has_cookie",
+                &(self.inner.config.is_some() && self.inner.cookie().is_some()),
+            )
             .field("used", &self.inner.used.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }

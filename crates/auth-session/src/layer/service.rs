@@ -58,8 +58,7 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let cookie = auth_cookie::request_cookie(req.headers(), self.config.cookie().name());
-        let session = Session::new(&self.config, cookie);
+        let session = Session::new(&self.config, req.headers());
         let jar = req.extensions().get::<Cookies>().cloned();
         let extensions = req.extensions_mut();
         extensions.insert(LazyIdentity::from_arc(session.inner.clone()));

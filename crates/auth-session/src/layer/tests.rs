@@ -487,6 +487,46 @@ async fn recycled_handles_carry_nothing_over() {
     assert_eq!(f.store.len(), 2);
 }
 
+/// The session cookie is looked up (lazily) in every `Cookie` field, by the jar's rules.
+#[tokio::test]
+async fn the_session_cookie_is_found_in_any_cookie_field() {
+    let f = fixture();
+    let cookie = pair(&send(&f.app, "/set/n/a", None).await.set_cookie.unwrap());
+    let get = |fields: Vec<&[u8]>| {
+        let mut req = Request::builder().uri("/get/n");
+        for field in fields {
+            req = req.header(
+                header::COOKIE,
+                http::HeaderValue::from_bytes(field).unwrap(),
+            );
+        }
+        let app = f.app.clone();
+        async move {
+            app.oneshot(req.body(String::new()).unwrap())
+                .await
+                .unwrap()
+                .into_body()
+        }
+    };
+    let found = "Some(\"a\")";
+    let value = cookie.strip_prefix("id=").unwrap();
+    let spaced = format!(" id = {value} ");
+    // A second field, after other cookies and bad pairs; a half pair at the end of one field
+    // never joins the next.
+    let first_field: &[u8] = b"a=1; id; bad=\xff; =x; id";
+    assert_eq!(get(vec![first_field, cookie.as_bytes()]).await, found);
+    assert_eq!(get(vec![b"x=1", b"y=2", spaced.as_bytes()]).await, found);
+    // The first valid pair wins; an invalid one before it is skipped.
+    let mut later = b"id=\xff; ".to_vec();
+    later.extend_from_slice(format!("{cookie}; id=other").as_bytes());
+    assert_eq!(get(vec![&later]).await, found);
+    assert_eq!(get(vec![b"id=other", cookie.as_bytes()]).await, "None");
+    // Names are compared byte for byte.
+    let renamed = format!("ID={value}; {}", cookie.replacen("id", "i d", 1));
+    assert_eq!(get(vec![renamed.as_bytes()]).await, "None");
+    assert_eq!(get(vec![b"", b"id"]).await, "None");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_requests_on_one_session_lose_no_key() {
     let f = fixture();
