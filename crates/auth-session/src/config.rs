@@ -213,6 +213,7 @@ impl Memory {
     pub(crate) fn create_now(
         &self,
         _: &auth_core::SessionRecord,
+        _: Option<i64>,
     ) -> auth_core::StoreResult<auth_core::CreateOutcome> {
         match *self {}
     }
@@ -220,11 +221,17 @@ impl Memory {
     pub(crate) fn save_now(
         &self,
         _: &auth_core::SessionRecord,
+        _: Option<i64>,
     ) -> auth_core::StoreResult<auth_core::SaveOutcome> {
         match *self {}
     }
 
-    pub(crate) fn touch_now(&self, _: &auth_core::SessionId, _: time::OffsetDateTime) -> bool {
+    pub(crate) fn touch_now(
+        &self,
+        _: &auth_core::SessionId,
+        _: time::OffsetDateTime,
+        _: Option<i64>,
+    ) -> bool {
         match *self {}
     }
 
@@ -236,6 +243,7 @@ impl Memory {
         &self,
         _: &auth_core::SessionId,
         _: &auth_core::SessionRecord,
+        _: Option<i64>,
     ) -> auth_core::CreateOutcome {
         match *self {}
     }

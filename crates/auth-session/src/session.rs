@@ -759,10 +759,13 @@ impl SessionInner {
         let (plan, now) = self.plan(state);
         let plan = match (&config.memory, plan) {
             (_, Plan::Done(settled)) => return Ok(settled),
-            (Some(memory), plan) => match run_memory(memory, plan, state.original.as_ref(), now) {
-                Ok(settled) => return Ok(settled),
-                Err(plan) => *plan,
-            },
+            (Some(memory), plan) => {
+                let at = config.store_checks_expiry().then(|| seconds_of(now));
+                match run_memory(memory, plan, state.original.as_ref(), now, at) {
+                    Ok(settled) => return Ok(settled),
+                    Err(plan) => *plan,
+                }
+            }
             (None, plan) => plan,
         };
         let conflicted = config.memory.is_some();
@@ -879,14 +882,23 @@ fn duration(nanos: i128) -> Duration {
     }
 }
 
+/// The whole seconds in `nanos` after the epoch, rounded down (what a clock reading `nanos`
+/// gives as its Unix timestamp), saturating.
+fn seconds_of(nanos: i128) -> i64 {
+    const NANOS_PER_SECOND: i64 = 1_000_000_000;
+    // Years 1677 to 2262 fit in `i64` nanoseconds, where division is cheap.
+    match i64::try_from(nanos) {
+        Ok(nanos) => nanos.div_euclid(NANOS_PER_SECOND),
+        Err(_) => i64::try_from(nanos.div_euclid(i128::from(NANOS_PER_SECOND)))
+            .unwrap_or(if nanos < 0 { i64::MIN } else { i64::MAX }),
+    }
+}
+
 /// The date `nanos` after the epoch, truncated to whole seconds (rounded down, as
 /// `OffsetDateTime::replace_nanosecond(0)` does), saturating at the representable range.
 fn whole_seconds(nanos: i128) -> OffsetDateTime {
-    const NANOS_PER_SECOND: i128 = 1_000_000_000;
-    i64::try_from(nanos.div_euclid(NANOS_PER_SECOND))
-        .ok()
-        .and_then(|seconds| OffsetDateTime::from_unix_timestamp(seconds).ok())
-        .unwrap_or_else(|| date(nanos).replace_nanosecond(0).unwrap_or(date(nanos)))
+    OffsetDateTime::from_unix_timestamp(seconds_of(nanos))
+        .unwrap_or_else(|_| date(nanos).replace_nanosecond(0).unwrap_or(date(nanos)))
 }
 
 /// The date `nanos` after the epoch (saturating at the representable range).
@@ -970,11 +982,15 @@ fn fresh_id() -> Result<SessionId, StoreError> {
 
 /// Carries out `plan` on a `MemoryStore`, synchronously. `Err`: a save lost a race; the plan
 /// goes on asynchronously (the merge backs off before re-reading).
+///
+/// `at`: `now` in whole seconds when the store decides expiry by the same clock (one reading
+/// serves both).
 fn run_memory(
     memory: &Memory,
     plan: Plan,
     original: Option<&Original>,
     now: i128,
+    at: Option<i64>,
 ) -> Result<Settled, Box<Plan>> {
     let settled = match plan {
         Plan::Done(settled) => settled,
@@ -984,7 +1000,7 @@ fn run_memory(
         }
         Plan::Create(mut record) => {
             for _ in 0..3 {
-                match memory.create_now(&record) {
+                match memory.create_now(&record, at) {
                     Ok(CreateOutcome::Created) => {
                         return Ok(Settled::cookie(cookie_for(&record, now)));
                     }
@@ -1010,7 +1026,7 @@ fn run_memory(
                     Ok(id) => record.id = id,
                     Err(error) => return Ok(Settled::failed(&error)),
                 }
-                match memory.cycle_now(&old, &record) {
+                match memory.cycle_now(&old, &record, at) {
                     CreateOutcome::Created => {
                         return Ok(Settled::cookie(cookie_for(&record, now)));
                     }
@@ -1023,7 +1039,7 @@ fn run_memory(
         Plan::Save {
             record,
             resend_cookie,
-        } => match memory.save_now(&record) {
+        } => match memory.save_now(&record, at) {
             Ok(SaveOutcome::Saved { .. }) => Settled::cookie(saved(&record, resend_cookie, now)),
             Ok(SaveOutcome::NotFound) => deleted_meanwhile(),
             Ok(SaveOutcome::Conflict) if original.is_some() => {
@@ -1041,7 +1057,7 @@ fn run_memory(
             resend_cookie,
             max_age,
         } => Settled::cookie(touched(
-            memory.touch_now(&id, expires_at),
+            memory.touch_now(&id, expires_at, at),
             id,
             resend_cookie,
             max_age,
@@ -1333,6 +1349,31 @@ mod tests {
             let expected = date(nanos).replace_nanosecond(0).unwrap();
             assert_eq!(whole_seconds(nanos), expected, "{nanos}");
         }
+    }
+
+    #[test]
+    fn seconds_round_down_like_a_clocks_unix_timestamp() {
+        for nanos in [
+            0_i128,
+            1,
+            -1,
+            999_999_999,
+            1_000_000_000,
+            -1_000_000_000,
+            -1_000_000_001,
+            1_735_689_600_123_456_789,
+            -1_735_689_600_123_456_789,
+            i128::from(i64::MAX) + 1,
+            i128::from(i64::MIN) - 1,
+        ] {
+            let expected = nanos.div_euclid(1_000_000_000);
+            assert_eq!(i128::from(seconds_of(nanos)), expected, "{nanos}");
+            if let Ok(at) = OffsetDateTime::from_unix_timestamp_nanos(nanos) {
+                assert_eq!(seconds_of(nanos), at.unix_timestamp(), "{nanos}");
+            }
+        }
+        assert_eq!(seconds_of(i128::MAX), i64::MAX);
+        assert_eq!(seconds_of(i128::MIN), i64::MIN);
     }
 
     #[test]

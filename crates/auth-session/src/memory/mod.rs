@@ -308,8 +308,17 @@ fn next_version(version: u64) -> StoreResult<u64> {
 
 // The store's operations are synchronous (a shard lock around a map operation, never held
 // across an `.await`). The session layer calls them directly when its store is a
-// `MemoryStore`, with no future to box; the `SessionStore` implementation wraps them.
+// `MemoryStore`, with no future to box; the `SessionStore` implementation wraps them. A write
+// takes `at`, "now" in whole seconds as the layer just read it from this store's clock (see
+// `shares_clock`), or `None` to read the clock here.
 impl MemoryStore {
+    fn now_or(&self, at: Option<i64>) -> i64 {
+        match at {
+            Some(now) => now,
+            None => self.now(),
+        }
+    }
+
     pub(crate) fn load_now(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
         let key = Key::of(id);
         let now = self.now();
@@ -317,9 +326,13 @@ impl MemoryStore {
         shard.read_live(key, now, |e| e.to_record(*id)).transpose()
     }
 
-    pub(crate) fn create_now(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
+    pub(crate) fn create_now(
+        &self,
+        record: &SessionRecord,
+        at: Option<i64>,
+    ) -> StoreResult<CreateOutcome> {
         let key = Key::of(&record.id);
-        let now = self.now();
+        let now = self.now_or(at);
         let evicted = {
             let mut shard = self.shard(self.shard_index(key)).lock();
             if shard.is_live(key, now) {
@@ -336,9 +349,13 @@ impl MemoryStore {
         Ok(CreateOutcome::Created)
     }
 
-    pub(crate) fn save_now(&self, record: &SessionRecord) -> StoreResult<SaveOutcome> {
+    pub(crate) fn save_now(
+        &self,
+        record: &SessionRecord,
+        at: Option<i64>,
+    ) -> StoreResult<SaveOutcome> {
         let key = Key::of(&record.id);
-        let now = self.now();
+        let now = self.now_or(at);
         let mut shard = self.shard(self.shard_index(key)).lock();
         let Some(stored) = shard.live(key, now) else {
             return Ok(SaveOutcome::NotFound);
@@ -351,9 +368,14 @@ impl MemoryStore {
         Ok(SaveOutcome::Saved { version })
     }
 
-    pub(crate) fn touch_now(&self, id: &SessionId, expires_at: OffsetDateTime) -> bool {
+    pub(crate) fn touch_now(
+        &self,
+        id: &SessionId,
+        expires_at: OffsetDateTime,
+        at: Option<i64>,
+    ) -> bool {
         let key = Key::of(id);
-        let now = self.now();
+        let now = self.now_or(at);
         let mut shard = self.shard(self.shard_index(key)).lock();
         if !shard.is_live(key, now) {
             return false;
@@ -369,10 +391,15 @@ impl MemoryStore {
 
     /// Atomic: both shards are locked (in index order) while `new` is checked and created and
     /// `old` deleted, so no reader ever sees neither or both.
-    pub(crate) fn cycle_now(&self, old: &SessionId, new: &SessionRecord) -> CreateOutcome {
+    pub(crate) fn cycle_now(
+        &self,
+        old: &SessionId,
+        new: &SessionRecord,
+        at: Option<i64>,
+    ) -> CreateOutcome {
         let (old_key, new_key) = (Key::of(old), Key::of(&new.id));
         let (old_index, new_index) = (self.shard_index(old_key), self.shard_index(new_key));
-        let now = self.now();
+        let now = self.now_or(at);
         let entry = Entry::from_record(new, new.version);
         let live = entry.expires_at > now;
         let evicted = if old_index == new_index {
@@ -424,15 +451,15 @@ impl SessionStore for MemoryStore {
     }
 
     async fn create(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
-        self.create_now(record)
+        self.create_now(record, None)
     }
 
     async fn save(&self, record: &SessionRecord) -> StoreResult<SaveOutcome> {
-        self.save_now(record)
+        self.save_now(record, None)
     }
 
     async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> StoreResult<bool> {
-        Ok(self.touch_now(id, expires_at))
+        Ok(self.touch_now(id, expires_at, None))
     }
 
     async fn delete(&self, id: &SessionId) -> StoreResult<()> {
@@ -443,7 +470,7 @@ impl SessionStore for MemoryStore {
     /// Atomic: both shards are locked (in index order) while `new` is checked and created and
     /// `old` deleted, so no reader ever sees neither or both.
     async fn cycle(&self, old: &SessionId, new: &SessionRecord) -> StoreResult<CreateOutcome> {
-        Ok(self.cycle_now(old, new))
+        Ok(self.cycle_now(old, new, None))
     }
 
     async fn cleanup_expired(&self) -> StoreResult<u64> {
@@ -470,6 +497,31 @@ mod tests {
         assert_eq!(shards(1000), 8);
         assert_eq!(shards(1_000_000), 64);
         assert_eq!(MemoryStore::new().inner.per_shard, 15_625);
+    }
+
+    #[test]
+    fn writes_use_the_layers_reading_of_the_clock_when_given() {
+        let store = MemoryStore::with_clock(Arc::new(ManualClock::at_unix(0)));
+        let at = |s| OffsetDateTime::from_unix_timestamp(s).unwrap();
+        let record = SessionRecord::new(SessionId::from_bytes([1; 16]), at(0), at(100));
+        // At 100 by the layer's reading the record is already expired: nothing is stored.
+        assert_eq!(
+            store.create_now(&record, Some(100)).unwrap(),
+            CreateOutcome::Created
+        );
+        assert!(store.is_empty());
+        assert_eq!(
+            store.create_now(&record, Some(99)).unwrap(),
+            CreateOutcome::Created
+        );
+        // The store's own clock (at 0) sees it live.
+        assert!(store.touch_now(&record.id, at(500), None));
+        assert_eq!(
+            store.save_now(&record, Some(499)).unwrap(),
+            SaveOutcome::Saved { version: 2 }
+        );
+        assert!(!store.touch_now(&record.id, at(900), Some(500)));
+        assert!(store.is_empty());
     }
 
     #[test]

@@ -43,7 +43,11 @@ impl Entry {
     /// The compact form of `record`, at `version`. Shares the record's data (no copy).
     pub(super) fn from_record(record: &SessionRecord, version: u64) -> Self {
         let subject = record.subject.as_deref().map(Box::<str>::from);
-        let roles: Box<[Box<str>]> = record.roles.iter().map(|r| Box::from(r.as_str())).collect();
+        let roles: Box<[Box<str>]> = if record.roles.is_empty() {
+            Box::default()
+        } else {
+            record.roles.iter().map(|r| Box::from(r.as_str())).collect()
+        };
         let data = (!record.data.is_empty()).then(|| Arc::clone(&record.data));
         let extras = (subject.is_some() || !roles.is_empty() || data.is_some()).then(|| {
             Box::new(Extras {
@@ -122,7 +126,9 @@ impl Entry {
         }
         if let Some(extras) = &self.extras {
             record.subject = extras.subject.as_deref().map(str::to_owned);
-            record.roles = extras.roles.iter().map(|r| r.to_string()).collect();
+            if !extras.roles.is_empty() {
+                record.roles = extras.roles.iter().map(|r| r.to_string()).collect();
+            }
             if let Some(data) = &extras.data {
                 record.data = Arc::clone(data);
             }
