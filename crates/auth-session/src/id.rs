@@ -78,27 +78,32 @@ impl IdText {
 #[allow(clippy::indexing_slicing)] // as in `IdText`
 pub(crate) fn parse_id(text: &str) -> Option<SessionId> {
     let text: &[u8; SessionId::ENCODED_LEN] = text.as_bytes().try_into().ok()?;
-    let mut values = [0u8; SessionId::ENCODED_LEN];
-    let mut invalid = 0u8;
-    for (value, &c) in values.iter_mut().zip(text) {
-        *value = DECODE[usize::from(c)];
-        invalid |= *value & 0xC0;
-    }
-    // Invalid characters decode to 0xFF, the only values with the top bits set.
-    if invalid != 0 || values[21] & 0x0F != 0 {
-        return None;
-    }
+    let value = |c: u8| u32::from(DECODE[usize::from(c)]);
+    // Invalid characters decode to 0xFF, the only values with the top bits set: OR-ed into
+    // `invalid`, they are checked once at the end (one pass, no early exit per character).
+    let mut invalid = 0u32;
     let mut bytes = [0u8; SessionId::LEN];
-    for (chars, group) in values.chunks_exact(4).zip(bytes.chunks_exact_mut(3)) {
-        let n = (u32::from(chars[0]) << 18)
-            | (u32::from(chars[1]) << 12)
-            | (u32::from(chars[2]) << 6)
-            | u32::from(chars[3]);
+    // Five groups of four characters make fifteen bytes...
+    for (chars, group) in text.chunks_exact(4).zip(bytes.chunks_exact_mut(3)) {
+        let (a, b, c, d) = (
+            value(chars[0]),
+            value(chars[1]),
+            value(chars[2]),
+            value(chars[3]),
+        );
+        invalid |= a | b | c | d;
+        let n = (a << 18) | (b << 12) | (c << 6) | d;
         group[0] = (n >> 16) as u8;
         group[1] = (n >> 8) as u8;
         group[2] = n as u8;
     }
-    bytes[15] = (values[20] << 2) | (values[21] >> 4);
+    // ...and the last two characters the sixteenth.
+    let (a, b) = (value(text[20]), value(text[21]));
+    invalid |= a | b;
+    if invalid & 0xC0 != 0 || b & 0x0F != 0 {
+        return None;
+    }
+    bytes[15] = ((a << 2) | (b >> 4)) as u8;
     Some(SessionId::from_bytes(bytes))
 }
 
