@@ -123,7 +123,9 @@ impl JwksSource {
         self
     }
 
-    /// How often keys are refreshed in the background. Default: 5 minutes.
+    /// How often keys are refreshed in the background. Default: 5 minutes. Never more often
+    /// than the [minimum refetch interval](Self::with_min_refetch_interval): every fetch,
+    /// background or for an unknown `kid`, is at least that far from the previous one.
     #[must_use]
     pub fn with_refresh_interval(mut self, interval: Duration) -> Self {
         self.refresh = interval;
@@ -194,6 +196,9 @@ pub(crate) struct Snapshot {
 struct FetchState {
     in_flight: bool,
     last_attempt: Option<Instant>,
+    /// When the background loop should fetch next, set by every fetch (whoever started it),
+    /// so a refetch for an unknown `kid` also postpones the scheduled refresh.
+    next_refresh: Option<Instant>,
 }
 
 /// A running remote source.
@@ -296,12 +301,19 @@ impl RemoteJwks {
         }))
     }
 
-    /// Claims the single flight (if free) and fetches. Returns the delay to the next refresh.
+    /// Claims the single flight (if free and due) and fetches. Returns the delay to the next
+    /// look. Never fetches within the minimum interval of another fetch, whoever started it.
     async fn refresh_once(self: &Arc<Self>) -> Duration {
         {
             let mut state = self.fetch.lock().unwrap_or_else(PoisonError::into_inner);
             if state.in_flight {
                 return self.source.min_refetch;
+            }
+            let now = Instant::now();
+            if let Some(at) = state.next_refresh
+                && at > now
+            {
+                return at - now;
             }
             state.in_flight = true;
             state.last_attempt = Some(Instant::now());
@@ -335,10 +347,12 @@ impl RemoteJwks {
                 self.source.min_refetch
             }
         };
-        self.fetch
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .in_flight = false;
+        let delay = delay.max(self.source.min_refetch);
+        {
+            let mut state = self.fetch.lock().unwrap_or_else(PoisonError::into_inner);
+            state.in_flight = false;
+            state.next_refresh = Some(Instant::now() + delay);
+        }
         self.done
             .send_modify(|generation| *generation = generation.wrapping_add(1));
         delay
