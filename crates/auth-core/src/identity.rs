@@ -196,9 +196,7 @@ impl IdentityBuilder {
         I: IntoIterator,
         I::Item: Into<String>,
     {
-        for role in roles {
-            push_unique(&mut self.inner.roles, role.into());
-        }
+        extend_unique(&mut self.inner.roles, roles);
         self
     }
 
@@ -214,9 +212,7 @@ impl IdentityBuilder {
         I: IntoIterator,
         I::Item: Into<String>,
     {
-        for scope in scopes {
-            push_unique(&mut self.inner.scopes, scope.into());
-        }
+        extend_unique(&mut self.inner.scopes, scopes);
         self
     }
 
@@ -295,6 +291,34 @@ fn push_unique(list: &mut Vec<String>, item: String) {
     }
 }
 
+/// Adds `items` to `list`, skipping duplicates. Into an empty list, a `Vec<String>` is taken
+/// over in place (no new allocation), then deduplicated keeping first occurrences.
+fn extend_unique<I>(list: &mut Vec<String>, items: I)
+where
+    I: IntoIterator,
+    I::Item: Into<String>,
+{
+    if list.is_empty() {
+        // For `Vec<String>` input, collecting through an identity map reuses its buffer.
+        *list = items.into_iter().map(Into::into).collect();
+        let mut seen = 0;
+        for i in 0..list.len() {
+            let fresh = list
+                .get(i)
+                .is_some_and(|item| !list.get(..seen).unwrap_or_default().contains(item));
+            if fresh {
+                list.swap(seen, i);
+                seen += 1;
+            }
+        }
+        list.truncate(seen);
+    } else {
+        for item in items {
+            push_unique(list, item.into());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,6 +342,22 @@ mod tests {
         assert_eq!(id.scopes(), ["read"]);
         assert!(!id.has_role("Admin"));
         assert!(!id.has_scope("rea"));
+    }
+
+    #[test]
+    fn bulk_grants_keep_first_occurrences_in_order() {
+        let owned = vec!["b", "a", "b", "c", "a", "a", "d"]
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>();
+        let id = Identity::builder("dan", AuthMethod::Jwt)
+            .scopes(owned)
+            .scopes(["c", "e", "e"])
+            .roles(Vec::<String>::new())
+            .roles(["x", "x"])
+            .build();
+        assert_eq!(id.scopes(), ["b", "a", "c", "d", "e"]);
+        assert_eq!(id.roles(), ["x"]);
     }
 
     #[test]

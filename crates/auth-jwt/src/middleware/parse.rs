@@ -162,25 +162,36 @@ pub(super) fn parse_header(json: &[u8]) -> Option<Header<'_>> {
     })
 }
 
-fn skip_ws(s: &[u8]) -> &[u8] {
+// The scanners work on `&str` (the input is checked to be UTF-8 once, up front) and only ever
+// split it next to ASCII bytes, so no piece needs checking again.
+
+fn skip_ws(s: &str) -> &str {
     let n = s
-        .iter()
+        .bytes()
         .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
         .unwrap_or(s.len());
     s.get(n..).unwrap_or_default()
 }
 
+/// The first byte and the rest; `None` when empty or when the first character is not ASCII
+/// (never a JSON token's start outside a string).
+fn first(s: &str) -> Option<(u8, &str)> {
+    let b = *s.as_bytes().first()?;
+    Some((b, s.get(1..)?))
+}
+
+/// Splits `s` at byte `end` (a `"`) into the text before it and the rest after it.
+fn split_quote(s: &str, end: usize) -> Option<(&str, &str)> {
+    let (text, rest) = s.split_at_checked(end)?;
+    Some((text, rest.strip_prefix('"')?))
+}
+
 /// A JSON string without escapes and with printable ASCII only, after its opening quote.
-fn plain_string(s: &[u8]) -> Option<(&str, &[u8])> {
-    let end = s.iter().position(|&b| b == b'"')?;
-    let (text, rest) = s.split_at(end);
-    if !text
-        .iter()
-        .all(|&b| (0x20..0x7F).contains(&b) && b != b'\\')
-    {
-        return None;
-    }
-    Some((std::str::from_utf8(text).ok()?, rest.get(1..)?))
+fn plain_string(s: &str) -> Option<(&str, &str)> {
+    let end = s
+        .bytes()
+        .position(|b| b == b'"' || b == b'\\' || !(0x20..0x7F).contains(&b))?;
+    split_quote(s, end)
 }
 
 /// The usual header, `{"alg":"..","typ":"..","kid":".."}` in any order and spacing, with
@@ -188,12 +199,13 @@ fn plain_string(s: &[u8]) -> Option<(&str, &[u8])> {
 /// escapes, duplicates, non-string values, trailing bytes): the caller falls back to serde,
 /// which then decides.
 fn scan_header(json: &[u8]) -> Option<Header<'_>> {
-    let mut s = skip_ws(json).strip_prefix(b"{")?;
+    let json = std::str::from_utf8(json).ok()?;
+    let mut s = skip_ws(json).strip_prefix('{')?;
     let (mut alg, mut kid, mut typ) = (None, None, None);
     loop {
-        s = skip_ws(s).strip_prefix(b"\"")?;
+        s = skip_ws(s).strip_prefix('"')?;
         let (name, rest) = plain_string(s)?;
-        s = skip_ws(skip_ws(rest).strip_prefix(b":")?).strip_prefix(b"\"")?;
+        s = skip_ws(skip_ws(rest).strip_prefix(':')?).strip_prefix('"')?;
         let (value, rest) = plain_string(s)?;
         let slot = match name {
             "alg" => &mut alg,
@@ -205,7 +217,7 @@ fn scan_header(json: &[u8]) -> Option<Header<'_>> {
             return None;
         }
         s = skip_ws(rest);
-        match s.split_first() {
+        match first(s) {
             Some((b',', rest)) => s = rest,
             Some((b'}', rest)) if skip_ws(rest).is_empty() => break,
             _ => return None,
@@ -260,11 +272,11 @@ pub(super) fn parse_payload<C: DeserializeOwned>(
     payload: &[u8],
     names: &GrantNames<'_>,
 ) -> Result<Parsed<C>, PayloadError> {
-    if std::str::from_utf8(payload).is_err() {
+    let Ok(text) = std::str::from_utf8(payload) else {
         return Err(PayloadError::Malformed);
-    }
+    };
     if let Some(custom) = unit_like::<C>()
-        && let Some((registered, roles, scopes, sid)) = scan_payload(payload, names)
+        && let Some((registered, roles, scopes, sid)) = scan_claims(text, names)
     {
         return Ok(Parsed {
             claims: with_custom(registered, custom),
@@ -356,28 +368,25 @@ impl<'de> Deserializer<'de> for UnitProbe {
 /// Registered claims plus roles, scopes and (when asked for) the `sid` claim.
 type Scanned = (Claims<()>, Vec<String>, Vec<String>, Option<String>);
 
-/// A JSON string after its opening quote, without escapes or control characters (the
-/// payload was checked to be UTF-8 as a whole).
-fn json_string(s: &[u8]) -> Option<(&str, &[u8])> {
+/// A JSON string after its opening quote, without escapes or control characters.
+fn json_string(s: &str) -> Option<(&str, &str)> {
     let end = s
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-    let (text, rest) = s.split_at(end);
-    let rest = rest.strip_prefix(b"\"")?;
-    Some((std::str::from_utf8(text).ok()?, rest))
+        .bytes()
+        .position(|b| b == b'"' || b == b'\\' || b < 0x20)?;
+    split_quote(s, end)
 }
 
 /// An array of such strings after its `[`.
-fn json_strings<'a>(mut s: &'a [u8], mut f: impl FnMut(&'a str)) -> Option<&'a [u8]> {
+fn json_strings<'a>(mut s: &'a str, mut f: impl FnMut(&'a str)) -> Option<&'a str> {
     s = skip_ws(s);
-    if let Some(rest) = s.strip_prefix(b"]") {
+    if let Some(rest) = s.strip_prefix(']') {
         return Some(rest);
     }
     loop {
-        let (item, rest) = json_string(s.strip_prefix(b"\"")?)?;
+        let (item, rest) = json_string(s.strip_prefix('"')?)?;
         f(item);
         s = skip_ws(rest);
-        match s.split_first() {
+        match first(s) {
             Some((b',', rest)) => s = skip_ws(rest),
             Some((b']', rest)) => return Some(rest),
             _ => return None,
@@ -387,16 +396,17 @@ fn json_strings<'a>(mut s: &'a [u8], mut f: impl FnMut(&'a str)) -> Option<&'a [
 
 /// A non-negative JSON integer that fits `i64` (what `NumericDate` keeps); anything else
 /// (negative, `-0`, fraction, exponent, overflow) is left to serde.
-fn json_seconds(s: &[u8]) -> Option<(NumericDate, &[u8])> {
+fn json_seconds(s: &str) -> Option<(NumericDate, &str)> {
     let digits = s
-        .iter()
+        .bytes()
         .position(|b| !b.is_ascii_digit())
         .unwrap_or(s.len());
-    let (number, rest) = s.split_at(digits);
+    let (number, rest) = s.split_at_checked(digits)?;
+    let number = number.as_bytes();
     if number.is_empty() || (number.len() > 1 && number.first() == Some(&b'0')) {
         return None;
     }
-    if matches!(rest.first(), Some(b'.' | b'e' | b'E')) {
+    if matches!(rest.as_bytes().first(), Some(b'.' | b'e' | b'E')) {
         return None;
     }
     let mut value: i64 = 0;
@@ -407,27 +417,27 @@ fn json_seconds(s: &[u8]) -> Option<(NumericDate, &[u8])> {
 }
 
 /// Skips one JSON number (RFC 8259 grammar).
-fn skip_number(s: &[u8]) -> Option<&[u8]> {
-    let digits = |s: &[u8]| {
-        s.iter()
+fn skip_number(s: &str) -> Option<&str> {
+    let digits = |s: &str| {
+        s.bytes()
             .position(|b| !b.is_ascii_digit())
             .unwrap_or(s.len())
     };
-    let s = s.strip_prefix(b"-").unwrap_or(s);
-    let mut s = match s.split_first() {
+    let s = s.strip_prefix('-').unwrap_or(s);
+    let mut s = match first(s) {
         Some((b'0', rest)) => rest,
         Some((b'1'..=b'9', rest)) => rest.get(digits(rest)..)?,
         _ => return None,
     };
-    if let Some(rest) = s.strip_prefix(b".") {
+    if let Some(rest) = s.strip_prefix('.') {
         let n = digits(rest);
         if n == 0 {
             return None;
         }
         s = rest.get(n..)?;
     }
-    if let Some((b'e' | b'E', rest)) = s.split_first() {
-        let rest = match rest.split_first() {
+    if let Some((b'e' | b'E', rest)) = first(s) {
+        let rest = match first(rest) {
             Some((b'+' | b'-', r)) => r,
             _ => rest,
         };
@@ -442,18 +452,18 @@ fn skip_number(s: &[u8]) -> Option<&[u8]> {
 
 /// Skips one JSON value; `None` for anything the scanner leaves to serde (escapes, control
 /// characters, deep nesting, bad syntax).
-fn skip_value(s: &[u8], depth: u8) -> Option<&[u8]> {
+fn skip_value(s: &str, depth: u8) -> Option<&str> {
     let depth = depth.checked_add(1).filter(|d| *d <= 64)?;
-    match s.split_first()? {
+    match first(s)? {
         (b'"', rest) => json_string(rest).map(|(_, rest)| rest),
         (b'[', rest) => {
             let mut s = skip_ws(rest);
-            if let Some(rest) = s.strip_prefix(b"]") {
+            if let Some(rest) = s.strip_prefix(']') {
                 return Some(rest);
             }
             loop {
                 s = skip_ws(skip_value(s, depth)?);
-                match s.split_first() {
+                match first(s) {
                     Some((b',', rest)) => s = skip_ws(rest),
                     Some((b']', rest)) => return Some(rest),
                     _ => return None,
@@ -462,23 +472,23 @@ fn skip_value(s: &[u8], depth: u8) -> Option<&[u8]> {
         }
         (b'{', rest) => {
             let mut s = skip_ws(rest);
-            if let Some(rest) = s.strip_prefix(b"}") {
+            if let Some(rest) = s.strip_prefix('}') {
                 return Some(rest);
             }
             loop {
-                let (_, rest) = json_string(s.strip_prefix(b"\"")?)?;
-                s = skip_ws(skip_ws(rest).strip_prefix(b":")?);
+                let (_, rest) = json_string(s.strip_prefix('"')?)?;
+                s = skip_ws(skip_ws(rest).strip_prefix(':')?);
                 s = skip_ws(skip_value(s, depth)?);
-                match s.split_first() {
+                match first(s) {
                     Some((b',', rest)) => s = skip_ws(rest),
                     Some((b'}', rest)) => return Some(rest),
                     _ => return None,
                 }
             }
         }
-        (b't', _) => s.strip_prefix(b"true"),
-        (b'f', _) => s.strip_prefix(b"false"),
-        (b'n', _) => s.strip_prefix(b"null"),
+        (b't', _) => s.strip_prefix("true"),
+        (b'f', _) => s.strip_prefix("false"),
+        (b'n', _) => s.strip_prefix("null"),
         _ => skip_number(s),
     }
 }
@@ -487,17 +497,17 @@ fn skip_value(s: &[u8], depth: u8) -> Option<&[u8]> {
 /// at most once, roles and scopes as strings or arrays of strings, any other member skipped.
 /// `None` for anything else, including every error: serde then parses (and decides), so the
 /// scanner never accepts what serde would refuse nor reads a value differently.
-fn scan_payload(json: &[u8], names: &GrantNames<'_>) -> Option<Scanned> {
+fn scan_claims(json: &str, names: &GrantNames<'_>) -> Option<Scanned> {
     let mut claims = Claims::new(());
     let (mut roles, mut scopes) = (Vec::new(), Vec::new());
     let mut sid: Option<String> = None;
-    let mut s = skip_ws(skip_ws(json).strip_prefix(b"{")?);
-    if let Some(rest) = s.strip_prefix(b"}") {
+    let mut s = skip_ws(skip_ws(json).strip_prefix('{')?);
+    if let Some(rest) = s.strip_prefix('}') {
         s = rest;
     } else {
         loop {
-            let (name, rest) = json_string(s.strip_prefix(b"\"")?)?;
-            s = skip_ws(skip_ws(rest).strip_prefix(b":")?);
+            let (name, rest) = json_string(s.strip_prefix('"')?)?;
+            s = skip_ws(skip_ws(rest).strip_prefix(':')?);
             let grant = if names.roles == Some(name) {
                 Some(Grant::Roles)
             } else if names.scopes.iter().any(|c| &**c == name) {
@@ -512,7 +522,7 @@ fn scan_payload(json: &[u8], names: &GrantNames<'_>) -> Option<Scanned> {
                     if sid.is_some() {
                         return None;
                     }
-                    let (v, rest) = json_string(s.strip_prefix(b"\"")?)?;
+                    let (v, rest) = json_string(s.strip_prefix('"')?)?;
                     sid = Some(v.to_owned());
                     rest
                 }
@@ -529,7 +539,7 @@ fn scan_payload(json: &[u8], names: &GrantNames<'_>) -> Option<Scanned> {
                             out.push(v.to_owned());
                         }
                     };
-                    match s.split_first()? {
+                    match first(s)? {
                         (b'"', rest) => {
                             let (v, rest) = json_string(rest)?;
                             push(v);
@@ -544,7 +554,7 @@ fn scan_payload(json: &[u8], names: &GrantNames<'_>) -> Option<Scanned> {
                 (Some(_), Some(_)) => return None,
             };
             s = skip_ws(s);
-            match s.split_first() {
+            match first(s) {
                 Some((b',', rest)) => s = skip_ws(rest),
                 Some((b'}', rest)) => {
                     s = rest;
@@ -559,8 +569,8 @@ fn scan_payload(json: &[u8], names: &GrantNames<'_>) -> Option<Scanned> {
         .then_some((claims, roles, scopes, sid))
 }
 
-fn scan_registered<'a>(c: &mut Claims<()>, r: Registered, s: &'a [u8]) -> Option<&'a [u8]> {
-    let string = |s: &'a [u8]| json_string(s.strip_prefix(b"\"")?);
+fn scan_registered<'a>(c: &mut Claims<()>, r: Registered, s: &'a str) -> Option<&'a str> {
+    let string = |s: &'a str| json_string(s.strip_prefix('"')?);
     let fresh = |slot: bool| (!slot).then_some(());
     match r {
         Registered::Iss | Registered::Sub | Registered::Jti => {
@@ -576,7 +586,7 @@ fn scan_registered<'a>(c: &mut Claims<()>, r: Registered, s: &'a [u8]) -> Option
         }
         Registered::Aud => {
             fresh(c.aud.is_some())?;
-            match s.split_first()? {
+            match first(s)? {
                 (b'"', rest) => {
                     let (v, rest) = json_string(rest)?;
                     c.aud = Some(Audience::One(v.to_owned()));
@@ -1091,6 +1101,11 @@ mod tests {
             scopes,
             sid: false,
         }
+    }
+
+    /// The scanner on bytes (as the layer calls it, after its UTF-8 check).
+    fn scan_payload(json: &[u8], names: &GrantNames<'_>) -> Option<Scanned> {
+        scan_claims(std::str::from_utf8(json).ok()?, names)
     }
 
     /// What the fast scanner found, or `None`.
