@@ -96,6 +96,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         println!("\n{}", ratio_table(&groups));
     } else {
         println!("\n{}", table(&groups));
+        let notes = layer_only(&groups);
+        if !notes.is_empty() {
+            println!("{notes}");
+        }
     }
     Ok(())
 }
@@ -214,6 +218,39 @@ fn table(groups: &BTreeMap<String, Vec<Row>>) -> String {
                     .filter(|_| row.function != "baseline")
                     .map(|a| format!("{a:+.0}"))
                     .unwrap_or_default(),
+            ));
+        }
+    }
+    out
+}
+
+/// For groups with a `noop-layer` row (an identity layer added the same way, e.g. through
+/// axum's `Router::layer`, which boxes the layered route once more per request): each layer's
+/// cost over that row, i.e. what the layer itself adds once the way it is attached is paid.
+fn layer_only(groups: &BTreeMap<String, Vec<Row>>) -> String {
+    let mut out = String::new();
+    for (group, rows) in groups {
+        let median_of = |function: &str| {
+            rows.iter()
+                .find(|r| r.function == function)
+                .map(|r| r.median)
+        };
+        let (Some(noop), Some(ours)) = (median_of("noop-layer"), median_of("ours")) else {
+            continue;
+        };
+        for row in rows {
+            if matches!(row.function.as_str(), "baseline" | "ours" | "noop-layer") {
+                continue;
+            }
+            let (o, t) = (ours - noop, row.median - noop);
+            out.push_str(&format!(
+                "{group}: over noop-layer: ours {o:+.0} ns, {} {t:+.0} ns, ratio {}\n",
+                row.function,
+                if t > 0.0 {
+                    format!("{:.2}", o / t)
+                } else {
+                    "n/a".to_owned()
+                },
             ));
         }
     }
