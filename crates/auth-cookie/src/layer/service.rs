@@ -53,13 +53,16 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let writer = if req.extensions().get::<Cookies>().is_some() {
-            // An outer CookieLayer owns the jar and writes it.
-            None
-        } else {
-            let cookies = Cookies::from_headers(req.headers());
-            req.extensions_mut().insert(cookies.clone());
-            Some(cookies)
+        // One map operation on the usual path: insert, and look at what was there.
+        let cookies = Cookies::from_headers(req.headers());
+        let writer = match req.extensions_mut().insert(cookies.clone()) {
+            None => Some(cookies),
+            Some(outer) => {
+                // An outer CookieLayer owns the jar and writes it: put it back.
+                req.extensions_mut().insert(outer);
+                cookies.recycle();
+                None
+            }
         };
         ResponseFuture::new(self.inner.call(req), writer)
     }
