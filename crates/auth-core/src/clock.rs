@@ -49,6 +49,25 @@ impl Clock for SystemClock {
     fn now(&self) -> OffsetDateTime {
         OffsetDateTime::now_utc()
     }
+
+    /// Read straight from the OS clock, without building a calendar date (on every JWT
+    /// check). Rounds down like [`OffsetDateTime::unix_timestamp`], before 1970 too.
+    fn unix_timestamp(&self) -> i64 {
+        unix_seconds(std::time::SystemTime::now())
+    }
+}
+
+/// Whole seconds since the Unix epoch, rounded down (towards the past).
+fn unix_seconds(at: std::time::SystemTime) -> i64 {
+    let secs = |d: std::time::Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+    match at.duration_since(std::time::UNIX_EPOCH) {
+        Ok(after) => secs(after),
+        Err(before) => {
+            let before = before.duration();
+            let partial = i64::from(before.subsec_nanos() > 0);
+            secs(before).saturating_add(partial).saturating_neg()
+        }
+    }
 }
 
 /// A clock that only moves when told to; clones share the same time.
@@ -146,6 +165,38 @@ impl fmt::Debug for ManualClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn system_seconds_round_down_like_offset_date_time() {
+        use std::time::{Duration as StdDuration, UNIX_EPOCH};
+        for nanos in [
+            0_i128,
+            1,
+            999_999_999,
+            1_000_000_000,
+            1_700_000_000_123_456_789,
+            -1,
+            -999_999_999,
+            -1_000_000_000,
+            -1_000_000_001,
+            -86_400_500_000_000,
+        ] {
+            let at = if nanos >= 0 {
+                UNIX_EPOCH + StdDuration::from_nanos(u64::try_from(nanos).unwrap())
+            } else {
+                UNIX_EPOCH - StdDuration::from_nanos(u64::try_from(-nanos).unwrap())
+            };
+            let expected = OffsetDateTime::from_unix_timestamp_nanos(nanos)
+                .unwrap()
+                .unix_timestamp();
+            assert_eq!(unix_seconds(at), expected, "{nanos}");
+        }
+        let (os, date) = (
+            SystemClock.unix_timestamp(),
+            SystemClock.now().unix_timestamp(),
+        );
+        assert!((date - os).abs() <= 1, "{os} vs {date}");
+    }
 
     #[test]
     fn manual_clock_moves_only_when_told() {
