@@ -180,16 +180,20 @@ fn collect(
     Ok(groups)
 }
 
+/// The median of `function` in one group's rows.
+fn median_of(rows: &[Row], function: &str) -> Option<f64> {
+    rows.iter()
+        .find(|r| r.function == function)
+        .map(|r| r.median)
+}
+
 fn table(groups: &BTreeMap<String, Vec<Row>>) -> String {
     let mut out = String::from(
         "| scenario | implementation | median ns [95% CI] | added vs baseline (ns) | ours added / this added | ours added / this median |\n\
          |---|---|---:|---:|---:|---:|\n",
     );
     for (group, rows) in groups {
-        let baseline = rows
-            .iter()
-            .find(|r| r.function == "baseline")
-            .map(|r| r.median);
+        let baseline = median_of(rows, "baseline");
         let added = |r: &Row| baseline.map(|b| r.median - b);
         let ours_added = rows.iter().find(|r| r.function == "ours").and_then(added);
         for row in rows {
@@ -230,12 +234,8 @@ fn table(groups: &BTreeMap<String, Vec<Row>>) -> String {
 fn layer_only(groups: &BTreeMap<String, Vec<Row>>) -> String {
     let mut out = String::new();
     for (group, rows) in groups {
-        let median_of = |function: &str| {
-            rows.iter()
-                .find(|r| r.function == function)
-                .map(|r| r.median)
-        };
-        let (Some(noop), Some(ours)) = (median_of("noop-layer"), median_of("ours")) else {
+        let (Some(noop), Some(ours)) = (median_of(rows, "noop-layer"), median_of(rows, "ours"))
+        else {
             continue;
         };
         for row in rows {
@@ -265,12 +265,7 @@ fn ratio_table(groups: &BTreeMap<String, Vec<Row>>) -> String {
          |---|---|---:|---:|---:|---:|\n",
     );
     for (group, rows) in groups {
-        let median_of = |function: &str| {
-            rows.iter()
-                .find(|r| r.function == function)
-                .map(|r| r.median)
-        };
-        let (baseline, ours) = (median_of("baseline"), median_of("ours"));
+        let (baseline, ours) = (median_of(rows, "baseline"), median_of(rows, "ours"));
         for row in rows {
             let over_baseline = baseline
                 .filter(|_| row.function != "baseline")
