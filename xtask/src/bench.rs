@@ -21,7 +21,7 @@ use serde_json::Value;
 const SUITES: &[(&str, &str, &[&str])] = &[
     ("cookie", "auth-cookie", &[]),
     ("session", "auth-session", &["memory"]),
-    ("jwt", "auth-jwt", &[]),
+    ("jwt", "auth-jwt", &["jwt_paired"]),
     ("stores", "auth-session", &[]),
 ];
 
