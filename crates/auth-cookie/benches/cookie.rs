@@ -4,6 +4,13 @@
 //! Run with `cargo xtask bench cookie` (prints medians and the added-cost ratios), or
 //! `cargo bench -p auth-cookie --bench cookie`. Group ids start with `cookie_`; function ids are
 //! `baseline` (no cookie middleware), `ours`, and the peers' names.
+//!
+//! Requests carry their `Cookie` header the way hyper's HTTP/1 server builds it: the value is
+//! a slice of one shared, reference-counted read buffer ([`wire`]), so cloning it (our jar
+//! keeps clones, tower-cookies collects clones, axum-extra's jars parse from the request) is a
+//! reference-count increment. A value built with `.header(COOKIE, "...")` (or
+//! `HeaderValue::from_str`) is instead a uniquely owned `Vec` whose first clone allocates a
+//! shared copy, a cost a server never pays and that would favour whoever avoids cloning.
 
 #![allow(
     missing_docs,
@@ -23,9 +30,10 @@ use axum::routing::get;
 use axum_extra::extract::cookie::{
     CookieJar as ExtraJar, PrivateCookieJar as ExtraPrivate, SignedCookieJar as ExtraSigned,
 };
+use bytes::{Bytes, BytesMut};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use http::Request;
 use http::header::COOKIE;
+use http::{HeaderValue, Request};
 use tower::{Layer as _, ServiceExt};
 use tower_cookies::cookie::{Cookie, CookieJar, Key};
 
@@ -84,6 +92,17 @@ fn peer_sealed(f: &Fixtures, private: bool) -> String {
     }
 }
 
+/// The `Cookie` header value `cookie` as hyper's HTTP/1 parser leaves it: a slice of the
+/// shared buffer the request was read into (`BytesMut::split_to(..).freeze()`, then
+/// `Bytes::slice` per header), so every clone shares that buffer.
+fn wire(cookie: &str) -> Bytes {
+    let text = format!("GET / HTTP/1.1\r\nhost: example.com\r\ncookie: {cookie}\r\n\r\n");
+    let mut read_buf = BytesMut::from(text.as_bytes());
+    let head = read_buf.split_to(text.len()).freeze();
+    let start = text.find("cookie: ").unwrap() + "cookie: ".len();
+    head.slice(start..start + cookie.len())
+}
+
 fn run(c: &mut Criterion, group: &str, cases: Vec<(&str, Router, String)>) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -92,6 +111,7 @@ fn run(c: &mut Criterion, group: &str, cases: Vec<(&str, Router, String)>) {
     g.warm_up_time(Duration::from_millis(800));
     g.measurement_time(Duration::from_secs(3));
     for (name, router, header) in cases {
+        let header = wire(&header);
         // Every implementation must actually do the work: check the response once.
         let res = rt
             .block_on(router.clone().oneshot(request(&header)))
@@ -119,6 +139,7 @@ fn run_stack(c: &mut Criterion, group: &str, header: &str) {
         .build()
         .unwrap();
     let app = || Router::new().route("/", get(untouched));
+    let header = &wire(header);
     let mut g = c.benchmark_group(group);
     g.warm_up_time(Duration::from_millis(800));
     g.measurement_time(Duration::from_secs(3));
@@ -145,7 +166,7 @@ fn bench_service<S>(
     rt: &tokio::runtime::Runtime,
     name: &str,
     service: &S,
-    header: &str,
+    header: &Bytes,
 ) where
     S: tower::Service<Request<Body>, Response = http::Response<Body>> + Clone,
     S::Error: std::fmt::Debug,
@@ -163,10 +184,14 @@ fn bench_service<S>(
     });
 }
 
-fn request(cookie: &str) -> Request<Body> {
+/// A request whose `Cookie` header shares `cookie`'s buffer (see [`wire`]).
+fn request(cookie: &Bytes) -> Request<Body> {
     Request::builder()
         .uri("/")
-        .header(COOKIE, cookie)
+        .header(
+            COOKIE,
+            HeaderValue::from_maybe_shared(cookie.clone()).unwrap(),
+        )
         .body(Body::empty())
         .unwrap()
 }
