@@ -231,33 +231,31 @@ pub(crate) enum LookupError {
     Refetch(KeyWait),
 }
 
-/// The token's unverified `iss`, decoded only when two keys share a `kid`.
+/// The token's unverified `iss`, read from the decoded payload only when two keys share a
+/// `kid`.
 pub(crate) struct IssuerHint<'a> {
-    payload_b64: &'a [u8],
+    payload: &'a [u8],
     decoded: Option<Option<String>>,
 }
 
 impl<'a> IssuerHint<'a> {
-    pub(crate) fn new(payload_b64: &'a [u8]) -> Self {
+    /// `payload`: the token's decoded (not yet verified) payload JSON.
+    pub(crate) fn new(payload: &'a [u8]) -> Self {
         Self {
-            payload_b64,
+            payload,
             decoded: None,
         }
     }
 
     fn get(&mut self) -> Option<&str> {
-        let payload = self.payload_b64;
+        let payload = self.payload;
         self.decoded
             .get_or_insert_with(|| {
-                use base64::Engine as _;
                 #[derive(serde::Deserialize)]
                 struct Iss {
                     iss: Option<String>,
                 }
-                let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(payload)
-                    .ok()?;
-                serde_json::from_slice::<Iss>(&bytes).ok()?.iss
+                serde_json::from_slice::<Iss>(payload).ok()?.iss
             })
             .as_deref()
     }

@@ -193,42 +193,15 @@ fn bearer(headers: &HeaderMap) -> Found<'_> {
             Found::Missing
         };
     }
+    // The token's characters are not checked against RFC 6750's b64token here: the layer
+    // decodes all three parts as base64url, a stricter alphabet, and answers `Malformed` for
+    // any other byte (one pass over the token instead of two).
     let token = rest.trim_ascii();
-    if is_b64token(token) {
-        Found::Borrowed(token)
-    } else {
+    if token.is_empty() {
         Found::Malformed
+    } else {
+        Found::Borrowed(token)
     }
-}
-
-/// Whether `b` is a `b64token` character other than `=`: branch-free range checks, so the
-/// scan over the token vectorizes (a per-byte `matches!` chain with early exit cost more
-/// than the JSON parse of the header in the profile).
-#[inline(always)]
-fn b64token_char(b: u8) -> bool {
-    // `-`, `.`, `/` and the digits are one range: 0x2D..=0x39.
-    (b.wrapping_sub(b'-') <= b'9' - b'-')
-        | (b.wrapping_sub(b'A') <= 25)
-        | (b.wrapping_sub(b'a') <= 25)
-        | (b == b'+')
-        | (b == b'_')
-        | (b == b'~')
-}
-
-/// RFC 6750, 2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
-fn is_b64token(token: &[u8]) -> bool {
-    let body_len = token.len() - token.iter().rev().take_while(|&&b| b == b'=').count();
-    let body = token.get(..body_len).unwrap_or_default();
-    // Fixed 16-byte blocks without an early exit inside: the compiler turns each into a few
-    // vector operations (a JWT is hundreds of bytes, checked on every request).
-    let (blocks, tail) = body.as_chunks::<16>();
-    let block_ok = |block: &[u8; 16]| {
-        block
-            .iter()
-            .fold(0u8, |bad, &b| bad | u8::from(!b64token_char(b)))
-            == 0
-    };
-    !body.is_empty() && blocks.iter().all(block_ok) && tail.iter().all(|&b| b64token_char(b))
 }
 
 fn header_value<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Found<'h> {
@@ -304,17 +277,19 @@ mod tests {
             found(&s, &req(&[("authorization", b"Bearerx a.b.c")])),
             None
         );
-        for bad in [
-            &b"Bearer"[..],
-            b"Bearer ",
-            b"Bearer a b",
-            b"Bearer a,b",
-            b"Bearer =ab",
-        ] {
+        for bad in [&b"Bearer"[..], b"Bearer ", b"Bearer  \t "] {
             assert_eq!(
                 found(&s, &req(&[("authorization", bad)])).as_deref(),
                 Some("<malformed>"),
                 "{bad:?}"
+            );
+        }
+        // Characters are the decoders' business (the layer answers `Malformed`, tested in
+        // tests/layer.rs): the source hands the credential over as sent.
+        for (junk, token) in [(&b"Bearer a b"[..], "a b"), (b"Bearer =ab", "=ab")] {
+            assert_eq!(
+                found(&s, &req(&[("authorization", junk)])).as_deref(),
+                Some(token)
             );
         }
         let two = req(&[

@@ -106,6 +106,35 @@ async fn missing_token_is_401_without_error_code_and_optional_mode_passes() {
 }
 
 #[tokio::test]
+async fn any_byte_outside_base64url_in_any_part_is_malformed() {
+    let signer = Signer::hmac();
+    let layer = builder(signer.verifying_key("k1")).build().unwrap();
+    let good = token(&signer);
+    assert_eq!(call(layer.clone(), Some(&good)).await.status, 200);
+    let parts: Vec<&str> = good.split('.').collect();
+    for part in 0..3 {
+        for junk in [" ", "~", "+", "/", "=", ",", "\"", "%41"] {
+            let mut bad: Vec<String> = parts.iter().map(|p| (*p).to_owned()).collect();
+            // In the middle of the part and at its end (where padding would go).
+            let middle = bad[part].len() / 2;
+            bad[part].insert_str(middle, junk);
+            let t = bad.join(".");
+            assert_invalid(&call(layer.clone(), Some(&t)).await, K::Malformed);
+            if part == 2 && junk == " " {
+                continue; // trailing whitespace of the header value is not the token's
+            }
+            let mut bad: Vec<String> = parts.iter().map(|p| (*p).to_owned()).collect();
+            bad[part].push_str(junk);
+            let t = bad.join(".");
+            assert_invalid(&call(layer.clone(), Some(&t)).await, K::Malformed);
+        }
+    }
+    for junk in ["a b", "a,b", "=ab", "a.b", "a.b.c.d", "..", "a..c"] {
+        assert_invalid(&call(layer.clone(), Some(junk)).await, K::Malformed);
+    }
+}
+
+#[tokio::test]
 async fn cookie_and_header_sources() {
     let signer = Signer::hmac();
     let layer = builder(signer.verifying_key("k1"))

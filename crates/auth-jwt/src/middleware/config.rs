@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::sync::Arc;
 
 use auth_core::{
@@ -432,20 +433,25 @@ impl From<JwtRejectionKind> for Failure {
     }
 }
 
-// Stack buffers for the decoded parts, zeroed on every request: sized for the usual token
+// Stack buffers for the decoded parts, left uninitialised (the decoder writes before anything
+// reads): sized for the usual token
 // (an RSA-4096 signature is 512 bytes); anything larger is decoded into a heap buffer.
 const STACK_HEADER: usize = 256;
 const STACK_SIGNATURE: usize = 512;
 const STACK_PAYLOAD: usize = 1024;
 
 /// Decodes base64url (no padding, canonical) into `stack` when it fits, else into `heap`.
-fn decode<'b>(input: &[u8], stack: &'b mut [u8], heap: &'b mut Vec<u8>) -> Option<&'b [u8]> {
+fn decode<'b>(
+    input: &[u8],
+    stack: &'b mut [MaybeUninit<u8>],
+    heap: &'b mut Vec<u8>,
+) -> Option<&'b [u8]> {
     let len = parse::decoded_len(input.len())?;
     let buf = if len <= stack.len() {
         stack
     } else {
-        heap.resize(len, 0);
-        heap.as_mut_slice()
+        heap.reserve_exact(len);
+        heap.spare_capacity_mut()
     };
     parse::b64url_decode(input, buf)
 }
@@ -481,7 +487,7 @@ impl Config {
             return Err(K::Malformed.into());
         }
 
-        let (mut stack, mut heap) = ([0u8; STACK_HEADER], Vec::new());
+        let (mut stack, mut heap) = ([MaybeUninit::uninit(); STACK_HEADER], Vec::new());
         let header_json = decode(h64, &mut stack, &mut heap).ok_or(K::Malformed)?;
         if !json_object(header_json) {
             return Err(K::Malformed.into());
@@ -503,10 +509,15 @@ impl Config {
             }
         }
 
-        let (mut sig_stack, mut sig_heap) = ([0u8; STACK_SIGNATURE], Vec::new());
+        // Every part is decoded before the signature is checked, so any byte outside the
+        // base64url alphabet anywhere in the token is `Malformed` (the bearer source leaves
+        // this check to the decoders, whose alphabet is stricter than RFC 6750's b64token).
+        let (mut pay_stack, mut pay_heap) = ([MaybeUninit::uninit(); STACK_PAYLOAD], Vec::new());
+        let payload = decode(p64, &mut pay_stack, &mut pay_heap).ok_or(K::Malformed)?;
+        let (mut sig_stack, mut sig_heap) = ([MaybeUninit::uninit(); STACK_SIGNATURE], Vec::new());
         let signature = decode(s64, &mut sig_stack, &mut sig_heap).ok_or(K::Malformed)?;
         let signing_input = token.get(..h64.len() + 1 + p64.len()).ok_or(K::Malformed)?;
-        let mut hint = IssuerHint::new(p64);
+        let mut hint = IssuerHint::new(payload);
         let kid = header.kid.as_deref();
         let checked = self.keys.with_key(kid, alg, &mut hint, |key| {
             (
@@ -532,8 +543,6 @@ impl Config {
         #[cfg(not(feature = "jwks"))]
         let _ = allow_wait;
 
-        let (mut pay_stack, mut pay_heap) = ([0u8; STACK_PAYLOAD], Vec::new());
-        let payload = decode(p64, &mut pay_stack, &mut pay_heap).ok_or(K::Malformed)?;
         if !json_object(payload) {
             return Err(K::Malformed.into());
         }

@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::mem::MaybeUninit;
 
 use auth_core::{Audience, Claims, NumericDate};
 use serde::Deserialize as _;
@@ -20,58 +21,6 @@ use serde_json::Value;
 // ---------------------------------------------------------------------------------------------
 // base64url
 
-const INVALID: u8 = 0xFF;
-
-/// base64url alphabet (RFC 4648, 5) to 6-bit values; everything else is `INVALID`.
-// Evaluated at compile time: an out-of-bounds index would fail the build, not panic.
-#[allow(clippy::indexing_slicing)]
-static B64URL: [u8; 256] = {
-    let mut table = [INVALID; 256];
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut i = 0;
-    while i < 64 {
-        table[alphabet[i] as usize] = i as u8;
-        i += 1;
-    }
-    table
-};
-
-#[inline(always)]
-fn sextet(b: u8) -> u32 {
-    // Never out of bounds: 256 entries, a `u8` index.
-    u32::from(B64URL.get(usize::from(b)).copied().unwrap_or(INVALID))
-}
-
-/// Set in a [`QUAD`] entry for a character outside the alphabet.
-const QUAD_INVALID: u32 = 1 << 24;
-
-/// For each position in a 4-character group, each character's 6 bits shifted to where they
-/// land in the group's 3 output bytes read as a little-endian `u32`; [`QUAD_INVALID`] for
-/// characters outside the alphabet.
-// Evaluated at compile time: an out-of-bounds index would fail the build, not panic.
-#[allow(clippy::indexing_slicing)]
-static QUAD: [[u32; 256]; 4] = {
-    let mut t = [[QUAD_INVALID; 256]; 4];
-    let mut c = 0;
-    while c < 256 {
-        let v = B64URL[c] as u32;
-        if v != INVALID as u32 {
-            t[0][c] = v << 2;
-            t[1][c] = (v >> 4) | ((v & 0x0F) << 12);
-            t[2][c] = ((v >> 2) << 8) | ((v & 0x03) << 22);
-            t[3][c] = v << 16;
-        }
-        c += 1;
-    }
-    t
-};
-
-#[inline(always)]
-fn quad(table: &[u32; 256], b: u8) -> u32 {
-    // Never out of bounds: 256 entries, a `u8` index.
-    table.get(usize::from(b)).copied().unwrap_or(QUAD_INVALID)
-}
-
 /// The decoded length of `len` base64url characters without padding, or `None` when no
 /// canonical encoding has that length.
 pub(super) fn decoded_len(len: usize) -> Option<usize> {
@@ -82,45 +31,19 @@ pub(super) fn decoded_len(len: usize) -> Option<usize> {
 }
 
 /// Decodes canonical, unpadded base64url (`=` refused, unused trailing bits must be zero:
-/// the same language as `base64`'s `URL_SAFE_NO_PAD`) into the front of `out`.
+/// the same language as `base64`'s `URL_SAFE_NO_PAD`) into the front of `out`, which need
+/// not be initialised.
 ///
-/// `None` when the input is not such an encoding or `out` is too small.
-pub(super) fn b64url_decode<'o>(input: &[u8], out: &'o mut [u8]) -> Option<&'o [u8]> {
+/// `None` when the input is not such an encoding or `out` is too small. The work is
+/// `base64-simd`'s (SIMD where the CPU has it, detected once): a token's three parts are
+/// the largest per-request input the layer reads, an RSA signature alone 342 characters.
+pub(super) fn b64url_decode<'o>(input: &[u8], out: &'o mut [MaybeUninit<u8>]) -> Option<&'o [u8]> {
     let len = decoded_len(input.len())?;
     let out = out.get_mut(..len)?;
-    let (quads, tail) = input.as_chunks::<4>();
-    let (full, rest) = out.as_chunks_mut::<3>();
-    let mut bad = 0u32;
-    for (q, o) in quads.iter().zip(full.iter_mut()) {
-        // One lookup per character gives its bits already in place in the little-endian
-        // output word (or the invalid flag): no shifts on the hot path.
-        let x = quad(&QUAD[0], q[0])
-            | quad(&QUAD[1], q[1])
-            | quad(&QUAD[2], q[2])
-            | quad(&QUAD[3], q[3]);
-        bad |= x;
-        let [b0, b1, b2, _] = x.to_le_bytes();
-        *o = [b0, b1, b2];
-    }
-    let mut bad = if bad & QUAD_INVALID != 0 { 0x80 } else { 0 };
-    match (tail, rest) {
-        ([], []) => {}
-        ([a, b], [o0]) => {
-            let (a, b) = (sextet(*a), sextet(*b));
-            // Unused low bits must be zero (canonical encoding).
-            bad |= a | b | if b & 0x0F != 0 { INVALID.into() } else { 0 };
-            *o0 = ((a << 2) | (b >> 4)) as u8;
-        }
-        ([a, b, c], [o0, o1]) => {
-            let (a, b, c) = (sextet(*a), sextet(*b), sextet(*c));
-            bad |= a | b | c | if c & 0x03 != 0 { INVALID.into() } else { 0 };
-            let v = (a << 12) | (b << 6) | c;
-            *o0 = (v >> 10) as u8;
-            *o1 = (v >> 2) as u8;
-        }
-        _ => return None,
-    }
-    (bad & 0x80 == 0).then_some(out)
+    let decoded = base64_simd::URL_SAFE_NO_PAD
+        .decode(input, base64_simd::Out::from_uninit_slice(out))
+        .ok()?;
+    Some(decoded)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1209,9 +1132,9 @@ mod tests {
         #[test]
         fn base64url_decoder_matches_the_base64_crate(bytes in prop::collection::vec(any::<u8>(), 0..100), junk in "[A-Za-z0-9_=+/-]{0,12}") {
             let encoded = URL_SAFE_NO_PAD.encode(&bytes);
-            let mut out = [0u8; 128];
+            let mut out = [MaybeUninit::uninit(); 128];
             prop_assert_eq!(b64url_decode(encoded.as_bytes(), &mut out), Some(&bytes[..]));
-            let mut out = [0u8; 16];
+            let mut out = [MaybeUninit::uninit(); 16];
             let ours = b64url_decode(junk.as_bytes(), &mut out).map(<[u8]>::to_vec);
             prop_assert_eq!(ours, URL_SAFE_NO_PAD.decode(&junk).ok(), "{}", junk);
         }
