@@ -77,35 +77,45 @@ struct Jar {
     changes: Vec<Change>,
 }
 
-/// The request's `Cookie` header values, copied into one buffer that a recycled jar reuses
-/// (so the steady state allocates nothing); `bounds` marks each header's bytes in it.
+/// The request's `Cookie` header values, kept as clones rather than copied: a server's header
+/// values are slices of the buffer the request was read into (hyper's HTTP/1 parser shares one
+/// `Bytes` between them), so a clone is a reference-count increment. Dropped when the jar is
+/// recycled, so a pooled jar keeps no request's buffer alive.
 #[derive(Default)]
 struct RequestHeaders {
-    raw: Vec<u8>,
-    bounds: SmallVec<[(usize, usize); 2]>,
+    /// The first `Cookie` header (usually the only one).
+    first: Option<HeaderValue>,
+    /// Any further `Cookie` headers, in order.
+    rest: Vec<HeaderValue>,
 }
 
 impl RequestHeaders {
-    fn fill<'a>(&mut self, values: impl Iterator<Item = &'a HeaderValue>) {
-        self.raw.clear();
-        self.bounds.clear();
-        for value in values {
-            let start = self.raw.len();
-            self.raw.extend_from_slice(value.as_bytes());
-            self.bounds.push((start, self.raw.len()));
+    fn fill(&mut self, headers: &HeaderMap) {
+        let mut values = headers.get_all(COOKIE).into_iter();
+        self.first = values.next().cloned();
+        self.rest.clear();
+        if let Some(second) = values.next() {
+            self.rest.push(second.clone());
+            self.rest.extend(values.cloned());
         }
     }
 
+    fn clear(&mut self) {
+        self.first = None;
+        self.rest.clear();
+    }
+
     fn len(&self) -> usize {
-        self.bounds.len()
+        usize::from(self.first.is_some()) + self.rest.len()
     }
 
     /// The bytes of header `i` (empty when out of range).
     fn get(&self, i: usize) -> &[u8] {
-        self.bounds
-            .get(i)
-            .and_then(|&(from, to)| self.raw.get(from..to))
-            .unwrap_or_default()
+        let value = match i.checked_sub(1) {
+            None => self.first.as_ref(),
+            Some(i) => self.rest.get(i),
+        };
+        value.map(HeaderValue::as_bytes).unwrap_or_default()
     }
 }
 
@@ -116,8 +126,8 @@ thread_local! {
 
 /// At most this many idle jars per thread.
 const POOL_MAX: usize = 32;
-/// A jar that grew past this (a huge `Cookie` header, many changes) is freed, not kept.
-const POOL_MAX_BYTES: usize = 8 * 1024;
+/// A jar that held more `Cookie` headers than this is freed, not kept.
+const POOL_MAX_HEADERS: usize = 8;
 
 impl Shared {
     fn new() -> Self {
@@ -138,7 +148,7 @@ impl Shared {
             .jar
             .get_mut()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        jar.headers.fill(headers.get_all(COOKIE).iter());
+        jar.headers.fill(headers);
         jar.index = None;
         jar.changes.clear();
     }
@@ -227,7 +237,9 @@ impl Cookies {
             .jar
             .get_mut()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if jar.headers.raw.capacity() > POOL_MAX_BYTES || jar.changes.capacity() > 16 {
+        // The request's header values go now, not when the jar is next used.
+        jar.headers.clear();
+        if jar.headers.rest.capacity() > POOL_MAX_HEADERS || jar.changes.capacity() > 16 {
             return;
         }
         let _ = POOL.try_with(|pool| {
@@ -355,10 +367,14 @@ impl Cookies {
     ///
     /// [`CookieLayer`](crate::CookieLayer) calls this for you; call it yourself only when using
     /// a jar without the layer.
+    #[inline]
     pub fn write_changes(&self, headers: &mut HeaderMap) {
-        if !self.inner.changed.load(Ordering::Acquire) {
-            return;
+        if self.inner.changed.load(Ordering::Acquire) {
+            self.write_recorded(headers);
         }
+    }
+
+    fn write_recorded(&self, headers: &mut HeaderMap) {
         let changes = std::mem::take(&mut self.lock().changes);
         for change in changes {
             headers.append(SET_COOKIE, change.header);
@@ -506,6 +522,30 @@ mod tests {
         assert_eq!(next.get("x").as_deref(), Some("9"));
         assert!(!next.has_changes());
         assert!(set_cookies(&next).is_empty());
+    }
+
+    #[test]
+    fn a_recycled_jar_keeps_no_request_buffer_alive() {
+        // A header value sharing a buffer, as a server's share their read buffer.
+        let buffer = bytes::Bytes::copy_from_slice(b"a=1; b=2");
+        let mut map = HeaderMap::new();
+        map.insert(
+            COOKIE,
+            HeaderValue::from_maybe_shared(buffer.clone()).unwrap(),
+        );
+        let cookies = Cookies::from_headers(&map);
+        drop(map);
+        assert!(!buffer.is_unique(), "the jar holds the request's header");
+        assert_eq!(cookies.get("b").as_deref(), Some("2"));
+        let reused = Arc::as_ptr(&cookies.inner);
+        cookies.recycle();
+        assert!(
+            buffer.is_unique(),
+            "a pooled jar still holds the request's header"
+        );
+        let next = jar(&[b"c=3"]);
+        assert_eq!(Arc::as_ptr(&next.inner), reused, "the jar was not recycled");
+        assert_eq!(next.get("a"), None);
     }
 
     #[test]

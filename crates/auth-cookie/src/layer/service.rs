@@ -52,6 +52,7 @@ where
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         // One map operation on the usual path: insert, and look at what was there.
         let cookies = Cookies::from_headers(req.headers());
