@@ -25,10 +25,11 @@ use auth_core::{
     AuthMethod, CreateOutcome, Identity, IdentityResolver, ResolveFuture, SaveOutcome, SessionData,
     SessionId, SessionRecord, StoreError, StoreResult,
 };
-use http::HeaderMap;
 use http::header::COOKIE;
+use http::{HeaderMap, HeaderValue};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use smallvec::SmallVec;
 use time::{Duration, OffsetDateTime};
 
 use crate::config::{Config, ConflictPolicy, Memory};
@@ -76,10 +77,12 @@ pub(crate) struct SessionInner {
     /// `None` only while the handle waits in the per-thread pool (so a pooled handle keeps no
     /// layer, and no store, alive).
     config: Option<Arc<Config>>,
-    /// The request's `Cookie` header bytes (several fields joined with `;`), copied as they
-    /// are: the session cookie is looked up and verified only when the session is used (an
-    /// untouched request costs no parsing and no MAC check).
-    cookies: Vec<u8>,
+    /// The request's `Cookie` header values, kept as clones: the session cookie is looked up
+    /// and verified only when the session is used (an untouched request costs no parsing and
+    /// no MAC check). A server's header values share the buffer the request was read into, so
+    /// a clone is a reference-count increment; they are dropped when the handle is recycled,
+    /// so a pooled handle keeps no request's buffer alive.
+    cookies: SmallVec<[HeaderValue; 1]>,
     /// Set by the first method call, so an untouched session costs nothing afterwards.
     pub(crate) used: AtomicBool,
     state: Mutex<State>,
@@ -272,8 +275,10 @@ thread_local! {
 
 /// At most this many idle handles per thread.
 const POOL_MAX: usize = 32;
-/// A handle whose buffers grew past this (a huge cookie, many changed keys) is freed, not kept.
+/// A handle whose buffers grew past this (many changed keys) is freed, not kept.
 const POOL_MAX_BYTES: usize = 4 * 1024;
+/// A handle that held more `Cookie` headers than this is freed, not kept.
+const POOL_MAX_COOKIE_HEADERS: usize = 8;
 
 impl Session {
     /// The handle for one request, recycled from this thread's pool when possible.
@@ -306,11 +311,15 @@ impl Session {
         let Some(done) = Arc::get_mut(&mut inner) else {
             return;
         };
-        // An unused handle's state was never touched: only its layer is let go.
+        // An unused handle's state was never touched: only its layer and the request's
+        // cookies are let go.
         let reusable = if *done.used.get_mut() {
             done.clear()
         } else {
             done.config = None;
+            if !done.cookies.is_empty() {
+                done.cookies.clear();
+            }
             true
         };
         if done.this.is_some() || !reusable {
@@ -552,7 +561,7 @@ impl IdentityResolver for SessionInner {
 
 impl SessionInner {
     fn new(config: Arc<Config>, headers: &HeaderMap, this: Option<Weak<Self>>) -> Self {
-        let mut cookies = Vec::new();
+        let mut cookies = SmallVec::new();
         copy_cookies(headers, &mut cookies);
         Self {
             config: Some(config),
@@ -576,9 +585,11 @@ impl SessionInner {
     /// to keep.
     fn clear(&mut self) -> bool {
         self.config = None;
+        self.cookies.clear();
         let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
         state.reset();
-        self.cookies.capacity() + state.changes.names.capacity() <= POOL_MAX_BYTES
+        self.cookies.capacity() <= POOL_MAX_COOKIE_HEADERS
+            && state.changes.names.capacity() <= POOL_MAX_BYTES
             && state.changes.ends.capacity() <= 64
     }
 
@@ -617,7 +628,10 @@ impl SessionInner {
         if self.cookies.is_empty() {
             return None;
         }
-        auth_cookie::header_cookie(&self.cookies, self.config().cookie().name())
+        let name = self.config().cookie().name();
+        self.cookies
+            .iter()
+            .find_map(|value| auth_cookie::header_cookie(value.as_bytes(), name))
     }
 
     fn verify_cookie(&self) -> (Option<SessionId>, bool) {
@@ -954,14 +968,16 @@ fn touched(
     }
 }
 
-/// Copies the request's `Cookie` header bytes into `out`, several fields joined with `;` (the
-/// pairs read the same: none spans two fields).
-fn copy_cookies(headers: &HeaderMap, out: &mut Vec<u8>) {
-    for (n, value) in headers.get_all(COOKIE).iter().enumerate() {
-        if n > 0 {
-            out.push(b';');
+/// Clones the request's `Cookie` header values into `out` (reference-count increments for a
+/// server's shared read buffer; see [`SessionInner::cookies`]).
+fn copy_cookies(headers: &HeaderMap, out: &mut SmallVec<[HeaderValue; 1]>) {
+    // By hand: `extend` costs more than the usual zero or one value.
+    let mut values = headers.get_all(COOKIE).into_iter();
+    if let Some(first) = values.next() {
+        out.push(first.clone());
+        for value in values {
+            out.push(value.clone());
         }
-        out.extend_from_slice(value.as_bytes());
     }
 }
 

@@ -487,6 +487,30 @@ async fn recycled_handles_carry_nothing_over() {
     assert_eq!(f.store.len(), 2);
 }
 
+/// The handle keeps the request's `Cookie` values (clones sharing the request's buffer) only
+/// while it serves the request: a recycled handle holds none, used or not.
+#[tokio::test]
+async fn a_recycled_handle_keeps_no_request_buffer_alive() {
+    let f = fixture();
+    let cookie = pair(&send(&f.app, "/set/n/a", None).await.set_cookie.unwrap());
+    for path in ["/public", "/get/n"] {
+        // Shared, as a server's header values share its read buffer.
+        let buffer = bytes::Bytes::copy_from_slice(cookie.as_bytes());
+        let value = http::HeaderValue::from_maybe_shared(buffer.clone()).unwrap();
+        let req = Request::builder()
+            .uri(path)
+            .header(header::COOKIE, value)
+            .body(String::new())
+            .unwrap();
+        let res = f.app.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        assert!(
+            buffer.is_unique(),
+            "{path}: the request's Cookie value is still held"
+        );
+    }
+}
+
 /// The session cookie is looked up (lazily) in every `Cookie` field, by the jar's rules.
 #[tokio::test]
 async fn the_session_cookie_is_found_in_any_cookie_field() {
