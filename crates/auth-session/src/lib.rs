@@ -85,6 +85,7 @@ mod stores;
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testkit;
 mod typed;
+mod unix_time;
 
 /// The `redis` client crate `RedisStore` is built on.
 #[cfg(feature = "redis")]

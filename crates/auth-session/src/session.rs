@@ -911,8 +911,8 @@ fn seconds_of(nanos: i128) -> i64 {
 /// The date `nanos` after the epoch, truncated to whole seconds (rounded down, as
 /// `OffsetDateTime::replace_nanosecond(0)` does), saturating at the representable range.
 fn whole_seconds(nanos: i128) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(seconds_of(nanos))
-        .unwrap_or_else(|_| date(nanos).replace_nanosecond(0).unwrap_or(date(nanos)))
+    crate::unix_time::from_unix_seconds(seconds_of(nanos))
+        .unwrap_or_else(|| date(nanos).replace_nanosecond(0).unwrap_or(date(nanos)))
 }
 
 /// The date `nanos` after the epoch (saturating at the representable range).
@@ -920,13 +920,14 @@ fn date(nanos: i128) -> OffsetDateTime {
     // Years 1677 to 2262 fit in `i64` nanoseconds, where the arithmetic is cheap.
     if let Ok(nanos) = i64::try_from(nanos) {
         const NANOS_PER_SECOND: i64 = 1_000_000_000;
-        let at = OffsetDateTime::from_unix_timestamp(nanos.div_euclid(NANOS_PER_SECOND)).and_then(
+        let at = crate::unix_time::from_unix_seconds(nanos.div_euclid(NANOS_PER_SECOND)).and_then(
             |at| {
                 // Below one second: fits.
                 at.replace_nanosecond(nanos.rem_euclid(NANOS_PER_SECOND) as u32)
+                    .ok()
             },
         );
-        if let Ok(at) = at {
+        if let Some(at) = at {
             return at;
         }
     }

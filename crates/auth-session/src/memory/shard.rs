@@ -151,7 +151,10 @@ fn template() -> &'static SessionRecord {
 
 fn timestamp(seconds: i64) -> StoreResult<OffsetDateTime> {
     // Every stored value came from an `OffsetDateTime`, so this cannot fail in practice.
-    OffsetDateTime::from_unix_timestamp(seconds).map_err(StoreError::decode)
+    match crate::unix_time::from_unix_seconds(seconds) {
+        Some(at) => Ok(at),
+        None => OffsetDateTime::from_unix_timestamp(seconds).map_err(StoreError::decode),
+    }
 }
 
 /// One shard of the store: a mutex around its map and queue, on cache lines of its own so
