@@ -85,36 +85,159 @@ pub(super) fn parse_header(json: &[u8]) -> Option<Header<'_>> {
     })
 }
 
-// The scanners work on `&str` (the input is checked to be UTF-8 once, up front) and only ever
-// split it next to ASCII bytes, so no piece needs checking again.
+// The scanners walk the text with a byte cursor (the input is checked to be UTF-8 once, up
+// front). The cursor only ever stops next to an ASCII byte, so every slice it hands out is on
+// a character boundary; no piece needs checking again.
 
-fn skip_ws(s: &str) -> &str {
-    let n = s
-        .bytes()
-        .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-        .unwrap_or(s.len());
-    s.get(n..).unwrap_or_default()
+/// Which strings a scanner accepts: none has escapes or control characters; the header's are
+/// printable ASCII too.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StringKind {
+    Claims,
+    Header,
 }
 
-/// The first byte and the rest; `None` when empty or when the first character is not ASCII
-/// (never a JSON token's start outside a string).
-fn first(s: &str) -> Option<(u8, &str)> {
-    let b = *s.as_bytes().first()?;
-    Some((b, s.get(1..)?))
+/// Bytes that end a string the scanners accept (the closing `"` is tested separately).
+static STOP_CLAIM: [bool; 256] = stop_table(false);
+static STOP_HEADER: [bool; 256] = stop_table(true);
+
+// Evaluated at compile time: an out-of-bounds index would fail the build, not panic.
+#[allow(clippy::indexing_slicing)]
+const fn stop_table(ascii_only: bool) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = b == b'\\' as usize || b < 0x20 || (ascii_only && b >= 0x7F);
+        b += 1;
+    }
+    table
 }
 
-/// Splits `s` at byte `end` (a `"`) into the text before it and the rest after it.
-fn split_quote(s: &str, end: usize) -> Option<(&str, &str)> {
-    let (text, rest) = s.split_at_checked(end)?;
-    Some((text, rest.strip_prefix('"')?))
+const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+
+/// The high bit of each byte of `word` that is zero. Exact for the lowest such byte, which is
+/// all the string scanner reads (a borrow can only mark bytes above a real match).
+#[inline(always)]
+const fn zero_bytes(word: u64) -> u64 {
+    word.wrapping_sub(ONES) & !word & HIGHS
 }
 
-/// A JSON string without escapes and with printable ASCII only, after its opening quote.
-fn plain_string(s: &str) -> Option<(&str, &str)> {
-    let end = s
-        .bytes()
-        .position(|b| b == b'"' || b == b'\\' || !(0x20..0x7F).contains(&b))?;
-    split_quote(s, end)
+/// The high bit of each byte of the little-endian `word` that ends a string: `"` or a byte
+/// `stop` would mark (checked again byte by byte: only the lowest mark is exact).
+#[inline(always)]
+const fn string_stops(word: u64, ascii_only: bool) -> u64 {
+    let quote = zero_bytes(word ^ (ONES * b'"' as u64));
+    let backslash = zero_bytes(word ^ (ONES * b'\\' as u64));
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+    let outside_ascii = if ascii_only {
+        (word & HIGHS) | zero_bytes(word ^ (ONES * 0x7F))
+    } else {
+        0
+    };
+    quote | backslash | control | outside_ascii
+}
+
+/// A position in JSON text that is valid UTF-8.
+struct Cursor<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(text: &'a str) -> Self {
+        Self { text, pos: 0 }
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    /// Skips JSON whitespace.
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    /// Consumes `byte`, or fails without moving.
+    #[inline]
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        (self.peek()? == byte).then(|| self.pos += 1)
+    }
+
+    /// Skips whitespace, then consumes `byte`.
+    #[inline]
+    fn ws_eat(&mut self, byte: u8) -> Option<()> {
+        self.ws();
+        self.eat(byte)
+    }
+
+    /// Consumes the ASCII `word` (`true`, `false`, `null`).
+    fn word(&mut self, word: &str) -> Option<()> {
+        let end = self.pos.checked_add(word.len())?;
+        (self.text.as_bytes().get(self.pos..end)? == word.as_bytes()).then(|| self.pos = end)
+    }
+
+    /// A string of `kind` at the cursor (its opening `"` included); its text without the
+    /// quotes.
+    #[inline]
+    fn string(&mut self, kind: StringKind) -> Option<&'a str> {
+        self.eat(b'"')?;
+        let bytes = self.text.as_bytes();
+        let start = self.pos;
+        let ascii_only = kind == StringKind::Header;
+        let stop = if ascii_only {
+            &STOP_HEADER
+        } else {
+            &STOP_CLAIM
+        };
+        // Eight bytes at a time while eight are left: most strings end in the first word.
+        while let Some(chunk) = self
+            .pos
+            .checked_add(8)
+            .and_then(|end| bytes.get(self.pos..end))
+        {
+            let word = u64::from_le_bytes(chunk.try_into().ok()?);
+            let stops = string_stops(word, ascii_only);
+            if stops != 0 {
+                self.pos += (stops.trailing_zeros() / 8) as usize;
+                break;
+            }
+            self.pos += 8;
+        }
+        loop {
+            let b = *bytes.get(self.pos)?;
+            if b == b'"' {
+                break;
+            }
+            if stop.get(usize::from(b)).copied().unwrap_or(true) {
+                return None;
+            }
+            self.pos += 1;
+        }
+        let text = self.text.get(start..self.pos)?;
+        self.pos += 1;
+        Some(text)
+    }
+
+    /// Consumes a run of ASCII digits; their count.
+    #[inline]
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while self.peek().is_some_and(|b| b.is_ascii_digit()) {
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
+    /// Whether only whitespace is left.
+    fn at_end(&mut self) -> bool {
+        self.ws();
+        self.pos == self.text.len()
+    }
 }
 
 /// The usual header, `{"alg":"..","typ":"..","kid":".."}` in any order and spacing, with
@@ -122,14 +245,15 @@ fn plain_string(s: &str) -> Option<(&str, &str)> {
 /// escapes, duplicates, non-string values, trailing bytes): the caller falls back to serde,
 /// which then decides.
 fn scan_header(json: &[u8]) -> Option<Header<'_>> {
-    let json = std::str::from_utf8(json).ok()?;
-    let mut s = skip_ws(json).strip_prefix('{')?;
+    let mut c = Cursor::new(std::str::from_utf8(json).ok()?);
+    c.ws_eat(b'{')?;
     let (mut alg, mut kid, mut typ) = (None, None, None);
     loop {
-        s = skip_ws(s).strip_prefix('"')?;
-        let (name, rest) = plain_string(s)?;
-        s = skip_ws(skip_ws(rest).strip_prefix(':')?).strip_prefix('"')?;
-        let (value, rest) = plain_string(s)?;
+        c.ws();
+        let name = c.string(StringKind::Header)?;
+        c.ws_eat(b':')?;
+        c.ws();
+        let value = c.string(StringKind::Header)?;
         let slot = match name {
             "alg" => &mut alg,
             "kid" => &mut kid,
@@ -139,13 +263,17 @@ fn scan_header(json: &[u8]) -> Option<Header<'_>> {
         if slot.replace(Cow::Borrowed(value)).is_some() {
             return None;
         }
-        s = skip_ws(rest);
-        match first(s) {
-            Some((b',', rest)) => s = rest,
-            Some((b'}', rest)) if skip_ws(rest).is_empty() => break,
+        c.ws();
+        match c.peek()? {
+            b',' => c.pos += 1,
+            b'}' => {
+                c.pos += 1;
+                break;
+            }
             _ => return None,
         }
     }
+    c.at_end().then_some(())?;
     Some(Header {
         alg: alg?,
         kid,
@@ -291,129 +419,132 @@ impl<'de> Deserializer<'de> for UnitProbe {
 /// Registered claims plus roles, scopes and (when asked for) the `sid` claim.
 type Scanned = (Claims<()>, Vec<String>, Vec<String>, Option<String>);
 
-/// A JSON string after its opening quote, without escapes or control characters.
-fn json_string(s: &str) -> Option<(&str, &str)> {
-    let end = s
-        .bytes()
-        .position(|b| b == b'"' || b == b'\\' || b < 0x20)?;
-    split_quote(s, end)
-}
-
-/// An array of such strings after its `[`.
-fn json_strings<'a>(mut s: &'a str, mut f: impl FnMut(&'a str)) -> Option<&'a str> {
-    s = skip_ws(s);
-    if let Some(rest) = s.strip_prefix(']') {
-        return Some(rest);
+/// An array of strings at the cursor, after its `[`; `f` sees each item.
+fn json_strings<'a>(c: &mut Cursor<'a>, mut f: impl FnMut(&'a str)) -> Option<()> {
+    c.ws();
+    if c.eat(b']').is_some() {
+        return Some(());
     }
     loop {
-        let (item, rest) = json_string(s.strip_prefix('"')?)?;
-        f(item);
-        s = skip_ws(rest);
-        match first(s) {
-            Some((b',', rest)) => s = skip_ws(rest),
-            Some((b']', rest)) => return Some(rest),
+        c.ws();
+        f(c.string(StringKind::Claims)?);
+        c.ws();
+        match c.peek()? {
+            b',' => c.pos += 1,
+            b']' => {
+                c.pos += 1;
+                return Some(());
+            }
             _ => return None,
         }
     }
 }
 
-/// A non-negative JSON integer that fits `i64` (what `NumericDate` keeps); anything else
-/// (negative, `-0`, fraction, exponent, overflow) is left to serde.
-fn json_seconds(s: &str) -> Option<(NumericDate, &str)> {
-    let digits = s
-        .bytes()
-        .position(|b| !b.is_ascii_digit())
-        .unwrap_or(s.len());
-    let (number, rest) = s.split_at_checked(digits)?;
-    let number = number.as_bytes();
-    if number.is_empty() || (number.len() > 1 && number.first() == Some(&b'0')) {
+/// A non-negative JSON integer of at most 18 digits (so it fits `i64`, what `NumericDate`
+/// keeps); anything else (negative, `-0`, leading zero, fraction, exponent, longer) is left
+/// to serde.
+fn json_seconds(c: &mut Cursor<'_>) -> Option<NumericDate> {
+    let start = c.pos;
+    let n = c.digits();
+    let digits = c.text.as_bytes().get(start..c.pos)?;
+    if n == 0 || n > 18 || (n > 1 && digits.first() == Some(&b'0')) {
         return None;
     }
-    if matches!(rest.as_bytes().first(), Some(b'.' | b'e' | b'E')) {
+    if matches!(c.peek(), Some(b'.' | b'e' | b'E')) {
         return None;
     }
-    let mut value: i64 = 0;
-    for &d in number {
-        value = value.checked_mul(10)?.checked_add(i64::from(d - b'0'))?;
-    }
-    Some((NumericDate::from_unix(value), rest))
+    // At most 18 digits: no overflow.
+    let value = digits
+        .iter()
+        .fold(0i64, |v, &d| v * 10 + i64::from(d - b'0'));
+    Some(NumericDate::from_unix(value))
 }
 
 /// Skips one JSON number (RFC 8259 grammar).
-fn skip_number(s: &str) -> Option<&str> {
-    let digits = |s: &str| {
-        s.bytes()
-            .position(|b| !b.is_ascii_digit())
-            .unwrap_or(s.len())
-    };
-    let s = s.strip_prefix('-').unwrap_or(s);
-    let mut s = match first(s) {
-        Some((b'0', rest)) => rest,
-        Some((b'1'..=b'9', rest)) => rest.get(digits(rest)..)?,
+fn skip_number(c: &mut Cursor<'_>) -> Option<()> {
+    let _ = c.eat(b'-');
+    match c.peek()? {
+        b'0' => c.pos += 1,
+        b'1'..=b'9' => {
+            c.digits();
+        }
         _ => return None,
-    };
-    if let Some(rest) = s.strip_prefix('.') {
-        let n = digits(rest);
-        if n == 0 {
+    }
+    if c.eat(b'.').is_some() && c.digits() == 0 {
+        return None;
+    }
+    if let Some(b'e' | b'E') = c.peek() {
+        c.pos += 1;
+        if let Some(b'+' | b'-') = c.peek() {
+            c.pos += 1;
+        }
+        if c.digits() == 0 {
             return None;
         }
-        s = rest.get(n..)?;
     }
-    if let Some((b'e' | b'E', rest)) = first(s) {
-        let rest = match first(rest) {
-            Some((b'+' | b'-', r)) => r,
-            _ => rest,
-        };
-        let n = digits(rest);
-        if n == 0 {
-            return None;
-        }
-        s = rest.get(n..)?;
-    }
-    Some(s)
+    Some(())
 }
 
 /// Skips one JSON value; `None` for anything the scanner leaves to serde (escapes, control
 /// characters, deep nesting, bad syntax).
-fn skip_value(s: &str, depth: u8) -> Option<&str> {
+fn skip_value(c: &mut Cursor<'_>, depth: u8) -> Option<()> {
     let depth = depth.checked_add(1).filter(|d| *d <= 64)?;
-    match first(s)? {
-        (b'"', rest) => json_string(rest).map(|(_, rest)| rest),
-        (b'[', rest) => {
-            let mut s = skip_ws(rest);
-            if let Some(rest) = s.strip_prefix(']') {
-                return Some(rest);
+    match c.peek()? {
+        b'"' => c.string(StringKind::Claims).map(|_| ()),
+        b'[' => {
+            c.pos += 1;
+            c.ws();
+            if c.eat(b']').is_some() {
+                return Some(());
             }
             loop {
-                s = skip_ws(skip_value(s, depth)?);
-                match first(s) {
-                    Some((b',', rest)) => s = skip_ws(rest),
-                    Some((b']', rest)) => return Some(rest),
+                c.ws();
+                skip_value(c, depth)?;
+                c.ws();
+                match c.peek()? {
+                    b',' => c.pos += 1,
+                    b']' => {
+                        c.pos += 1;
+                        return Some(());
+                    }
                     _ => return None,
                 }
             }
         }
-        (b'{', rest) => {
-            let mut s = skip_ws(rest);
-            if let Some(rest) = s.strip_prefix('}') {
-                return Some(rest);
+        b'{' => {
+            c.pos += 1;
+            c.ws();
+            if c.eat(b'}').is_some() {
+                return Some(());
             }
             loop {
-                let (_, rest) = json_string(s.strip_prefix('"')?)?;
-                s = skip_ws(skip_ws(rest).strip_prefix(':')?);
-                s = skip_ws(skip_value(s, depth)?);
-                match first(s) {
-                    Some((b',', rest)) => s = skip_ws(rest),
-                    Some((b'}', rest)) => return Some(rest),
+                c.ws();
+                c.string(StringKind::Claims)?;
+                c.ws_eat(b':')?;
+                c.ws();
+                skip_value(c, depth)?;
+                c.ws();
+                match c.peek()? {
+                    b',' => c.pos += 1,
+                    b'}' => {
+                        c.pos += 1;
+                        return Some(());
+                    }
                     _ => return None,
                 }
             }
         }
-        (b't', _) => s.strip_prefix("true"),
-        (b'f', _) => s.strip_prefix("false"),
-        (b'n', _) => s.strip_prefix("null"),
-        _ => skip_number(s),
+        b't' => c.word("true"),
+        b'f' => c.word("false"),
+        b'n' => c.word("null"),
+        _ => skip_number(c),
     }
+}
+
+/// Equality for short member names, without a call into `memcmp`.
+#[inline]
+fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
 /// The claims of the usual payload, without serde: registered claims of the right type and
@@ -424,118 +555,110 @@ fn scan_claims(json: &str, names: &GrantNames<'_>) -> Option<Scanned> {
     let mut claims = Claims::new(());
     let (mut roles, mut scopes) = (Vec::new(), Vec::new());
     let mut sid: Option<String> = None;
-    let mut s = skip_ws(skip_ws(json).strip_prefix('{')?);
-    if let Some(rest) = s.strip_prefix('}') {
-        s = rest;
-    } else {
+    let mut c = Cursor::new(json);
+    c.ws_eat(b'{')?;
+    c.ws();
+    if c.eat(b'}').is_none() {
         loop {
-            let (name, rest) = json_string(s.strip_prefix('"')?)?;
-            s = skip_ws(skip_ws(rest).strip_prefix(':')?);
-            let grant = if names.roles == Some(name) {
+            c.ws();
+            let name = c.string(StringKind::Claims)?;
+            c.ws_eat(b':')?;
+            c.ws();
+            let grant = if names.roles.is_some_and(|r| same_name(r, name)) {
                 Some(Grant::Roles)
-            } else if names.scopes.iter().any(|c| &**c == name) {
+            } else if names.scopes.iter().any(|s| same_name(s, name)) {
                 Some(Grant::Scopes)
             } else {
                 None
             };
-            s = match (Registered::from_name(name), grant) {
+            match (Registered::from_name(name), grant) {
                 // `sid` for revocation: a plain string, at most once; anything else goes to
                 // serde, which decides.
                 (None, None) if names.sid && name == "sid" => {
                     if sid.is_some() {
                         return None;
                     }
-                    let (v, rest) = json_string(s.strip_prefix('"')?)?;
-                    sid = Some(v.to_owned());
-                    rest
+                    sid = Some(c.string(StringKind::Claims)?.to_owned());
                 }
-                (None, None) => skip_value(s, 0)?,
-                (None, Some(grant)) => {
-                    let (split, out) = match grant {
-                        Grant::Roles => (false, &mut roles),
-                        Grant::Scopes => (true, &mut scopes),
-                    };
-                    let mut push = |v: &str| {
-                        if split {
-                            out.extend(v.split(' ').filter(|s| !s.is_empty()).map(str::to_owned));
-                        } else if !v.is_empty() {
-                            out.push(v.to_owned());
+                (None, None) => skip_value(&mut c, 0)?,
+                (None, Some(Grant::Roles)) => match c.peek()? {
+                    b'"' => {
+                        let v = c.string(StringKind::Claims)?;
+                        if !v.is_empty() {
+                            roles.push(v.to_owned());
                         }
-                    };
-                    match first(s)? {
-                        (b'"', rest) => {
-                            let (v, rest) = json_string(rest)?;
-                            push(v);
-                            rest
-                        }
-                        // Array items are kept whole, as serde's path does.
-                        (b'[', rest) => json_strings(rest, |v| out.push(v.to_owned()))?,
-                        _ => return None,
                     }
-                }
-                (Some(r), None) => scan_registered(&mut claims, r, s)?,
+                    // Array items are kept whole, as serde's path does.
+                    b'[' => {
+                        c.pos += 1;
+                        json_strings(&mut c, |v| roles.push(v.to_owned()))?;
+                    }
+                    _ => return None,
+                },
+                (None, Some(Grant::Scopes)) => match c.peek()? {
+                    b'"' => {
+                        let v = c.string(StringKind::Claims)?;
+                        scopes.extend(v.split(' ').filter(|s| !s.is_empty()).map(str::to_owned));
+                    }
+                    b'[' => {
+                        c.pos += 1;
+                        json_strings(&mut c, |v| scopes.push(v.to_owned()))?;
+                    }
+                    _ => return None,
+                },
+                (Some(r), None) => scan_registered(&mut claims, r, &mut c)?,
                 (Some(_), Some(_)) => return None,
-            };
-            s = skip_ws(s);
-            match first(s) {
-                Some((b',', rest)) => s = skip_ws(rest),
-                Some((b'}', rest)) => {
-                    s = rest;
+            }
+            c.ws();
+            match c.peek()? {
+                b',' => c.pos += 1,
+                b'}' => {
+                    c.pos += 1;
                     break;
                 }
                 _ => return None,
             }
         }
     }
-    skip_ws(s)
-        .is_empty()
-        .then_some((claims, roles, scopes, sid))
+    c.at_end().then_some((claims, roles, scopes, sid))
 }
 
-fn scan_registered<'a>(c: &mut Claims<()>, r: Registered, s: &'a str) -> Option<&'a str> {
-    let string = |s: &'a str| json_string(s.strip_prefix('"')?);
+fn scan_registered(claims: &mut Claims<()>, r: Registered, c: &mut Cursor<'_>) -> Option<()> {
     let fresh = |slot: bool| (!slot).then_some(());
     match r {
         Registered::Iss | Registered::Sub | Registered::Jti => {
             let slot = match r {
-                Registered::Iss => &mut c.iss,
-                Registered::Sub => &mut c.sub,
-                _ => &mut c.jti,
+                Registered::Iss => &mut claims.iss,
+                Registered::Sub => &mut claims.sub,
+                _ => &mut claims.jti,
             };
             fresh(slot.is_some())?;
-            let (v, rest) = string(s)?;
-            *slot = Some(v.to_owned());
-            Some(rest)
+            *slot = Some(c.string(StringKind::Claims)?.to_owned());
         }
         Registered::Aud => {
-            fresh(c.aud.is_some())?;
-            match first(s)? {
-                (b'"', rest) => {
-                    let (v, rest) = json_string(rest)?;
-                    c.aud = Some(Audience::One(v.to_owned()));
-                    Some(rest)
-                }
-                (b'[', rest) => {
+            fresh(claims.aud.is_some())?;
+            claims.aud = Some(match c.peek()? {
+                b'"' => Audience::One(c.string(StringKind::Claims)?.to_owned()),
+                b'[' => {
+                    c.pos += 1;
                     let mut all = Vec::new();
-                    let rest = json_strings(rest, |v| all.push(v.to_owned()))?;
-                    c.aud = Some(Audience::Many(all));
-                    Some(rest)
+                    json_strings(c, |v| all.push(v.to_owned()))?;
+                    Audience::Many(all)
                 }
-                _ => None,
-            }
+                _ => return None,
+            });
         }
         Registered::Exp | Registered::Nbf | Registered::Iat => {
             let slot = match r {
-                Registered::Exp => &mut c.exp,
-                Registered::Nbf => &mut c.nbf,
-                _ => &mut c.iat,
+                Registered::Exp => &mut claims.exp,
+                Registered::Nbf => &mut claims.nbf,
+                _ => &mut claims.iat,
             };
             fresh(slot.is_some())?;
-            let (v, rest) = json_seconds(s)?;
-            *slot = Some(v);
-            Some(rest)
+            *slot = Some(json_seconds(c)?);
         }
     }
+    Some(())
 }
 
 fn with_custom<C>(registered: Claims<()>, custom: C) -> Claims<C> {
@@ -572,15 +695,20 @@ enum Registered {
 }
 
 impl Registered {
+    #[inline]
     fn from_name(name: &str) -> Option<Self> {
-        Some(match name {
-            "iss" => Self::Iss,
-            "sub" => Self::Sub,
-            "aud" => Self::Aud,
-            "exp" => Self::Exp,
-            "nbf" => Self::Nbf,
-            "iat" => Self::Iat,
-            "jti" => Self::Jti,
+        // All seven are three bytes: compare them as one array, not string by string.
+        let &[a, b, c] = name.as_bytes() else {
+            return None;
+        };
+        Some(match [a, b, c] {
+            [b'i', b's', b's'] => Self::Iss,
+            [b's', b'u', b'b'] => Self::Sub,
+            [b'a', b'u', b'd'] => Self::Aud,
+            [b'e', b'x', b'p'] => Self::Exp,
+            [b'n', b'b', b'f'] => Self::Nbf,
+            [b'i', b'a', b't'] => Self::Iat,
+            [b'j', b't', b'i'] => Self::Jti,
             _ => return None,
         })
     }
@@ -1137,6 +1265,37 @@ mod tests {
             let mut out = [MaybeUninit::uninit(); 16];
             let ours = b64url_decode(junk.as_bytes(), &mut out).map(<[u8]>::to_vec);
             prop_assert_eq!(ours, URL_SAFE_NO_PAD.decode(&junk).ok(), "{}", junk);
+        }
+    }
+
+    /// The reference for `Cursor::string`: byte by byte.
+    fn string_by_bytes(text: &str, kind: StringKind) -> Option<&str> {
+        let body = text.strip_prefix('"')?;
+        let end = body.bytes().position(|b| {
+            b == b'"' || b == b'\\' || b < 0x20 || (kind == StringKind::Header && b >= 0x7F)
+        })?;
+        (body.as_bytes()[end] == b'"').then(|| &body[..end])
+    }
+
+    #[test]
+    fn string_scanner_finds_every_stop_at_every_offset() {
+        // Every stop byte at every position across the 8-byte words, with text after it so
+        // the word-at-a-time path runs, and at the very end so the byte path does.
+        for kind in [StringKind::Claims, StringKind::Header] {
+            for stop in ["\"", "\\", "\u{0}", "\n", "\u{1f}", "\u{7f}", "é", "\u{80}"] {
+                for at in 0..20 {
+                    for tail in ["", "\",\"more text after it\"}"] {
+                        let text =
+                            format!("\"{}{stop}{}\"{tail}", "a".repeat(at), "b".repeat(at % 5));
+                        let mut c = Cursor::new(&text);
+                        let got = c.string(kind);
+                        assert_eq!(got, string_by_bytes(&text, kind), "{text:?}");
+                        if let Some(got) = got {
+                            assert_eq!(&text[c.pos..], &text[got.len() + 2..], "{text:?}");
+                        }
+                    }
+                }
+            }
         }
     }
 
