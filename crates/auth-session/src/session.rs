@@ -29,7 +29,6 @@ use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use smallvec::SmallVec;
 use time::{Duration, OffsetDateTime};
 
 use crate::config::{Config, ConflictPolicy, Memory};
@@ -82,7 +81,7 @@ pub(crate) struct SessionInner {
     /// no MAC check). A server's header values share the buffer the request was read into, so
     /// a clone is a reference-count increment; they are dropped when the handle is recycled,
     /// so a pooled handle keeps no request's buffer alive.
-    cookies: SmallVec<[HeaderValue; 1]>,
+    cookies: RequestCookies,
     /// Set by the first method call, so an untouched session costs nothing afterwards.
     pub(crate) used: AtomicBool,
     state: Mutex<State>,
@@ -277,7 +276,7 @@ thread_local! {
 const POOL_MAX: usize = 32;
 /// A handle whose buffers grew past this (many changed keys) is freed, not kept.
 const POOL_MAX_BYTES: usize = 4 * 1024;
-/// A handle that held more `Cookie` headers than this is freed, not kept.
+/// A handle that held more than this many further `Cookie` headers is freed, not kept.
 const POOL_MAX_COOKIE_HEADERS: usize = 8;
 
 impl Session {
@@ -317,9 +316,7 @@ impl Session {
             done.clear()
         } else {
             done.config = None;
-            if !done.cookies.is_empty() {
-                done.cookies.clear();
-            }
+            done.cookies.clear();
             true
         };
         if done.this.is_some() || !reusable {
@@ -561,8 +558,8 @@ impl IdentityResolver for SessionInner {
 
 impl SessionInner {
     fn new(config: Arc<Config>, headers: &HeaderMap, this: Option<Weak<Self>>) -> Self {
-        let mut cookies = SmallVec::new();
-        copy_cookies(headers, &mut cookies);
+        let mut cookies = RequestCookies::default();
+        cookies.fill(headers);
         Self {
             config: Some(config),
             cookies,
@@ -576,8 +573,7 @@ impl SessionInner {
     /// Readies a pooled handle for a new request.
     fn reuse(&mut self, config: Arc<Config>, headers: &HeaderMap) {
         self.config = Some(config);
-        self.cookies.clear();
-        copy_cookies(headers, &mut self.cookies);
+        self.cookies.fill(headers);
         *self.used.get_mut() = false;
     }
 
@@ -588,7 +584,7 @@ impl SessionInner {
         self.cookies.clear();
         let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
         state.reset();
-        self.cookies.capacity() <= POOL_MAX_COOKIE_HEADERS
+        self.cookies.rest.capacity() <= POOL_MAX_COOKIE_HEADERS
             && state.changes.names.capacity() <= POOL_MAX_BYTES
             && state.changes.ends.capacity() <= 64
     }
@@ -630,7 +626,7 @@ impl SessionInner {
         }
         let name = self.config().cookie().name();
         self.cookies
-            .iter()
+            .values()
             .find_map(|value| auth_cookie::header_cookie(value.as_bytes(), name))
     }
 
@@ -969,16 +965,41 @@ fn touched(
     }
 }
 
-/// Clones the request's `Cookie` header values into `out` (reference-count increments for a
-/// server's shared read buffer; see [`SessionInner::cookies`]).
-fn copy_cookies(headers: &HeaderMap, out: &mut SmallVec<[HeaderValue; 1]>) {
-    // By hand: `extend` costs more than the usual zero or one value.
-    let mut values = headers.get_all(COOKIE).into_iter();
-    if let Some(first) = values.next() {
-        out.push(first.clone());
-        for value in values {
-            out.push(value.clone());
+/// The request's `Cookie` header values (see [`SessionInner::cookies`]).
+#[derive(Default)]
+struct RequestCookies {
+    /// The first `Cookie` header (usually the only one).
+    first: Option<HeaderValue>,
+    /// Any further `Cookie` headers, in order.
+    rest: Vec<HeaderValue>,
+}
+
+impl RequestCookies {
+    /// Clones the request's `Cookie` values in, in place of any earlier ones.
+    fn fill(&mut self, headers: &HeaderMap) {
+        self.clear();
+        let mut values = headers.get_all(COOKIE).into_iter();
+        self.first = values.next().cloned();
+        if self.first.is_some() {
+            // By hand: `extend` costs more than the usual no further value.
+            for value in values {
+                self.rest.push(value.clone());
+            }
         }
+    }
+
+    fn clear(&mut self) {
+        if self.first.take().is_some() {
+            self.rest.clear();
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    fn values(&self) -> impl Iterator<Item = &HeaderValue> {
+        self.first.iter().chain(&self.rest)
     }
 }
 
