@@ -23,17 +23,14 @@
 
 mod common;
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use auth_jwt::{Algorithm, MemoryRevocationList};
-use axum07::body::Body;
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
-use http::{Request, Response, header};
 use tower::{ServiceBuilder, service_fn};
 
-use common::{AUD, ISS, Raw, SECRET, cases, handler, run};
+use common::{AUD, ISS, SECRET, cases, handler, run};
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -103,20 +100,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| assert!(case.raw.verify(black_box(input.as_bytes()), &sig)));
         });
         // The floor: the raw check inside a service, same harness as `ours`.
-        let case_raw: &Raw = &case.raw;
-        let mut floor = service_fn(|req: Request<Body>| {
-            let value = req
-                .headers()
-                .get(header::AUTHORIZATION)
-                .unwrap()
-                .to_str()
-                .unwrap();
-            let token = value.strip_prefix("Bearer ").unwrap();
-            let (input, sig) = token.rsplit_once('.').unwrap();
-            let sig = common::b64url(sig);
-            assert!(case_raw.verify(input.as_bytes(), &sig));
-            async move { Ok::<_, Infallible>(Response::new(Body::empty())) }
-        });
+        let mut floor = case.floor_service();
         group.bench_function("floor-in-service", |b| {
             b.iter(|| rt.block_on(run(&mut floor, &bearer)));
         });

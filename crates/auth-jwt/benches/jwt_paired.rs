@@ -8,12 +8,15 @@
 //! those bursts alone; the printed figure is the median over all rounds, with its
 //! interquartile range. Rows and services are exactly those of the `jwt` bench (the shared
 //! `common` module): `baseline` (no middleware), `ours`, `jwt-authorizer` (0.15, static keys)
-//! and `raw-verify` (the signature check alone with a pre-parsed key).
+//! and `raw-verify` (the signature check alone with a pre-parsed key), plus
+//! `floor-in-service` (that check done inside a service, the same harness as a layer: what
+//! any layer pays at least).
 //!
 //! Printed per algorithm:
 //! - `ours added / raw verify`: (ours - baseline) / raw-verify, the 1.1x target for
 //!   RS256, ES256 and EdDSA;
-//! - `ours added / jwt-authorizer added`: the 0.5 target for HS256.
+//! - `ours added / jwt-authorizer added`: the 0.5 target for HS256;
+//! - `floor added / raw verify`: the same ratio for the floor, the least a layer can show.
 //!
 //! `cargo xtask bench jwt` runs it after the criterion suite; alone:
 //! `cargo bench -p auth-jwt --bench jwt_paired --all-features [-- ROUNDS]`.
@@ -84,9 +87,10 @@ fn measure(case: &Case, rounds: usize, rt: &tokio::runtime::Runtime) {
     let mut peer = ServiceBuilder::new()
         .layer(case.authorizer_layer(rt))
         .service_fn(handler);
+    let mut floor = case.floor_service();
     let (input, sig) = case.raw_parts();
 
-    let mut rows: [Row<'_>; 4] = [
+    let mut rows: [Row<'_>; 5] = [
         (
             "baseline",
             Box::new(|| rt.block_on(run(&mut baseline, &bearer))),
@@ -100,13 +104,17 @@ fn measure(case: &Case, rounds: usize, rt: &tokio::runtime::Runtime) {
             "raw-verify",
             Box::new(|| assert!(case.raw.verify(black_box(input.as_bytes()), &sig))),
         ),
+        (
+            "floor-in-service",
+            Box::new(|| rt.block_on(run(&mut floor, &bearer))),
+        ),
     ];
     let iters: Vec<u32> = rows.iter_mut().map(|(_, f)| calibrate(f)).collect();
 
-    let mut per_row: [Vec<f64>; 4] = Default::default();
-    let (mut vs_raw, mut vs_peer) = (Vec::new(), Vec::new());
+    let mut per_row: [Vec<f64>; 5] = Default::default();
+    let (mut vs_raw, mut vs_peer, mut floor_vs_raw) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
-        let mut ns = [0.0; 4];
+        let mut ns = [0.0; 5];
         for k in 0..rows.len() {
             // Rotate the order so no row always runs right after the same other one.
             let i = (round + k) % rows.len();
@@ -116,9 +124,10 @@ fn measure(case: &Case, rounds: usize, rt: &tokio::runtime::Runtime) {
                 *slot = burst(*n, f);
             }
         }
-        let [base, ours, peer, raw] = ns;
+        let [base, ours, peer, raw, floor] = ns;
         vs_raw.push((ours - base) / raw);
         vs_peer.push((ours - base) / (peer - base));
+        floor_vs_raw.push((floor - base) / raw);
         for (all, v) in per_row.iter_mut().zip(ns) {
             all.push(v);
         }
@@ -134,10 +143,11 @@ fn measure(case: &Case, rounds: usize, rt: &tokio::runtime::Runtime) {
         medians.join(", ")
     );
     println!(
-        "jwt_paired/{}: {}; {}",
+        "jwt_paired/{}: {}; {}; {}",
         case.alg,
         summary("ours added / raw verify", vs_raw),
-        summary("ours added / jwt-authorizer added", vs_peer)
+        summary("ours added / jwt-authorizer added", vs_peer),
+        summary("floor added / raw verify", floor_vs_raw)
     );
 }
 

@@ -203,6 +203,25 @@ impl Case {
         jwt_authorizer::layer::AuthorizationLayer::new(vec![Arc::new(authorizer)])
     }
 
+    /// The floor any layer can reach: the raw check (signature decoded, pre-parsed key) done
+    /// inside a service, with the same harness as a layer.
+    pub(crate) fn floor_service(
+        &self,
+    ) -> impl Service<Request<Body>, Response = Response<Body>, Error = Infallible> + '_ {
+        tower::service_fn(move |req: Request<Body>| {
+            let value = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .unwrap()
+                .to_str()
+                .unwrap();
+            let token = value.strip_prefix("Bearer ").unwrap();
+            let (input, sig) = token.rsplit_once('.').unwrap();
+            assert!(self.raw.verify(input.as_bytes(), &b64url(sig)));
+            async move { Ok::<_, Infallible>(Response::new(Body::empty())) }
+        })
+    }
+
     /// The token split for the raw check: signing input and decoded signature.
     pub(crate) fn raw_parts(&self) -> (&str, Vec<u8>) {
         let (input, sig) = self.token.rsplit_once('.').unwrap();
