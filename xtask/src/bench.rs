@@ -187,6 +187,11 @@ fn median_of(rows: &[Row], function: &str) -> Option<f64> {
         .map(|r| r.median)
 }
 
+/// Rows measured as a bare function call rather than a request through a service (the JWT
+/// suite's `raw-verify` and `jsonwebtoken-decode`): their whole median is what they cost, so
+/// their "added" figure is the median itself, not the median minus the baseline's harness.
+const BARE_ROWS: &[&str] = &["raw-verify", "jsonwebtoken-decode"];
+
 fn table(groups: &BTreeMap<String, Vec<Row>>) -> String {
     let mut out = String::from(
         "| scenario | implementation | median ns [95% CI] | added vs baseline (ns) | ours added / this added | ours added / this median |\n\
@@ -194,7 +199,13 @@ fn table(groups: &BTreeMap<String, Vec<Row>>) -> String {
     );
     for (group, rows) in groups {
         let baseline = median_of(rows, "baseline");
-        let added = |r: &Row| baseline.map(|b| r.median - b);
+        let added = |r: &Row| {
+            if BARE_ROWS.contains(&r.function.as_str()) {
+                Some(r.median)
+            } else {
+                baseline.map(|b| r.median - b)
+            }
+        };
         let ours_added = rows.iter().find(|r| r.function == "ours").and_then(added);
         for row in rows {
             let this_added = added(row);
@@ -224,6 +235,16 @@ fn table(groups: &BTreeMap<String, Vec<Row>>) -> String {
                     .unwrap_or_default(),
             ));
         }
+    }
+    if groups
+        .values()
+        .flatten()
+        .any(|r| BARE_ROWS.contains(&r.function.as_str()))
+    {
+        out.push_str(&format!(
+            "\n{} are bare calls (no request, no service): their added cost is their median.\n",
+            BARE_ROWS.join(", ")
+        ));
     }
     out
 }
@@ -286,4 +307,44 @@ fn ratio_table(groups: &BTreeMap<String, Vec<Row>>) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(function: &str, median: f64) -> Row {
+        Row {
+            function: function.to_owned(),
+            median,
+            low: median,
+            high: median,
+            elements: 1.0,
+        }
+    }
+
+    #[test]
+    fn bare_rows_cost_their_median_and_service_rows_their_median_over_the_baseline() {
+        let mut groups = BTreeMap::new();
+        groups.insert(
+            "jwt/layer_RS256".to_owned(),
+            vec![
+                row("baseline", 300.0),
+                row("ours", 16_500.0),
+                row("jwt-authorizer", 24_600.0),
+                row("raw-verify", 15_000.0),
+            ],
+        );
+        let out = table(&groups);
+        // ours adds 16,200: against raw-verify's whole 15,000, and against the peer's 24,300.
+        assert!(
+            out.contains("| raw-verify | 15000 [15000–15000] | +15000 | 1.08 | 1.08 |"),
+            "{out}"
+        );
+        assert!(
+            out.contains("| jwt-authorizer | 24600 [24600–24600] | +24300 | 0.67 | 0.66 |"),
+            "{out}"
+        );
+        assert!(out.contains("are bare calls"), "{out}");
+    }
 }
