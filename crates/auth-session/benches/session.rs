@@ -2,6 +2,8 @@
 //! signed cookie by default, and unsigned) and tower-sessions 0.15 with its `MemoryStore`
 //! (plain and signed cookies), identical handlers behind the same one-route axum `Router`.
 //! Compare `ours` with `tower-sessions-signed` and `ours-unsigned` with `tower-sessions`.
+//! Each group also has a `noop-layer` row: the baseline with an identity layer added through
+//! `Router::layer`, i.e. axum's own per-request cost for any layer attached that way.
 //!
 //! Run with `cargo xtask bench session` (prints medians and added-cost ratios), or
 //! `cargo bench -p auth-session --bench session`. Group ids start with `session_`.
@@ -183,7 +185,16 @@ fn benches(c: &mut Criterion) {
         ("session_create", Handler::Create, false),
     ];
     for (group, handler, with_cookie) in scenarios {
-        let mut cases: Vec<(&str, Router, Option<String>)> = vec![("baseline", baseline(), None)];
+        let mut cases: Vec<(&str, Router, Option<String>)> = vec![
+            ("baseline", baseline(), None),
+            // What any layer costs through `Router::layer` (axum boxes the layered route once
+            // more per request): `cargo xtask bench session` also prints each row over it.
+            (
+                "noop-layer",
+                baseline().layer(tower::util::MapRequestLayer::new(|req: Request<Body>| req)),
+                None,
+            ),
+        ];
         for (name, app) in [
             ("ours", ours(handler, true)),
             ("ours-unsigned", ours(handler, false)),
