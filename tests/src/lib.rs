@@ -24,6 +24,7 @@
 //! ```
 
 pub mod demo_process;
+pub mod paired;
 pub mod sessions;
 
 use std::io::Write as _;

@@ -19,7 +19,7 @@ use serde_json::Value;
 
 /// Suite name, package, and extra (non-criterion) bench targets that print their own figures.
 const SUITES: &[(&str, &str, &[&str])] = &[
-    ("cookie", "auth-cookie", &[]),
+    ("cookie", "auth-cookie", &["cookie_paired"]),
     ("session", "auth-session", &["memory"]),
     ("jwt", "auth-jwt", &["jwt_paired"]),
     ("stores", "auth-session", &[]),

@@ -19,6 +19,8 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -30,12 +32,13 @@ use axum::routing::get;
 use axum_extra::extract::cookie::{
     CookieJar as ExtraJar, PrivateCookieJar as ExtraPrivate, SignedCookieJar as ExtraSigned,
 };
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use http::header::COOKIE;
-use http::{HeaderValue, Request};
+use http::Request;
 use tower::{Layer as _, ServiceExt};
 use tower_cookies::cookie::{Cookie, CookieJar, Key};
+
+use common::{request, untouched, wire};
 
 const VALUE: &str = "a-typical-value-0123456789";
 
@@ -90,17 +93,6 @@ fn peer_sealed(f: &Fixtures, private: bool) -> String {
         jar.signed_mut(&f.peer_key).add(Cookie::new("sig", VALUE));
         format!("sig={}", jar.get("sig").unwrap().value())
     }
-}
-
-/// The `Cookie` header value `cookie` as hyper's HTTP/1 parser leaves it: a slice of the
-/// shared buffer the request was read into (`BytesMut::split_to(..).freeze()`, then
-/// `Bytes::slice` per header), so every clone shares that buffer.
-fn wire(cookie: &str) -> Bytes {
-    let text = format!("GET / HTTP/1.1\r\nhost: example.com\r\ncookie: {cookie}\r\n\r\n");
-    let mut read_buf = BytesMut::from(text.as_bytes());
-    let head = read_buf.split_to(text.len()).freeze();
-    let start = text.find("cookie: ").unwrap() + "cookie: ".len();
-    head.slice(start..start + cookie.len())
 }
 
 fn run(c: &mut Criterion, group: &str, cases: Vec<(&str, Router, String)>) {
@@ -182,22 +174,6 @@ fn bench_service<S>(
             BatchSize::SmallInput,
         );
     });
-}
-
-/// A request whose `Cookie` header shares `cookie`'s buffer (see [`wire`]).
-fn request(cookie: &Bytes) -> Request<Body> {
-    Request::builder()
-        .uri("/")
-        .header(
-            COOKIE,
-            HeaderValue::from_maybe_shared(cookie.clone()).unwrap(),
-        )
-        .body(Body::empty())
-        .unwrap()
-}
-
-async fn untouched() -> &'static str {
-    "ok"
 }
 
 #[allow(clippy::needless_pass_by_value)] // takes what the jars return

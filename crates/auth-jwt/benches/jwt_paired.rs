@@ -24,59 +24,20 @@
     missing_docs,
     clippy::unwrap_used,
     clippy::expect_used,
-    clippy::print_stdout,
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss
+    clippy::print_stdout
 )]
 
 mod common;
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
 
+use auth_tests::paired::{self, Row};
 use tower::{ServiceBuilder, service_fn};
 
 use common::{Case, cases, handler, run};
 
-/// One measured row: its name and one iteration.
-type Row<'a> = (&'static str, Box<dyn FnMut() + 'a>);
-
 /// Rounds per algorithm unless given on the command line.
 const ROUNDS: usize = 300;
-/// Each burst lasts about this long, so the timer's resolution and call overhead vanish.
-const BURST: Duration = Duration::from_micros(400);
-
-/// Nanoseconds per iteration of `f` over `iters` iterations.
-fn burst(iters: u32, f: &mut dyn FnMut()) -> f64 {
-    let start = Instant::now();
-    for _ in 0..iters {
-        f();
-    }
-    start.elapsed().as_nanos() as f64 / f64::from(iters)
-}
-
-/// How many iterations make one burst of about [`BURST`].
-fn calibrate(f: &mut dyn FnMut()) -> u32 {
-    for _ in 0..50 {
-        f();
-    }
-    let per = burst(200, f).max(1.0);
-    ((BURST.as_nanos() as f64 / per).ceil() as u32).max(1)
-}
-
-/// The `q` quantile (0..=1) of `values`, by nearest rank.
-fn quantile(values: &mut [f64], q: f64) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let rank = ((values.len() - 1) as f64 * q).round() as usize;
-    values.get(rank).copied().unwrap_or(f64::NAN)
-}
-
-fn summary(name: &str, mut values: Vec<f64>) -> String {
-    let median = quantile(&mut values, 0.5);
-    let (q1, q3) = (quantile(&mut values, 0.25), quantile(&mut values, 0.75));
-    format!("{name} {median:.3} (IQR {q1:.3}-{q3:.3})")
-}
 
 fn measure(case: &Case, rounds: usize, rt: &tokio::runtime::Runtime) {
     let bearer = format!("Bearer {}", case.token);
@@ -109,45 +70,27 @@ fn measure(case: &Case, rounds: usize, rt: &tokio::runtime::Runtime) {
             Box::new(|| rt.block_on(run(&mut floor, &bearer))),
         ),
     ];
-    let iters: Vec<u32> = rows.iter_mut().map(|(_, f)| calibrate(f)).collect();
-
-    let mut per_row: [Vec<f64>; 5] = Default::default();
+    let per_round = paired::rounds(&mut rows, rounds);
     let (mut vs_raw, mut vs_peer, mut floor_vs_raw) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 0..rounds {
-        let mut ns = [0.0; 5];
-        for k in 0..rows.len() {
-            // Rotate the order so no row always runs right after the same other one.
-            let i = (round + k) % rows.len();
-            if let (Some((_, f)), Some(n), Some(slot)) =
-                (rows.get_mut(i), iters.get(i), ns.get_mut(i))
-            {
-                *slot = burst(*n, f);
-            }
-        }
-        let [base, ours, peer, raw, floor] = ns;
+    for ns in &per_round {
+        let &[base, ours, peer, raw, floor] = ns.as_slice() else {
+            continue;
+        };
         vs_raw.push((ours - base) / raw);
         vs_peer.push((ours - base) / (peer - base));
         floor_vs_raw.push((floor - base) / raw);
-        for (all, v) in per_row.iter_mut().zip(ns) {
-            all.push(v);
-        }
     }
-    let medians: Vec<String> = rows
-        .iter()
-        .zip(per_row.iter_mut())
-        .map(|((name, _), all)| format!("{name} {:.0} ns", quantile(all, 0.5)))
-        .collect();
     println!(
         "jwt_paired/{}: {rounds} rounds; medians: {}",
         case.alg,
-        medians.join(", ")
+        paired::medians(&rows, &per_round)
     );
     println!(
         "jwt_paired/{}: {}; {}; {}",
         case.alg,
-        summary("ours added / raw verify", vs_raw),
-        summary("ours added / jwt-authorizer added", vs_peer),
-        summary("floor added / raw verify", floor_vs_raw)
+        paired::summary("ours added / raw verify", vs_raw),
+        paired::summary("ours added / jwt-authorizer added", vs_peer),
+        paired::summary("floor added / raw verify", floor_vs_raw)
     );
 }
 

@@ -1,0 +1,100 @@
+//! The untouched-request target as paired, interleaved measurements (see
+//! `auth_tests::paired`): criterion's rows run one after the other, and on a shared machine
+//! whose speed drifts the few tens of nanoseconds these layers add move by more than the
+//! target's margin between rows.
+//!
+//! Rows, the same services as the `cookie` bench's `cookie_untouched_5` and
+//! `cookie_untouched_5_stack` groups (five cookies, a handler that reads none): `baseline`
+//! (the Router alone), `noop-layer` (an identity layer through `Router::layer`: what axum
+//! charges any layer attached that way), `ours` and `tower-cookies` through `Router::layer`,
+//! and `ours-stack` and `tower-cookies-stack` wrapped around the whole Router.
+//!
+//! Printed: ours' added cost over tower-cookies' (the target: at most 0.5) in the three
+//! readings: `Router::layer` over the baseline (axum's boxing counted in both), over the noop
+//! layer (the layers' own cost), and wrapped around the Router.
+//!
+//! `cargo xtask bench cookie` runs it after the criterion suite; alone:
+//! `cargo bench -p auth-cookie --bench cookie_paired [-- ROUNDS]`.
+#![allow(missing_docs, clippy::unwrap_used, clippy::print_stdout)]
+
+mod common;
+
+use std::hint::black_box;
+
+use auth_cookie::CookieLayer;
+use auth_tests::paired::{self, Row};
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use bytes::Bytes;
+use http::Request;
+use tower::{Layer as _, Service, ServiceExt};
+
+use common::{request, untouched, wire};
+
+/// Rounds unless given on the command line.
+const ROUNDS: usize = 400;
+
+/// One request through a clone of `service`, checked.
+fn call<S>(rt: &tokio::runtime::Runtime, service: &S, header: &Bytes)
+where
+    S: Service<Request<Body>, Response = http::Response<Body>> + Clone,
+    S::Error: std::fmt::Debug,
+{
+    let res = rt
+        .block_on(service.clone().oneshot(request(header)))
+        .unwrap();
+    assert!(res.status().is_success());
+    black_box(res);
+}
+
+fn main() {
+    let rounds = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(ROUNDS);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let header =
+        wire("c1=alpha; c2=bravo-charlie; c3=a-typical-value-0123456789; c4=delta; c5=echo");
+    let app = || Router::new().route("/", get(untouched));
+    let baseline = app();
+    let noop = app().layer(tower::util::MapRequestLayer::new(|req: Request<Body>| req));
+    let ours = app().layer(CookieLayer::new());
+    let peer = app().layer(tower_cookies::CookieManagerLayer::new());
+    let ours_stack = CookieLayer::new().layer(app());
+    let peer_stack = tower_cookies::CookieManagerLayer::new().layer(app());
+
+    let mut rows: Vec<Row<'_>> = vec![
+        ("baseline", Box::new(|| call(&rt, &baseline, &header))),
+        ("noop-layer", Box::new(|| call(&rt, &noop, &header))),
+        ("ours", Box::new(|| call(&rt, &ours, &header))),
+        ("tower-cookies", Box::new(|| call(&rt, &peer, &header))),
+        ("ours-stack", Box::new(|| call(&rt, &ours_stack, &header))),
+        (
+            "tower-cookies-stack",
+            Box::new(|| call(&rt, &peer_stack, &header)),
+        ),
+    ];
+    let per_round = paired::rounds(&mut rows, rounds);
+    let (mut layer, mut over_noop, mut stack) = (Vec::new(), Vec::new(), Vec::new());
+    for ns in &per_round {
+        let &[base, noop, ours, peer, ours_stack, peer_stack] = ns.as_slice() else {
+            continue;
+        };
+        layer.push((ours - base) / (peer - base));
+        over_noop.push((ours - noop) / (peer - noop));
+        stack.push((ours_stack - base) / (peer_stack - base));
+    }
+    println!(
+        "cookie_paired/untouched_5: {rounds} rounds; medians: {}",
+        paired::medians(&rows, &per_round)
+    );
+    println!(
+        "cookie_paired/untouched_5: {}; {}; {}",
+        paired::summary("ours added / tower-cookies added (Router::layer)", layer),
+        paired::summary("over noop-layer", over_noop),
+        paired::summary("stack", stack)
+    );
+}
