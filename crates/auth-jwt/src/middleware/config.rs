@@ -434,8 +434,8 @@ impl From<JwtRejectionKind> for Failure {
 }
 
 // Stack buffers for the decoded parts, left uninitialised (the decoder writes before anything
-// reads): sized for the usual token
-// (an RSA-4096 signature is 512 bytes); anything larger is decoded into a heap buffer.
+// reads): sized for the usual token (an RSA-4096 signature is 512 bytes); anything larger is
+// decoded into a heap buffer (`security.rs` has a 9 KB token taking that path).
 const STACK_HEADER: usize = 256;
 const STACK_SIGNATURE: usize = 512;
 const STACK_PAYLOAD: usize = 1024;
