@@ -20,7 +20,7 @@ use serde_json::Value;
 /// Suite name, package, and extra (non-criterion) bench targets that print their own figures.
 const SUITES: &[(&str, &str, &[&str])] = &[
     ("cookie", "auth-cookie", &["cookie_paired"]),
-    ("session", "auth-session", &["memory"]),
+    ("session", "auth-session", &["memory", "session_paired"]),
     ("jwt", "auth-jwt", &["jwt_paired"]),
     ("stores", "auth-session", &[]),
 ];

@@ -22,131 +22,19 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Duration;
 
-use auth_cookie::CookieKeys;
-use auth_core::{KeyId, KeyRing, SecretKey};
-use auth_session::{MemoryStore, Session, SessionLayer};
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
-use bytes::{Bytes, BytesMut};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use http::header::{COOKIE, SET_COOKIE};
-use http::{HeaderValue, Request, StatusCode};
+use http::{Request, StatusCode};
 use tower::ServiceExt;
 
-#[derive(Clone, Copy)]
-enum Handler {
-    Untouched,
-    Read,
-    Modify,
-    Create,
-}
-
-fn ours(handler: Handler, signed: bool) -> Router {
-    let keys = CookieKeys::new(KeyRing::new(
-        KeyId::new("k").unwrap(),
-        SecretKey::from_bytes(&[3; 32]).unwrap(),
-    ));
-    let mut layer = SessionLayer::new(MemoryStore::new(), keys);
-    if !signed {
-        layer = layer.with_unsigned_cookie();
-    }
-    let route = match handler {
-        Handler::Untouched => get(|| async { "ok" }),
-        Handler::Read => get(|s: Session| async move {
-            let n: Option<u64> = s.get("n").await.unwrap();
-            assert!(n.is_some());
-            "ok"
-        }),
-        Handler::Modify => get(|s: Session| async move {
-            let n: u64 = s.get("n").await.unwrap().unwrap_or(0);
-            s.insert("n", &(n + 1)).await.unwrap();
-            "ok"
-        }),
-        Handler::Create => get(|s: Session| async move {
-            s.insert("n", &1_u64).await.unwrap();
-            "ok"
-        }),
-    };
-    Router::new()
-        .route("/", route)
-        .route(
-            "/seed",
-            get(|s: Session| async move {
-                s.insert("n", &1_u64).await.unwrap();
-                "ok"
-            }),
-        )
-        .layer(layer)
-}
-
-fn peer(handler: Handler, signed: bool) -> Router {
-    let layer = tower_sessions::SessionManagerLayer::new(tower_sessions::MemoryStore::default());
-    let route = match handler {
-        Handler::Untouched => get(|| async { "ok" }),
-        Handler::Read => get(|s: tower_sessions::Session| async move {
-            let n: Option<u64> = s.get("n").await.unwrap();
-            assert!(n.is_some());
-            "ok"
-        }),
-        Handler::Modify => get(|s: tower_sessions::Session| async move {
-            let n: u64 = s.get("n").await.unwrap().unwrap_or(0);
-            s.insert("n", n + 1).await.unwrap();
-            "ok"
-        }),
-        Handler::Create => get(|s: tower_sessions::Session| async move {
-            s.insert("n", 1_u64).await.unwrap();
-            "ok"
-        }),
-    };
-    let router = Router::new().route("/", route).route(
-        "/seed",
-        get(|s: tower_sessions::Session| async move {
-            s.insert("n", 1_u64).await.unwrap();
-            "ok"
-        }),
-    );
-    if signed {
-        router.layer(layer.with_signed(tower_sessions::cookie::Key::from(&[3; 64])))
-    } else {
-        router.layer(layer)
-    }
-}
-
-/// The `Cookie` header value `cookie` as hyper's HTTP/1 parser leaves it: a slice of the
-/// shared buffer the request was read into (`BytesMut::split_to(..).freeze()`, then
-/// `Bytes::slice` per header), so every clone shares that buffer.
-fn wire(cookie: &str) -> Bytes {
-    let text = format!("GET / HTTP/1.1\r\nhost: example.com\r\ncookie: {cookie}\r\n\r\n");
-    let mut read_buf = BytesMut::from(text.as_bytes());
-    let head = read_buf.split_to(text.len()).freeze();
-    let start = text.find("cookie: ").unwrap() + "cookie: ".len();
-    head.slice(start..start + cookie.len())
-}
-
-/// A request, with a `Cookie` header sharing `cookie`'s buffer (see [`wire`]) if given.
-fn request(cookie: Option<&Bytes>) -> Request<Body> {
-    let mut req = Request::builder().uri("/");
-    if let Some(cookie) = cookie {
-        req = req.header(
-            COOKIE,
-            HeaderValue::from_maybe_shared(cookie.clone()).unwrap(),
-        );
-    }
-    req.body(Body::empty()).unwrap()
-}
-
-/// A session cookie for `app`, from its `/seed` route (same store as `/`).
-fn seeded(rt: &tokio::runtime::Runtime, app: &Router) -> String {
-    let req = Request::builder().uri("/seed").body(Body::empty()).unwrap();
-    let res = rt.block_on(app.clone().oneshot(req)).unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let cookie = res.headers()[SET_COOKIE].to_str().unwrap();
-    cookie.split(';').next().unwrap().to_owned()
-}
+use common::{Handler, ours, peer, request, seeded, wire};
 
 fn run(c: &mut Criterion, group: &str, cases: Vec<(&str, Router, Option<String>)>) {
     let rt = tokio::runtime::Builder::new_current_thread()

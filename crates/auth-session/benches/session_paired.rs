@@ -1,0 +1,103 @@
+//! The session targets as paired, interleaved measurements (see `auth_tests::paired`):
+//! criterion's rows run one after the other, and on a shared machine whose speed drifts the
+//! ratio between two rows moves by more than the targets' margins.
+//!
+//! Per scenario, the same apps as the `session` bench (`common`): `baseline` (the Router
+//! alone), `noop-layer` (an identity layer through `Router::layer`: axum's own cost for any
+//! layer attached that way), `ours` (signed cookie, the default), `ours-unsigned`,
+//! `tower-sessions` and `tower-sessions-signed` (0.15, `MemoryStore`). Printed: ours' added
+//! cost over tower-sessions' (the target: at most one third), signed against signed
+//! and unsigned against unsigned, over the baseline and over the noop layer.
+//!
+//! `cargo xtask bench session` runs it after the criterion suite; alone:
+//! `cargo bench -p auth-session --bench session_paired --all-features [-- ROUNDS]`.
+#![allow(missing_docs, clippy::unwrap_used, clippy::print_stdout)]
+
+mod common;
+
+use std::hint::black_box;
+
+use auth_tests::paired::{self, Row};
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use bytes::Bytes;
+use http::Request;
+use tower::ServiceExt;
+
+use common::{Handler, ours, peer, request, seeded, wire};
+
+/// Rounds per scenario unless given on the command line.
+const ROUNDS: usize = 200;
+
+/// One request through a clone of `app`, checked.
+fn call(rt: &tokio::runtime::Runtime, app: &Router, cookie: Option<&Bytes>) {
+    let res = rt.block_on(app.clone().oneshot(request(cookie))).unwrap();
+    assert!(res.status().is_success());
+    black_box(res);
+}
+
+fn main() {
+    let rounds = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(ROUNDS);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let baseline = || Router::new().route("/", get(|| async { "ok" }));
+    let scenarios = [
+        ("no_cookie_untouched", Handler::Untouched, false),
+        ("cookie_untouched", Handler::Untouched, true),
+        ("load_read", Handler::Read, true),
+        ("load_modify_save", Handler::Modify, true),
+        ("create", Handler::Create, false),
+    ];
+    for (scenario, handler, with_cookie) in scenarios {
+        let apps = [
+            ("ours", ours(handler, true)),
+            ("ours-unsigned", ours(handler, false)),
+            ("tower-sessions", peer(handler, false)),
+            ("tower-sessions-signed", peer(handler, true)),
+        ];
+        let cookies: Vec<Option<Bytes>> = apps
+            .iter()
+            .map(|(_, app)| with_cookie.then(|| wire(&seeded(&rt, app))))
+            .collect();
+        let (base, noop) = (
+            baseline(),
+            baseline().layer(tower::util::MapRequestLayer::new(|req: Request<Body>| req)),
+        );
+        let mut rows: Vec<Row<'_>> = vec![
+            ("baseline", Box::new(|| call(&rt, &base, None))),
+            ("noop-layer", Box::new(|| call(&rt, &noop, None))),
+        ];
+        for ((name, app), cookie) in apps.iter().zip(&cookies) {
+            rows.push((name, Box::new(|| call(&rt, app, cookie.as_ref()))));
+        }
+        let per_round = paired::rounds(&mut rows, rounds);
+        let mut ratios: [Vec<f64>; 4] = Default::default();
+        for ns in &per_round {
+            let &[base, noop, ours, ours_u, ts, ts_signed] = ns.as_slice() else {
+                continue;
+            };
+            let [signed, unsigned, signed_noop, unsigned_noop] = &mut ratios;
+            signed.push((ours - base) / (ts_signed - base));
+            unsigned.push((ours_u - base) / (ts - base));
+            signed_noop.push((ours - noop) / (ts_signed - noop));
+            unsigned_noop.push((ours_u - noop) / (ts - noop));
+        }
+        println!(
+            "session_paired/{scenario}: {rounds} rounds; medians: {}",
+            paired::medians(&rows, &per_round)
+        );
+        let [signed, unsigned, signed_noop, unsigned_noop] = ratios;
+        println!(
+            "session_paired/{scenario}: {}; {}; {}; {}",
+            paired::summary("signed: ours added / tower-sessions-signed added", signed),
+            paired::summary("unsigned: ours-unsigned / tower-sessions", unsigned),
+            paired::summary("over noop-layer: signed", signed_noop),
+            paired::summary("unsigned", unsigned_noop)
+        );
+    }
+}
