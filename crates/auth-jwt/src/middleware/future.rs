@@ -101,7 +101,7 @@ where
                     ready!(wait.poll(cx));
                     let Some(Pending {
                         mut service,
-                        request,
+                        mut request,
                         config,
                         rejection,
                         ..
@@ -110,14 +110,14 @@ where
                         panic_polled_after_completion()
                     };
                     // Second look after the refetch: an unknown key is now final.
-                    let next = match authenticate::<C, B>(&config, request, false) {
-                        Step::Call(request) => State::Future {
+                    let next = match authenticate::<C, B>(&config, &mut request, false) {
+                        Step::Call => State::Future {
                             future: service.call(request),
                         },
                         Step::Reject(kind) => State::Rejected {
                             response: Some(reject(&config, &rejection, kind)),
                         },
-                        Step::Wait(_, _) => State::Rejected {
+                        Step::Wait(_) => State::Rejected {
                             response: Some(reject(
                                 &config,
                                 &rejection,

@@ -93,19 +93,17 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         // Take the service that was driven to readiness; leave a fresh clone behind.
         let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
-        match authenticate::<C, _>(&self.config, req, true) {
-            Step::Call(req) => {
-                let mut inner = inner;
-                ResponseFuture::future(inner.call(req))
-            }
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        // The request stays here (verified in place): only the verdict moves.
+        match authenticate::<C, _>(&self.config, &mut req, true) {
+            Step::Call => ResponseFuture::future(inner.call(req)),
             Step::Reject(kind) => {
                 ResponseFuture::rejected(reject(&self.config, &self.rejection, kind))
             }
-            Step::Wait(wait, req) => ResponseFuture::waiting(
+            Step::Wait(wait) => ResponseFuture::waiting(
                 wait,
                 Pending {
                     service: inner,
@@ -120,24 +118,26 @@ where
 }
 
 /// What to do with a request.
-pub(super) enum Step<B> {
-    Call(Request<B>),
+pub(super) enum Step {
+    /// Call the inner service (claims and identity, or the marker, are in the extensions).
+    Call,
     Reject(JwtRejectionKind),
+    /// Park the request until the keys are refetched, then authenticate again.
     #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
-    Wait(KeyWait, Request<B>),
+    Wait(KeyWait),
 }
 
 /// Marks the request, finds and verifies its token, and inserts the claims and identity.
-pub(super) fn authenticate<C, B>(config: &Config, mut req: Request<B>, allow_wait: bool) -> Step<B>
+pub(super) fn authenticate<C, B>(config: &Config, req: &mut Request<B>, allow_wait: bool) -> Step
 where
     C: DeserializeOwned + Clone + Send + Sync + 'static,
 {
-    let verdict = match config.source.find(&req) {
+    let verdict = match config.source.find(req) {
         Found::Missing if config.optional => {
             // No identity: the marker tells extractors the layer ran (401, not a wiring 500).
             req.extensions_mut()
                 .insert(AuthLayerMarker::new("JwtLayer"));
-            return Step::Call(req);
+            return Step::Call;
         }
         Found::Missing => Err(Failure::Reject(JwtRejectionKind::Missing)),
         Found::Malformed => Err(Failure::Reject(JwtRejectionKind::Malformed)),
@@ -152,11 +152,11 @@ where
             }
             req.extensions_mut().insert(claims);
             req.extensions_mut().insert(identity);
-            Step::Call(req)
+            Step::Call
         }
         Err(Failure::Reject(kind)) => Step::Reject(kind),
         #[cfg(feature = "jwks")]
-        Err(Failure::Wait(wait)) => Step::Wait(wait, req),
+        Err(Failure::Wait(wait)) => Step::Wait(wait),
     }
 }
 
