@@ -233,6 +233,31 @@ impl<'a> Cursor<'a> {
         self.pos - start
     }
 
+    /// The items of an array or object whose opening bracket was consumed, up to and
+    /// including `close`: `item` reads each one (the cursor on its first byte); items are
+    /// separated by `,`, whitespace is allowed around everything, and the container may be
+    /// empty.
+    #[inline]
+    fn items(&mut self, close: u8, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.ws();
+        if self.eat(close).is_some() {
+            return Some(());
+        }
+        loop {
+            self.ws();
+            item(self)?;
+            self.ws();
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b if b == close => {
+                    self.pos += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
     /// Whether only whitespace is left.
     fn at_end(&mut self) -> bool {
         self.ws();
@@ -248,8 +273,7 @@ fn scan_header(json: &[u8]) -> Option<Header<'_>> {
     let mut c = Cursor::new(std::str::from_utf8(json).ok()?);
     c.ws_eat(b'{')?;
     let (mut alg, mut kid, mut typ) = (None, None, None);
-    loop {
-        c.ws();
+    c.items(b'}', |c| {
         let name = c.string(StringKind::Header)?;
         c.ws_eat(b':')?;
         c.ws();
@@ -260,19 +284,8 @@ fn scan_header(json: &[u8]) -> Option<Header<'_>> {
             "typ" => &mut typ,
             _ => return None,
         };
-        if slot.replace(Cow::Borrowed(value)).is_some() {
-            return None;
-        }
-        c.ws();
-        match c.peek()? {
-            b',' => c.pos += 1,
-            b'}' => {
-                c.pos += 1;
-                break;
-            }
-            _ => return None,
-        }
-    }
+        slot.replace(Cow::Borrowed(value)).is_none().then_some(())
+    })?;
     c.at_end().then_some(())?;
     Some(Header {
         alg: alg?,
@@ -421,23 +434,10 @@ type Scanned = (Claims<()>, Vec<String>, Vec<String>, Option<String>);
 
 /// An array of strings at the cursor, after its `[`; `f` sees each item.
 fn json_strings<'a>(c: &mut Cursor<'a>, mut f: impl FnMut(&'a str)) -> Option<()> {
-    c.ws();
-    if c.eat(b']').is_some() {
-        return Some(());
-    }
-    loop {
-        c.ws();
+    c.items(b']', |c| {
         f(c.string(StringKind::Claims)?);
-        c.ws();
-        match c.peek()? {
-            b',' => c.pos += 1,
-            b']' => {
-                c.pos += 1;
-                return Some(());
-            }
-            _ => return None,
-        }
-    }
+        Some(())
+    })
 }
 
 /// A non-negative JSON integer of at most 18 digits (so it fits `i64`, what `NumericDate`
@@ -493,46 +493,16 @@ fn skip_value(c: &mut Cursor<'_>, depth: u8) -> Option<()> {
         b'"' => c.string(StringKind::Claims).map(|_| ()),
         b'[' => {
             c.pos += 1;
-            c.ws();
-            if c.eat(b']').is_some() {
-                return Some(());
-            }
-            loop {
-                c.ws();
-                skip_value(c, depth)?;
-                c.ws();
-                match c.peek()? {
-                    b',' => c.pos += 1,
-                    b']' => {
-                        c.pos += 1;
-                        return Some(());
-                    }
-                    _ => return None,
-                }
-            }
+            c.items(b']', |c| skip_value(c, depth))
         }
         b'{' => {
             c.pos += 1;
-            c.ws();
-            if c.eat(b'}').is_some() {
-                return Some(());
-            }
-            loop {
-                c.ws();
+            c.items(b'}', |c| {
                 c.string(StringKind::Claims)?;
                 c.ws_eat(b':')?;
                 c.ws();
-                skip_value(c, depth)?;
-                c.ws();
-                match c.peek()? {
-                    b',' => c.pos += 1,
-                    b'}' => {
-                        c.pos += 1;
-                        return Some(());
-                    }
-                    _ => return None,
-                }
-            }
+                skip_value(c, depth)
+            })
         }
         b't' => c.word("true"),
         b'f' => c.word("false"),
@@ -557,69 +527,57 @@ fn scan_claims(json: &str, names: &GrantNames<'_>) -> Option<Scanned> {
     let mut sid: Option<String> = None;
     let mut c = Cursor::new(json);
     c.ws_eat(b'{')?;
-    c.ws();
-    if c.eat(b'}').is_none() {
-        loop {
-            c.ws();
-            let name = c.string(StringKind::Claims)?;
-            c.ws_eat(b':')?;
-            c.ws();
-            let grant = if names.roles.is_some_and(|r| same_name(r, name)) {
-                Some(Grant::Roles)
-            } else if names.scopes.iter().any(|s| same_name(s, name)) {
-                Some(Grant::Scopes)
-            } else {
-                None
-            };
-            match (Registered::from_name(name), grant) {
-                // `sid` for revocation: a plain string, at most once; anything else goes to
-                // serde, which decides.
-                (None, None) if names.sid && name == "sid" => {
-                    if sid.is_some() {
-                        return None;
-                    }
-                    sid = Some(c.string(StringKind::Claims)?.to_owned());
+    c.items(b'}', |c| {
+        let name = c.string(StringKind::Claims)?;
+        c.ws_eat(b':')?;
+        c.ws();
+        let grant = if names.roles.is_some_and(|r| same_name(r, name)) {
+            Some(Grant::Roles)
+        } else if names.scopes.iter().any(|s| same_name(s, name)) {
+            Some(Grant::Scopes)
+        } else {
+            None
+        };
+        match (Registered::from_name(name), grant) {
+            // `sid` for revocation: a plain string, at most once; anything else goes to
+            // serde, which decides.
+            (None, None) if names.sid && name == "sid" => {
+                if sid.is_some() {
+                    return None;
                 }
-                (None, None) => skip_value(&mut c, 0)?,
-                (None, Some(Grant::Roles)) => match c.peek()? {
-                    b'"' => {
-                        let v = c.string(StringKind::Claims)?;
-                        if !v.is_empty() {
-                            roles.push(v.to_owned());
-                        }
-                    }
-                    // Array items are kept whole, as serde's path does.
-                    b'[' => {
-                        c.pos += 1;
-                        json_strings(&mut c, |v| roles.push(v.to_owned()))?;
-                    }
-                    _ => return None,
-                },
-                (None, Some(Grant::Scopes)) => match c.peek()? {
-                    b'"' => {
-                        let v = c.string(StringKind::Claims)?;
-                        scopes.extend(v.split(' ').filter(|s| !s.is_empty()).map(str::to_owned));
-                    }
-                    b'[' => {
-                        c.pos += 1;
-                        json_strings(&mut c, |v| scopes.push(v.to_owned()))?;
-                    }
-                    _ => return None,
-                },
-                (Some(r), None) => scan_registered(&mut claims, r, &mut c)?,
-                (Some(_), Some(_)) => return None,
+                sid = Some(c.string(StringKind::Claims)?.to_owned());
             }
-            c.ws();
-            match c.peek()? {
-                b',' => c.pos += 1,
-                b'}' => {
+            (None, None) => skip_value(c, 0)?,
+            (None, Some(Grant::Roles)) => match c.peek()? {
+                b'"' => {
+                    let v = c.string(StringKind::Claims)?;
+                    if !v.is_empty() {
+                        roles.push(v.to_owned());
+                    }
+                }
+                // Array items are kept whole, as serde's path does.
+                b'[' => {
                     c.pos += 1;
-                    break;
+                    json_strings(c, |v| roles.push(v.to_owned()))?;
                 }
                 _ => return None,
-            }
+            },
+            (None, Some(Grant::Scopes)) => match c.peek()? {
+                b'"' => {
+                    let v = c.string(StringKind::Claims)?;
+                    scopes.extend(v.split(' ').filter(|s| !s.is_empty()).map(str::to_owned));
+                }
+                b'[' => {
+                    c.pos += 1;
+                    json_strings(c, |v| scopes.push(v.to_owned()))?;
+                }
+                _ => return None,
+            },
+            (Some(r), None) => scan_registered(&mut claims, r, c)?,
+            (Some(_), Some(_)) => return None,
         }
-    }
+        Some(())
+    })?;
     c.at_end().then_some((claims, roles, scopes, sid))
 }
 
