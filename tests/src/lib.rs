@@ -26,6 +26,7 @@
 pub mod demo_process;
 pub mod paired;
 pub mod sessions;
+pub mod wire;
 
 use std::io::Write as _;
 

@@ -73,6 +73,15 @@ pub fn rounds(rows: &mut [Row<'_>], rounds: usize) -> Vec<Vec<f64>> {
         .collect()
 }
 
+/// The rounds a paired benchmark binary was asked for: the first numeric argument
+/// (`cargo bench --bench NAME -- 300`; cargo itself passes `--bench`), else `default`.
+pub fn rounds_arg(default: usize) -> usize {
+    std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(default)
+}
+
 /// The `q` quantile (0..=1) of `values`, by nearest rank; NaN when empty.
 pub fn quantile(values: &mut [f64], q: f64) -> f64 {
     values.sort_by(f64::total_cmp);

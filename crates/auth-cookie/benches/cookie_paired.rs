@@ -49,10 +49,7 @@ where
 }
 
 fn main() {
-    let rounds = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(ROUNDS);
+    let rounds = paired::rounds_arg(ROUNDS);
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();

@@ -95,11 +95,7 @@ fn measure(case: &Case, rounds: usize, rt: &tokio::runtime::Runtime) {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; a bare number sets the rounds.
-    let rounds = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(ROUNDS);
+    let rounds = paired::rounds_arg(ROUNDS);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

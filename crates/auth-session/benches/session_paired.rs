@@ -38,10 +38,7 @@ fn call(rt: &tokio::runtime::Runtime, app: &Router, cookie: Option<&Bytes>) {
 }
 
 fn main() {
-    let rounds = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(ROUNDS);
+    let rounds = paired::rounds_arg(ROUNDS);
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();

@@ -9,7 +9,7 @@ use auth_session::{MemoryStore, Session, SessionLayer};
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderValue, Request, StatusCode};
 use tower::ServiceExt;
@@ -94,16 +94,8 @@ pub(crate) fn peer(handler: Handler, signed: bool) -> Router {
     }
 }
 
-/// The `Cookie` header value `cookie` as hyper's HTTP/1 parser leaves it: a slice of the
-/// shared buffer the request was read into (`BytesMut::split_to(..).freeze()`, then
-/// `Bytes::slice` per header), so every clone shares that buffer.
-pub(crate) fn wire(cookie: &str) -> Bytes {
-    let text = format!("GET / HTTP/1.1\r\nhost: example.com\r\ncookie: {cookie}\r\n\r\n");
-    let mut read_buf = BytesMut::from(text.as_bytes());
-    let head = read_buf.split_to(text.len()).freeze();
-    let start = text.find("cookie: ").unwrap() + "cookie: ".len();
-    head.slice(start..start + cookie.len())
-}
+/// The `Cookie` header value as a server's parser leaves it (see `auth_tests::wire`).
+pub(crate) use auth_tests::wire::cookie_value as wire;
 
 /// A request, with a `Cookie` header sharing `cookie`'s buffer (see [`wire`]) if given.
 pub(crate) fn request(cookie: Option<&Bytes>) -> Request<Body> {
