@@ -24,6 +24,7 @@
 //! ```
 
 pub mod demo_process;
+pub mod floor;
 pub mod paired;
 pub mod sessions;
 pub mod wire;

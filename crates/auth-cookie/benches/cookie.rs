@@ -3,7 +3,9 @@
 //!
 //! Run with `cargo xtask bench cookie` (prints medians and the added-cost ratios), or
 //! `cargo bench -p auth-cookie --bench cookie`. Group ids start with `cookie_`; function ids are
-//! `baseline` (no cookie middleware), `ours`, and the peers' names.
+//! `baseline` (no cookie middleware), `ours`, and the peers' names; the untouched groups also
+//! have `floor` (`auth_tests::floor::HandleLayer`, the cheapest layer with a shared handle in
+//! the extensions) to read the target against what any such layer costs.
 //!
 //! Requests carry their `Cookie` header the way hyper's HTTP/1 server builds it: the value is
 //! a slice of one shared, reference-counted read buffer ([`wire`]), so cloning it (our jar
@@ -150,6 +152,13 @@ fn run_stack(c: &mut Criterion, group: &str, header: &str) {
         &tower_cookies::CookieManagerLayer::new().layer(app()),
         header,
     );
+    bench_service(
+        &mut g,
+        &rt,
+        "floor",
+        &auth_tests::floor::HandleLayer.layer(app()),
+        header,
+    );
     g.finish();
 }
 
@@ -216,6 +225,15 @@ fn benches(c: &mut Criterion) {
                 Router::new()
                     .route("/", get(untouched))
                     .layer(tower_cookies::CookieManagerLayer::new()),
+                plain.clone(),
+            ),
+            (
+                // The cheapest layer with a shared handle in the extensions
+                // (`auth_tests::floor`): what any jar-in-the-extensions design pays.
+                "floor",
+                Router::new()
+                    .route("/", get(untouched))
+                    .layer(auth_tests::floor::HandleLayer),
                 plain.clone(),
             ),
         ],

@@ -7,11 +7,16 @@
 //! `cookie_untouched_5_stack` groups (five cookies, a handler that reads none): `baseline`
 //! (the Router alone), `noop-layer` (an identity layer through `Router::layer`: what axum
 //! charges any layer attached that way), `ours` and `tower-cookies` through `Router::layer`,
-//! and `ours-stack` and `tower-cookies-stack` wrapped around the whole Router.
+//! and `ours-stack` and `tower-cookies-stack` wrapped around the whole Router; `floor` and
+//! `floor-stack`, the same two ways, are `auth_tests::floor::HandleLayer`: the cheapest layer
+//! that puts a shared handle in the extensions and checks it after the handler, which any
+//! layer meeting the design (a jar in the request extensions) pays.
 //!
 //! Printed: ours' added cost over tower-cookies' (the target: at most 0.5) in the three
 //! readings: `Router::layer` over the baseline (axum's boxing counted in both), over the noop
-//! layer (the layers' own cost), and wrapped around the Router.
+//! layer (the layers' own cost), and wrapped around the Router; then the floor's added cost
+//! over tower-cookies' in the same three readings: the lowest ratio a layer with such a handle
+//! can reach in this harness.
 //!
 //! `cargo xtask bench cookie` runs it after the criterion suite; alone:
 //! `cargo bench -p auth-cookie --bench cookie_paired [-- ROUNDS]`.
@@ -22,6 +27,7 @@ mod common;
 use std::hint::black_box;
 
 use auth_cookie::CookieLayer;
+use auth_tests::floor::HandleLayer;
 use auth_tests::paired::{self, Row};
 use axum::Router;
 use axum::body::Body;
@@ -62,6 +68,8 @@ fn main() {
     let peer = app().layer(tower_cookies::CookieManagerLayer::new());
     let ours_stack = CookieLayer::new().layer(app());
     let peer_stack = tower_cookies::CookieManagerLayer::new().layer(app());
+    let floor = app().layer(HandleLayer);
+    let floor_stack = HandleLayer.layer(app());
 
     let mut rows: Vec<Row<'_>> = vec![
         ("baseline", Box::new(|| call(&rt, &baseline, &header))),
@@ -73,16 +81,32 @@ fn main() {
             "tower-cookies-stack",
             Box::new(|| call(&rt, &peer_stack, &header)),
         ),
+        ("floor", Box::new(|| call(&rt, &floor, &header))),
+        ("floor-stack", Box::new(|| call(&rt, &floor_stack, &header))),
     ];
     let per_round = paired::rounds(&mut rows, rounds);
     let (mut layer, mut over_noop, mut stack) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut floor_layer, mut floor_noop, mut floor_stack) = (Vec::new(), Vec::new(), Vec::new());
     for ns in &per_round {
-        let &[base, noop, ours, peer, ours_stack, peer_stack] = ns.as_slice() else {
+        let &[
+            base,
+            noop,
+            ours,
+            peer,
+            ours_stack,
+            peer_stack,
+            floor,
+            floor_s,
+        ] = ns.as_slice()
+        else {
             continue;
         };
         layer.push((ours - base) / (peer - base));
         over_noop.push((ours - noop) / (peer - noop));
         stack.push((ours_stack - base) / (peer_stack - base));
+        floor_layer.push((floor - base) / (peer - base));
+        floor_noop.push((floor - noop) / (peer - noop));
+        floor_stack.push((floor_s - base) / (peer_stack - base));
     }
     println!(
         "cookie_paired/untouched_5: {rounds} rounds; medians: {}",
@@ -93,5 +117,14 @@ fn main() {
         paired::summary("ours added / tower-cookies added (Router::layer)", layer),
         paired::summary("over noop-layer", over_noop),
         paired::summary("stack", stack)
+    );
+    println!(
+        "cookie_paired/untouched_5: {}; {}; {}",
+        paired::summary(
+            "floor added / tower-cookies added (Router::layer)",
+            floor_layer
+        ),
+        paired::summary("over noop-layer", floor_noop),
+        paired::summary("stack", floor_stack)
     );
 }

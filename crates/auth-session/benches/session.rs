@@ -3,7 +3,11 @@
 //! (plain and signed cookies), identical handlers behind the same one-route axum `Router`.
 //! Compare `ours` with `tower-sessions-signed` and `ours-unsigned` with `tower-sessions`.
 //! Each group also has a `noop-layer` row: the baseline with an identity layer added through
-//! `Router::layer`, i.e. axum's own per-request cost for any layer attached that way.
+//! `Router::layer`, i.e. axum's own per-request cost for any layer attached that way; the
+//! untouched groups a `floor` row: `auth_tests::floor::HandleLayer`, the cheapest layer that
+//! puts a shared handle in the extensions and checks it after the handler. In the scenarios
+//! with a session cookie, `baseline`, `noop-layer` and `floor` get the same request as `ours`
+//! (its cookie), so every row's added cost is over an identical request.
 //!
 //! Run with `cargo xtask bench session` (prints medians and added-cost ratios), or
 //! `cargo bench -p auth-session --bench session`. Group ids start with `session_`.
@@ -73,25 +77,43 @@ fn benches(c: &mut Criterion) {
         ("session_create", Handler::Create, false),
     ];
     for (group, handler, with_cookie) in scenarios {
+        let apps = [
+            ("ours", ours(handler, true)),
+            ("ours-unsigned", ours(handler, false)),
+            ("tower-sessions", peer(handler, false)),
+            ("tower-sessions-signed", peer(handler, true)),
+        ];
+        let cookies: Vec<Option<String>> = apps
+            .iter()
+            .map(|(_, app)| with_cookie.then(|| seeded(&rt, app)))
+            .collect();
+        // The rows without a session layer get the same request as `ours`: "added" is what
+        // the layer adds to an identical request, not the cost of a Cookie header.
+        let same_request = cookies.first().cloned().flatten();
         let mut cases: Vec<(&str, Router, Option<String>)> = vec![
-            ("baseline", baseline(), None),
+            ("baseline", baseline(), same_request.clone()),
             // What any layer costs through `Router::layer` (axum boxes the layered route once
             // more per request): `cargo xtask bench session` also prints each row over it.
             (
                 "noop-layer",
                 baseline().layer(tower::util::MapRequestLayer::new(|req: Request<Body>| req)),
-                None,
+                same_request.clone(),
             ),
         ];
-        for (name, app) in [
-            ("ours", ours(handler, true)),
-            ("ours-unsigned", ours(handler, false)),
-            ("tower-sessions", peer(handler, false)),
-            ("tower-sessions-signed", peer(handler, true)),
-        ] {
-            let cookie = with_cookie.then(|| seeded(&rt, &app));
-            cases.push((name, app, cookie));
+        if matches!(handler, Handler::Untouched) {
+            // The cheapest layer with a shared handle in the extensions (`auth_tests::floor`):
+            // what any design with a `Session` in the extensions pays on an untouched request.
+            cases.push((
+                "floor",
+                baseline().layer(auth_tests::floor::HandleLayer),
+                same_request,
+            ));
         }
+        cases.extend(
+            apps.into_iter()
+                .zip(cookies)
+                .map(|((name, app), c)| (name, app, c)),
+        );
         run(c, group, cases);
     }
 }

@@ -7,7 +7,12 @@
 //! layer attached that way), `ours` (signed cookie, the default), `ours-unsigned`,
 //! `tower-sessions` and `tower-sessions-signed` (0.15, `MemoryStore`). Printed: ours' added
 //! cost over tower-sessions' (the target: at most one third), signed against signed
-//! and unsigned against unsigned, over the baseline and over the noop layer.
+//! and unsigned against unsigned, over the baseline and over the noop layer. The untouched
+//! scenarios also run `floor` (`auth_tests::floor::HandleLayer`: the cheapest layer that puts
+//! a shared handle in the extensions and checks it after the handler) and print its ratios:
+//! the lowest any layer with a `Session` in the extensions can reach in this harness. Where
+//! the scenario sends a session cookie, `baseline`, `noop-layer` and `floor` get the same
+//! request as `ours` (its cookie): added costs are over an identical request.
 //!
 //! `cargo xtask bench session` runs it after the criterion suite; alone:
 //! `cargo bench -p auth-session --bench session_paired --all-features [-- ROUNDS]`.
@@ -17,6 +22,7 @@ mod common;
 
 use std::hint::black_box;
 
+use auth_tests::floor::HandleLayer;
 use auth_tests::paired::{self, Row};
 use axum::Router;
 use axum::body::Body;
@@ -61,21 +67,29 @@ fn main() {
             .iter()
             .map(|(_, app)| with_cookie.then(|| wire(&seeded(&rt, app))))
             .collect();
-        let (base, noop) = (
+        // The rows without a session layer get the same request as `ours` (its cookie).
+        let same = cookies.first().cloned().flatten();
+        let (base, noop, floor) = (
             baseline(),
             baseline().layer(tower::util::MapRequestLayer::new(|req: Request<Body>| req)),
+            baseline().layer(HandleLayer),
         );
         let mut rows: Vec<Row<'_>> = vec![
-            ("baseline", Box::new(|| call(&rt, &base, None))),
-            ("noop-layer", Box::new(|| call(&rt, &noop, None))),
+            ("baseline", Box::new(|| call(&rt, &base, same.as_ref()))),
+            ("noop-layer", Box::new(|| call(&rt, &noop, same.as_ref()))),
         ];
         for ((name, app), cookie) in apps.iter().zip(&cookies) {
             rows.push((name, Box::new(|| call(&rt, app, cookie.as_ref()))));
         }
+        let untouched = matches!(handler, Handler::Untouched);
+        if untouched {
+            rows.push(("floor", Box::new(|| call(&rt, &floor, same.as_ref()))));
+        }
         let per_round = paired::rounds(&mut rows, rounds);
         let mut ratios: [Vec<f64>; 4] = Default::default();
+        let mut floor_ratios: [Vec<f64>; 4] = Default::default();
         for ns in &per_round {
-            let &[base, noop, ours, ours_u, ts, ts_signed] = ns.as_slice() else {
+            let (&[base, noop, ours, ours_u, ts, ts_signed], rest) = ns.split_at(6) else {
                 continue;
             };
             let [signed, unsigned, signed_noop, unsigned_noop] = &mut ratios;
@@ -83,6 +97,13 @@ fn main() {
             unsigned.push((ours_u - base) / (ts - base));
             signed_noop.push((ours - noop) / (ts_signed - noop));
             unsigned_noop.push((ours_u - noop) / (ts - noop));
+            if let &[floor] = rest {
+                let [signed, unsigned, signed_noop, unsigned_noop] = &mut floor_ratios;
+                signed.push((floor - base) / (ts_signed - base));
+                unsigned.push((floor - base) / (ts - base));
+                signed_noop.push((floor - noop) / (ts_signed - noop));
+                unsigned_noop.push((floor - noop) / (ts - noop));
+            }
         }
         println!(
             "session_paired/{scenario}: {rounds} rounds; medians: {}",
@@ -96,5 +117,18 @@ fn main() {
             paired::summary("over noop-layer: signed", signed_noop),
             paired::summary("unsigned", unsigned_noop)
         );
+        if untouched {
+            let [signed, unsigned, signed_noop, unsigned_noop] = floor_ratios;
+            println!(
+                "session_paired/{scenario}: {}; {}; {}; {}",
+                paired::summary("floor added / tower-sessions-signed added", signed),
+                paired::summary("floor / tower-sessions", unsigned),
+                paired::summary(
+                    "over noop-layer: floor / tower-sessions-signed",
+                    signed_noop
+                ),
+                paired::summary("floor / tower-sessions", unsigned_noop)
+            );
+        }
     }
 }
