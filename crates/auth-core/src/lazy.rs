@@ -1,5 +1,6 @@
 //! Identities that need I/O to resolve, such as a session that lives in a store.
 
+use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -14,8 +15,10 @@ pub type ResolveFuture =
 /// Produces the request's [`Identity`] when first asked, for authenticating layers that avoid
 /// I/O until someone needs the answer (the session layer reads its store only then).
 ///
-/// Implemented by closures returning a [`ResolveFuture`].
-pub trait IdentityResolver: Send + Sync + 'static {
+/// Implemented by closures returning a [`ResolveFuture`]. A layer whose per-request state is
+/// the resolver can find that state again from the [`LazyIdentity`] alone
+/// ([`LazyIdentity::downcast_resolver`]) and so put one value in the extensions, not two.
+pub trait IdentityResolver: Any + Send + Sync {
     /// Resolves the identity: `Ok(None)` for an anonymous request, `Err` when the backend
     /// could not answer (guards then answer 503, never 401: a logged-in user is not silently
     /// treated as anonymous).
@@ -70,6 +73,38 @@ impl LazyIdentity {
         Self { resolver }
     }
 
+    /// The resolver, if it is a `T`.
+    ///
+    /// A layer that hands its per-request state over as the resolver ([`LazyIdentity::from_arc`])
+    /// finds it here again, so it need not insert a second extension for its own handle
+    /// (auth-session's `Session` is found this way). `None` when the resolver is anything else.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use auth_core::{IdentityResolver, LazyIdentity, ResolveFuture};
+    ///
+    /// struct RequestState { user: &'static str }
+    ///
+    /// impl IdentityResolver for RequestState {
+    ///     fn resolve(&self) -> ResolveFuture {
+    ///         Box::pin(std::future::ready(Ok(None)))
+    ///     }
+    /// }
+    ///
+    /// let lazy = LazyIdentity::from_arc(Arc::new(RequestState { user: "alice" }));
+    /// assert_eq!(lazy.downcast_resolver::<RequestState>().map(|s| s.user), Some("alice"));
+    /// ```
+    #[must_use]
+    pub fn downcast_resolver<T: IdentityResolver>(&self) -> Option<Arc<T>> {
+        let resolver: &dyn Any = &*self.resolver;
+        if !resolver.is::<T>() {
+            return None;
+        }
+        let resolver: Arc<dyn IdentityResolver> = Arc::clone(&self.resolver);
+        let any: Arc<dyn Any + Send + Sync> = resolver;
+        any.downcast::<T>().ok()
+    }
+
     /// Resolves the identity.
     ///
     /// # Errors
@@ -93,3 +128,30 @@ impl fmt::Debug for LazyIdentity {
 #[derive(Debug, thiserror::Error)]
 #[error("identity unavailable: {0}")]
 pub struct IdentityUnavailable(#[source] pub BoxError);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct State(u32);
+
+    impl IdentityResolver for State {
+        fn resolve(&self) -> ResolveFuture {
+            Box::pin(std::future::ready(Ok(None)))
+        }
+    }
+
+    #[test]
+    fn downcast_finds_the_same_state_and_nothing_else() {
+        let state = Arc::new(State(7));
+        let lazy = LazyIdentity::from_arc(state.clone());
+        let found = lazy.downcast_resolver::<State>().unwrap();
+        assert!(Arc::ptr_eq(&found, &state));
+        assert_eq!(found.0, 7);
+
+        let closure =
+            LazyIdentity::new(|| -> ResolveFuture { Box::pin(std::future::ready(Ok(None))) });
+        assert!(closure.downcast_resolver::<State>().is_none());
+        assert!(lazy.downcast_resolver::<fn() -> ResolveFuture>().is_none());
+    }
+}

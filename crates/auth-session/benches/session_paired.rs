@@ -15,7 +15,8 @@
 //! request as `ours` (its cookie): added costs are over an identical request.
 //!
 //! `cargo xtask bench session` runs it after the criterion suite; alone:
-//! `cargo bench -p auth-session --bench session_paired --all-features [-- ROUNDS]`.
+//! `cargo bench -p auth-session --bench session_paired --all-features [-- ROUNDS] [SCENARIO...]`
+//! (scenarios whose name contains one of the words given, e.g. `create`).
 #![allow(missing_docs, clippy::unwrap_used, clippy::print_stdout)]
 
 mod common;
@@ -56,7 +57,15 @@ fn main() {
         ("load_modify_save", Handler::Modify, true),
         ("create", Handler::Create, false),
     ];
+    // Other arguments than the rounds filter scenarios by name (`-- 300 create`).
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-') && a.parse::<usize>().is_err())
+        .collect();
     for (scenario, handler, with_cookie) in scenarios {
+        if !filters.is_empty() && !filters.iter().any(|f| scenario.contains(f.as_str())) {
+            continue;
+        }
         let apps = [
             ("ours", ours(handler, true)),
             ("ours-unsigned", ours(handler, false)),

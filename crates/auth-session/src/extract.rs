@@ -34,11 +34,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
     type Rejection = MissingSessionLayer;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Self>()
-            .cloned()
-            .ok_or(MissingSessionLayer)
+        Self::from_extensions(&parts.extensions).ok_or(MissingSessionLayer)
     }
 }
 

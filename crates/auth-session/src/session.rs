@@ -280,6 +280,47 @@ const POOL_MAX_BYTES: usize = 4 * 1024;
 const POOL_MAX_COOKIE_HEADERS: usize = 8;
 
 impl Session {
+    /// The session of a request that a [`SessionLayer`](crate::SessionLayer) covers; `None`
+    /// without one. What the axum extractor does, for plain tower and hyper services.
+    ///
+    /// ```
+    /// use auth_cookie::CookieKeys;
+    /// use auth_session::{MemoryStore, Session, SessionLayer};
+    /// use http::{Request, Response};
+    /// use tower::{ServiceBuilder, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let layer = SessionLayer::new(MemoryStore::new(), CookieKeys::generate()?);
+    /// let app = ServiceBuilder::new().layer(layer).service_fn(|req: Request<()>| async move {
+    ///     let session = Session::from_request(&req).expect("SessionLayer");
+    ///     session.insert("seen", &true).await?;
+    ///     Ok::<_, auth_session::SessionError>(Response::new(()))
+    /// });
+    /// let res = app.oneshot(Request::new(())).await?;
+    /// assert!(res.headers().contains_key(http::header::SET_COOKIE));
+    ///
+    /// assert!(Session::from_request(&Request::new(())).is_none(), "no layer, no session");
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn from_request<B>(req: &http::Request<B>) -> Option<Self> {
+        Self::from_extensions(req.extensions())
+    }
+
+    /// The session in a request's extensions (see [`from_request`](Self::from_request)).
+    ///
+    /// The layer puts a single value there, the [`auth_core::LazyIdentity`] whose resolver is
+    /// the session; this finds the handle through it. `None` when no `SessionLayer` covers
+    /// the request (or another layer further in replaced that `LazyIdentity`).
+    #[must_use]
+    pub fn from_extensions(extensions: &http::Extensions) -> Option<Self> {
+        let lazy = extensions.get::<auth_core::LazyIdentity>()?;
+        let inner = lazy.downcast_resolver::<SessionInner>()?;
+        Some(Self { inner })
+    }
+
     /// The handle for one request, recycled from this thread's pool when possible.
     pub(crate) fn new(config: &Arc<Config>, headers: &HeaderMap) -> Self {
         if config.memory.is_none() {

@@ -48,7 +48,7 @@ async fn handle<B>(req: Request<B>) -> Result<Response<Body>, Infallible> {
     };
     match req.uri().path() {
         "/visits" => {
-            let Some(session) = req.extensions().get::<Session>().cloned() else {
+            let Some(session) = Session::from_request(&req) else {
                 return Ok(text(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "no session layer".into(),

@@ -19,10 +19,13 @@ use crate::{ConfigError, DefaultUnavailable};
 /// [`CookieLayer`](auth_cookie::CookieLayer): when one is installed further out, the session
 /// cookie goes through its jar.
 ///
-/// Every request gets, in its extensions, the [`Session`](crate::Session), an
-/// [`auth_core::LazyIdentity`] (so [`auth_core::RequireAuthLayer`] and the `Identity`
-/// extractors work unchanged, reading the store only on the routes that ask), and nothing
-/// else: an unknown, expired or tampered cookie is simply anonymous, and is never adopted.
+/// Every request gets one value in its extensions: an [`auth_core::LazyIdentity`] whose
+/// resolver is the request's session (so [`auth_core::RequireAuthLayer`] and the `Identity`
+/// extractors work unchanged, reading the store only on the routes that ask). The
+/// [`Session`](crate::Session) handle is found through it: the axum extractor, or
+/// [`Session::from_request`](crate::Session::from_request) /
+/// [`Session::from_extensions`](crate::Session::from_extensions) elsewhere. An unknown, expired
+/// or tampered cookie is simply anonymous, and is never adopted.
 ///
 /// Responses that set or clear the cookie get `Cache-Control: no-store` and `Vary: Cookie`.
 /// A store failure turns the response into a 503 (see
@@ -43,7 +46,7 @@ use crate::{ConfigError, DefaultUnavailable};
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let layer = SessionLayer::new(MemoryStore::new(), CookieKeys::generate()?);
 /// let app = ServiceBuilder::new().layer(layer).service_fn(|req: Request<String>| async move {
-///     let session = req.extensions().get::<Session>().expect("SessionLayer").clone();
+///     let session = Session::from_request(&req).expect("SessionLayer");
 ///     let visits: u32 = session.get("visits").await?.unwrap_or(0) + 1;
 ///     session.insert("visits", &visits).await?;
 ///     Ok::<_, auth_session::SessionError>(Response::new(visits.to_string()))

@@ -60,9 +60,10 @@ where
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let session = Session::new(&self.config, req.headers());
         let jar = req.extensions().get::<Cookies>().cloned();
-        let extensions = req.extensions_mut();
-        extensions.insert(LazyIdentity::from_arc(session.inner.clone()));
-        extensions.insert(session.clone());
+        // One extension for both: `Session::from_extensions` finds the handle through the
+        // `LazyIdentity` (its resolver is the session's state).
+        req.extensions_mut()
+            .insert(LazyIdentity::from_arc(session.inner.clone()));
         ResponseFuture::new(self.inner.call(req), session, jar, self.unavailable.clone())
     }
 }

@@ -36,7 +36,7 @@ static KEPT: Mutex<Vec<Session>> = Mutex::new(Vec::new());
 /// request saves `k = theirs` between this one's load and save), `/keep/k/v` (sets, and keeps
 /// the handle).
 async fn handle(store: MemoryStore, req: Request<String>) -> Result<Response<String>, Infallible> {
-    let session = req.extensions().get::<Session>().unwrap().clone();
+    let session = Session::from_request(&req).unwrap();
     let path = req.uri().path().to_owned();
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let body = match parts.as_slice() {
