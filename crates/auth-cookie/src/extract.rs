@@ -26,10 +26,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Cookies {
     type Rejection = MissingCookieLayer;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Self>()
-            .cloned()
-            .ok_or(MissingCookieLayer)
+        Self::from_parts(parts).ok_or(MissingCookieLayer)
     }
 }

@@ -2,11 +2,13 @@
 
 use std::cell::RefCell;
 use std::fmt;
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use http::header::{COOKIE, SET_COOKIE};
-use http::{HeaderMap, HeaderValue};
+use http::request::Parts;
+use http::{Extensions, HeaderMap, HeaderValue, Request};
 use smallvec::SmallVec;
 use time::Duration;
 
@@ -18,10 +20,12 @@ pub const MAX_COOKIE_SIZE: usize = 4096;
 
 /// A handle to the request's cookies and the cookies the response will set.
 ///
-/// [`CookieLayer`](crate::CookieLayer) puts one into the request extensions; every clone refers
-/// to the same jar, so a handler, a session layer and a JWT layer can all read and write it.
-/// On the way out the layer writes one `Set-Cookie` per changed cookie, in the order of the
-/// changes (a cookie changed twice keeps its first position and its last value).
+/// [`CookieLayer`](crate::CookieLayer) gives every request a jar; get a handle to it with
+/// [`Cookies::from_request`], [`Cookies::from_parts`] or (feature `axum`) the extractor. Every
+/// handle to a request's jar refers to the same jar, so a handler, a session layer and a JWT
+/// layer can all read and write it. On the way out the layer writes one `Set-Cookie` per
+/// changed cookie, in the order of the changes (a cookie changed twice keeps its first
+/// position and its last value).
 ///
 /// Reading:
 ///
@@ -64,11 +68,27 @@ pub struct Cookies {
     inner: Arc<Shared>,
 }
 
+/// What [`CookieLayer`](crate::CookieLayer) puts into the request extensions: the request's
+/// jar, not yet bound to the request's `Cookie` headers. Private, so the only way to a
+/// [`Cookies`] handle is through a constructor that binds them ([`Cookies::from_request`],
+/// [`Cookies::from_parts`]).
+#[derive(Clone)]
+pub(crate) struct RequestJar(Arc<Shared>);
+
+/// One request's jar. Small on purpose: a request whose cookies nobody touches allocates
+/// only this (no header clones, no index, no change list), the cost of a shared flag, and
+/// takes no part in the thread's pool of spare jars.
 struct Shared {
     /// Set once any change is recorded, so an untouched request skips the lock on the way out.
     changed: AtomicBool,
-    jar: Mutex<Jar>,
+    /// `None` until the first handle binds the request's `Cookie` headers.
+    jar: Mutex<Slot>,
 }
+
+/// The jar behind a request's lock. `ManuallyDrop` because `Shared`'s `Drop` always takes the
+/// jar out (to keep it as a spare), so the field needs no drop code of its own: without it an
+/// unbound jar's drop pays a second, out-of-line check.
+type Slot = ManuallyDrop<Option<Box<Jar>>>;
 
 struct Jar {
     headers: RequestHeaders,
@@ -79,8 +99,9 @@ struct Jar {
 
 /// The request's `Cookie` header values, kept as clones rather than copied: a server's header
 /// values are slices of the buffer the request was read into (hyper's HTTP/1 parser shares one
-/// `Bytes` between them), so a clone is a reference-count increment. Dropped when the jar is
-/// recycled, so a pooled jar keeps no request's buffer alive.
+/// `Bytes` between them), so a clone is a reference-count increment. Taken when the jar is
+/// bound, dropped when the last handle goes (before the jar is kept as a spare), so a spare
+/// jar keeps no request's buffer alive.
 #[derive(Default)]
 struct RequestHeaders {
     /// The first `Cookie` header (usually the only one).
@@ -100,11 +121,6 @@ impl RequestHeaders {
         }
     }
 
-    fn clear(&mut self) {
-        self.first = None;
-        self.rest.clear();
-    }
-
     fn len(&self) -> usize {
         usize::from(self.first.is_some()) + self.rest.len()
     }
@@ -120,37 +136,136 @@ impl RequestHeaders {
 }
 
 thread_local! {
-    /// Jars whose request and response are done, kept for the next request on this thread.
-    static POOL: RefCell<Vec<Arc<Shared>>> = const { RefCell::new(Vec::new()) };
+    /// Jars whose request is done, emptied, kept for the next request on this thread that
+    /// binds one. Only the boxed jar is pooled, never the shared `Arc`: a `Box` is unique, so
+    /// taking and returning one needs no atomic operation, and an untouched request never
+    /// gets here.
+    #[allow(clippy::vec_box)] // a jar moves between the pool and a request without a copy
+    static SPARE: RefCell<Vec<Box<Jar>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// At most this many idle jars per thread.
-const POOL_MAX: usize = 32;
-/// A jar that held more `Cookie` headers than this is freed, not kept.
-const POOL_MAX_HEADERS: usize = 8;
+/// At most this many spare jars per thread.
+const SPARE_MAX: usize = 32;
+/// A jar that held more `Cookie` headers or changes than this is freed, not kept.
+const SPARE_MAX_HEADERS: usize = 8;
+const SPARE_MAX_CHANGES: usize = 16;
 
 impl Shared {
-    fn new() -> Self {
+    fn new(jar: Option<Box<Jar>>) -> Self {
         Self {
             changed: AtomicBool::new(false),
-            jar: Mutex::new(Jar {
-                headers: RequestHeaders::default(),
-                index: None,
-                changes: Vec::new(),
-            }),
+            jar: Mutex::new(ManuallyDrop::new(jar)),
         }
     }
 
-    /// Empties a jar for the next request (whose cookies then fill it).
-    fn reset(&mut self, headers: &HeaderMap) {
-        *self.changed.get_mut() = false;
-        let jar = self
+    fn lock(&self) -> MutexGuard<'_, Slot> {
+        // A panic while holding the lock cannot leave the jar half-written (every mutation
+        // is a single push or replace), so a poisoned lock is safe to use.
+        self.jar
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Appends the recorded changes to `headers` as `Set-Cookie` and forgets them (see
+    /// [`Cookies::write_changes`]); no lock when nothing changed.
+    #[inline]
+    fn write_changes(&self, headers: &mut HeaderMap) {
+        if self.changed.load(Ordering::Acquire) {
+            self.write_recorded(headers);
+        }
+    }
+
+    fn write_recorded(&self, headers: &mut HeaderMap) {
+        // Drained, not taken: the list keeps its buffer for the jar's next request.
+        if let Some(jar) = self.lock().as_deref_mut() {
+            for change in jar.changes.drain(..) {
+                headers.append(SET_COOKIE, change.header);
+            }
+        }
+    }
+}
+
+impl Drop for Shared {
+    /// The last handle is gone: the jar, emptied, becomes a spare for this thread. Inlined so
+    /// an unbound jar's drop is one branch.
+    #[inline]
+    fn drop(&mut self) {
+        let slot: &mut Option<Box<Jar>> = self
             .jar
             .get_mut()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(jar) = slot.take() {
+            jar.recycle();
+        }
+    }
+}
+
+impl Jar {
+    /// A jar bound to `headers` with no changes: a spare one when this thread has one.
+    fn bound(headers: &HeaderMap) -> Box<Self> {
+        let spare = SPARE
+            .try_with(|spare| spare.try_borrow_mut().ok()?.pop())
+            .ok()
+            .flatten();
+        let mut jar = spare.unwrap_or_else(|| {
+            Box::new(Self {
+                headers: RequestHeaders::default(),
+                index: None,
+                changes: Vec::new(),
+            })
+        });
+        // A spare was emptied when kept: only the headers are left to set.
         jar.headers.fill(headers);
-        jar.index = None;
-        jar.changes.clear();
+        jar
+    }
+
+    /// Empties the jar (the request's header values and changes go now) and keeps it as a
+    /// spare unless the pool is full or the jar grew unusually large.
+    fn recycle(mut self: Box<Self>) {
+        self.headers.first = None;
+        self.headers.rest.clear();
+        self.index = None;
+        self.changes.clear();
+        if self.headers.rest.capacity() > SPARE_MAX_HEADERS
+            || self.changes.capacity() > SPARE_MAX_CHANGES
+        {
+            return;
+        }
+        let _ = SPARE.try_with(|spare| {
+            if let Ok(mut spare) = spare.try_borrow_mut()
+                && spare.len() < SPARE_MAX
+            {
+                spare.push(self);
+            }
+        });
+    }
+}
+
+impl RequestJar {
+    /// A fresh, unbound jar for one request.
+    #[inline]
+    pub(crate) fn new() -> Self {
+        Self(Arc::new(Shared::new(None)))
+    }
+
+    /// Appends the changes any handle recorded to `headers` as `Set-Cookie` (see
+    /// [`Cookies::write_changes`]); an untouched jar is one atomic load.
+    #[inline]
+    pub(crate) fn write_changes(&self, headers: &mut HeaderMap) {
+        self.0.write_changes(headers);
+    }
+
+    /// A handle to this jar, binding it to `headers` unless a handle already did.
+    fn bind(&self, headers: &HeaderMap) -> Cookies {
+        {
+            let mut jar = self.0.lock();
+            if jar.is_none() {
+                **jar = Some(Jar::bound(headers));
+            }
+        }
+        Cookies {
+            inner: Arc::clone(&self.0),
+        }
     }
 }
 
@@ -208,56 +323,104 @@ pub fn header_cookie<'h>(header: &'h [u8], name: &str) -> Option<&'h str> {
 }
 
 impl Cookies {
-    /// A jar holding the `Cookie` headers of a request and no changes.
+    /// A jar of its own holding the `Cookie` headers of a request and no changes, for use
+    /// without [`CookieLayer`](crate::CookieLayer) (write its changes with
+    /// [`write_changes`](Self::write_changes)). Behind the layer, use
+    /// [`from_request`](Self::from_request) or [`from_parts`](Self::from_parts) instead: they
+    /// return the request's shared jar, which the layer writes.
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        let recycled = POOL
-            .try_with(|pool| pool.try_borrow_mut().ok()?.pop())
-            .ok()
-            .flatten();
-        let mut inner = recycled.unwrap_or_else(|| Arc::new(Shared::new()));
-        if let Some(shared) = Arc::get_mut(&mut inner) {
-            shared.reset(headers);
-        } else {
-            // Never pooled while shared; built fresh should that ever change.
-            let mut shared = Shared::new();
-            shared.reset(headers);
-            inner = Arc::new(shared);
+        Self {
+            inner: Arc::new(Shared::new(Some(Jar::bound(headers)))),
         }
-        Self { inner }
     }
 
-    /// Gives the jar back to this thread's pool when no other handle to it is left (the
-    /// request and every clone are gone), so the next request reuses its buffers.
-    pub(crate) fn recycle(self) {
-        let Self { mut inner } = self;
-        let Some(shared) = Arc::get_mut(&mut inner) else {
-            return;
-        };
-        let jar = shared
-            .jar
-            .get_mut()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // The request's header values go now, not when the jar is next used.
-        jar.headers.clear();
-        if jar.headers.rest.capacity() > POOL_MAX_HEADERS || jar.changes.capacity() > 16 {
-            return;
-        }
-        let _ = POOL.try_with(|pool| {
-            if let Ok(mut pool) = pool.try_borrow_mut()
-                && pool.len() < POOL_MAX
-            {
-                pool.push(inner);
-            }
-        });
+    /// A handle to the jar [`CookieLayer`](crate::CookieLayer) gave `req`, or `None` when no
+    /// `CookieLayer` covers the request.
+    ///
+    /// The first handle taken for a request binds the jar to the request's `Cookie` headers
+    /// (a reference-count increment per header, no copy, no parsing); later handles, from
+    /// this or any other constructor, share that jar and its binding. A change to the
+    /// request's `Cookie` headers after the first handle was taken is therefore not seen;
+    /// the cookies the request arrived with are what the jar reads.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    ///
+    /// use auth_cookie::{CookieConfig, CookieLayer, Cookies};
+    /// use http::{Request, Response, header};
+    /// use tower::{ServiceBuilder, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let seen = CookieConfig::builder("seen").build()?;
+    /// let svc = ServiceBuilder::new()
+    ///     .layer(CookieLayer::new())
+    ///     .service_fn(move |req: Request<String>| {
+    ///         let seen = seen.clone();
+    ///         async move {
+    ///             let cookies = Cookies::from_request(&req).expect("CookieLayer installed");
+    ///             let before = cookies.get("seen").unwrap_or_default();
+    ///             cookies.add(&seen, "yes").ok();
+    ///             Ok::<_, Infallible>(Response::new(before))
+    ///         }
+    ///     });
+    ///
+    /// let req = Request::builder().header(header::COOKIE, "seen=no").body(String::new())?;
+    /// let res = svc.oneshot(req).await?;
+    /// assert_eq!(res.body(), "no");
+    /// assert_eq!(res.headers()[header::SET_COOKIE], "seen=yes; HttpOnly; SameSite=Lax; Secure; Path=/");
+    ///
+    /// // Without the layer there is no jar.
+    /// assert!(Cookies::from_request(&Request::new(())).is_none());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn from_request<B>(req: &Request<B>) -> Option<Self> {
+        Self::bound_to(req.extensions(), req.headers())
     }
 
-    fn lock(&self) -> MutexGuard<'_, Jar> {
-        // A panic while holding the lock cannot leave the jar half-written (every mutation
-        // is a single push or replace), so a poisoned lock is safe to use.
-        self.inner
-            .jar
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// As [`from_request`](Self::from_request), from the parts of a request (in an extractor,
+    /// or after [`Request::into_parts`]).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    ///
+    /// use auth_cookie::{CookieLayer, Cookies};
+    /// use http::{Request, Response, header};
+    /// use tower::{ServiceBuilder, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let svc = ServiceBuilder::new()
+    ///     .layer(CookieLayer::new())
+    ///     .service_fn(|req: Request<String>| async move {
+    ///         let (parts, _body) = req.into_parts();
+    ///         let cookies = Cookies::from_parts(&parts).expect("CookieLayer installed");
+    ///         Ok::<_, Infallible>(Response::new(cookies.get("lang").unwrap_or_default()))
+    ///     });
+    ///
+    /// let req = Request::builder().header(header::COOKIE, "lang=fr").body(String::new())?;
+    /// assert_eq!(svc.oneshot(req).await?.body(), "fr");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn from_parts(parts: &Parts) -> Option<Self> {
+        Self::bound_to(&parts.extensions, &parts.headers)
+    }
+
+    fn bound_to(extensions: &Extensions, headers: &HeaderMap) -> Option<Self> {
+        Some(extensions.get::<RequestJar>()?.bind(headers))
+    }
+
+    /// Runs `f` on the jar under its lock; `f` must not touch the jar through a handle.
+    fn with_jar<T>(&self, f: impl FnOnce(&mut Jar) -> T) -> T {
+        let mut jar = self.inner.lock();
+        // Every constructor binds the jar, so it is always there; an empty one otherwise.
+        f(jar.get_or_insert_with(|| Jar::bound(&HeaderMap::new())))
     }
 
     /// The value of cookie `name` (the full name, prefix included), percent-decoded.
@@ -271,21 +434,23 @@ impl Cookies {
     /// Every value the request sent for `name`, in header order (duplicates appear when a
     /// browser holds cookies of the same name for several paths or domains).
     pub fn get_all(&self, name: &str) -> Vec<String> {
-        let mut jar = self.lock();
-        jar.ensure_index();
-        jar.entries()
-            .filter(|(n, _)| *n == name)
-            .map(|(_, value)| decode_value(value).into_owned())
-            .collect()
+        self.with_jar(|jar| {
+            jar.ensure_index();
+            jar.entries()
+                .filter(|(n, _)| *n == name)
+                .map(|(_, value)| decode_value(value).into_owned())
+                .collect()
+        })
     }
 
     /// Every (name, value) pair of the request, in header order, values decoded.
     pub fn request_cookies(&self) -> Vec<(String, String)> {
-        let mut jar = self.lock();
-        jar.ensure_index();
-        jar.entries()
-            .map(|(name, value)| (name.to_owned(), decode_value(value).into_owned()))
-            .collect()
+        self.with_jar(|jar| {
+            jar.ensure_index();
+            jar.entries()
+                .map(|(name, value)| (name.to_owned(), decode_value(value).into_owned()))
+                .collect()
+        })
     }
 
     /// Sets cookie `config` to `value` with the definition's `Max-Age`.
@@ -353,13 +518,13 @@ impl Cookies {
     }
 
     fn record(&self, change: Change) {
-        self.lock().push(change);
+        self.with_jar(|jar| jar.push(change));
         self.inner.changed.store(true, Ordering::Release);
     }
 
     /// Whether this request changed any cookie.
     pub fn has_changes(&self) -> bool {
-        self.inner.changed.load(Ordering::Acquire) && !self.lock().changes.is_empty()
+        self.inner.changed.load(Ordering::Acquire) && self.with_jar(|jar| !jar.changes.is_empty())
     }
 
     /// Appends one `Set-Cookie` per changed cookie to `headers`, in order, and forgets the
@@ -369,27 +534,19 @@ impl Cookies {
     /// a jar without the layer.
     #[inline]
     pub fn write_changes(&self, headers: &mut HeaderMap) {
-        if self.inner.changed.load(Ordering::Acquire) {
-            self.write_recorded(headers);
-        }
-    }
-
-    fn write_recorded(&self, headers: &mut HeaderMap) {
-        let changes = std::mem::take(&mut self.lock().changes);
-        for change in changes {
-            headers.append(SET_COOKIE, change.header);
-        }
+        self.inner.write_changes(headers);
     }
 
     /// Calls `f` with the raw (encoded) value for `name`: a pending change first, then the
     /// request's first value; `None` when absent or removed. Runs under the jar's lock, so `f`
     /// must not touch the jar.
     pub(crate) fn with_wire<T>(&self, name: &str, f: impl FnOnce(Option<&str>) -> T) -> T {
-        let mut jar = self.lock();
-        if let Some(change) = jar.changes.iter().rev().find(|c| c.config.name() == name) {
-            return f(change.value.as_deref());
-        }
-        f(jar.first_request_value(name))
+        self.with_jar(|jar| {
+            if let Some(change) = jar.changes.iter().rev().find(|c| c.config.name() == name) {
+                return f(change.value.as_deref());
+            }
+            f(jar.first_request_value(name))
+        })
     }
 }
 
@@ -474,17 +631,18 @@ fn to_header(cookie: &cookie::Cookie<'_>) -> HeaderValue {
 
 impl fmt::Debug for Cookies {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let jar = self.lock();
-        f.debug_struct("Cookies")
-            .field("request_headers", &jar.headers.len())
-            .field(
-                "changed",
-                &jar.changes
-                    .iter()
-                    .map(|c| c.config.name())
-                    .collect::<Vec<_>>(),
-            )
-            .finish_non_exhaustive()
+        self.with_jar(|jar| {
+            f.debug_struct("Cookies")
+                .field("request_headers", &jar.headers.len())
+                .field(
+                    "changed",
+                    &jar.changes
+                        .iter()
+                        .map(|c| c.config.name())
+                        .collect::<Vec<_>>(),
+                )
+                .finish_non_exhaustive()
+        })
     }
 }
 
@@ -504,28 +662,46 @@ mod tests {
         CookieConfig::builder(name).build().unwrap()
     }
 
-    #[test]
-    fn a_recycled_jar_keeps_nothing_of_its_last_request() {
-        let first = jar(&[b"a=1; b=2"]);
-        first.add(&config("c"), "3").unwrap();
-        assert_eq!(first.get("a").as_deref(), Some("1"));
-        assert_eq!(set_cookies(&first).len(), 1);
-        first.add(&config("d"), "4").unwrap();
-        let reused = Arc::as_ptr(&first.inner);
-        first.recycle();
-        // The next jar on this thread is the recycled one: only its own request shows.
-        let next = jar(&[b"x=9"]);
-        assert_eq!(Arc::as_ptr(&next.inner), reused, "the jar was not recycled");
-        assert_eq!(next.get("a"), None);
-        assert_eq!(next.get("c"), None);
-        assert_eq!(next.get("d"), None);
-        assert_eq!(next.get("x").as_deref(), Some("9"));
-        assert!(!next.has_changes());
-        assert!(set_cookies(&next).is_empty());
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for v in values {
+            map.append(COOKIE, HeaderValue::from_str(v).unwrap());
+        }
+        map
     }
 
     #[test]
-    fn a_recycled_jar_keeps_no_request_buffer_alive() {
+    fn a_layer_jar_is_unbound_and_empty_until_a_handle_binds_it() {
+        let slot = RequestJar::new();
+        assert!(
+            slot.0.lock().is_none(),
+            "nothing allocated before first use"
+        );
+        let mut response = HeaderMap::new();
+        slot.write_changes(&mut response);
+        assert!(response.is_empty());
+        let cookies = slot.bind(&headers(&["a=1"]));
+        assert!(slot.0.lock().is_some());
+        assert_eq!(cookies.get("a").as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn the_first_binding_wins_and_later_handles_share_it() {
+        let slot = RequestJar::new();
+        let first = slot.bind(&headers(&["a=1"]));
+        let second = slot.bind(&headers(&["a=2; b=3"]));
+        assert!(Arc::ptr_eq(&first.inner, &second.inner));
+        assert_eq!(second.get("a").as_deref(), Some("1"));
+        assert_eq!(second.get("b"), None);
+        second.add(&config("c"), "4").unwrap();
+        assert_eq!(first.get("c").as_deref(), Some("4"));
+        let mut response = HeaderMap::new();
+        slot.write_changes(&mut response);
+        assert_eq!(response.get_all(SET_COOKIE).iter().count(), 1);
+    }
+
+    #[test]
+    fn a_jar_keeps_the_request_buffer_only_while_a_handle_lives() {
         // A header value sharing a buffer, as a server's share their read buffer.
         let buffer = bytes::Bytes::copy_from_slice(b"a=1; b=2");
         let mut map = HeaderMap::new();
@@ -533,33 +709,67 @@ mod tests {
             COOKIE,
             HeaderValue::from_maybe_shared(buffer.clone()).unwrap(),
         );
-        let cookies = Cookies::from_headers(&map);
+        let slot = RequestJar::new();
+        let cookies = slot.bind(&map);
         drop(map);
         assert!(!buffer.is_unique(), "the jar holds the request's header");
         assert_eq!(cookies.get("b").as_deref(), Some("2"));
-        let reused = Arc::as_ptr(&cookies.inner);
-        cookies.recycle();
-        assert!(
-            buffer.is_unique(),
-            "a pooled jar still holds the request's header"
-        );
-        let next = jar(&[b"c=3"]);
-        assert_eq!(Arc::as_ptr(&next.inner), reused, "the jar was not recycled");
+        drop(cookies);
+        drop(slot);
+        assert!(buffer.is_unique(), "a finished jar still holds the header");
+    }
+
+    fn jar_address(cookies: &Cookies) -> *const Jar {
+        cookies
+            .inner
+            .lock()
+            .as_deref()
+            .map(std::ptr::from_ref)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_recycled_jar_keeps_nothing_of_its_last_request() {
+        let first = RequestJar::new().bind(&headers(&["a=1; b=2"]));
+        first.add(&config("c"), "3").unwrap();
+        assert_eq!(first.get("a").as_deref(), Some("1"));
+        let reused = jar_address(&first);
+        drop(first);
+        // The next jar bound on this thread is the spare: only its own request shows.
+        let next = RequestJar::new().bind(&headers(&["x=9"]));
+        assert_eq!(jar_address(&next), reused, "the jar was not recycled");
         assert_eq!(next.get("a"), None);
+        assert_eq!(next.get("c"), None);
+        assert_eq!(next.get("x").as_deref(), Some("9"));
+        assert_eq!(next.request_cookies(), [("x".into(), "9".into())]);
+        assert!(!next.has_changes());
+        assert!(set_cookies(&next).is_empty());
     }
 
     #[test]
     fn a_jar_still_held_elsewhere_is_not_recycled() {
-        let first = jar(&[b"a=1"]);
-        let held = first.clone();
-        first.recycle();
-        let next = jar(&[b"b=2"]);
-        assert!(!Arc::ptr_eq(&next.inner, &held.inner));
+        let slot = RequestJar::new();
+        let held = slot.bind(&headers(&["a=1"]));
+        drop(slot);
+        let next = RequestJar::new().bind(&headers(&["b=2"]));
+        assert_ne!(jar_address(&next), jar_address(&held));
         next.add(&config("c"), "3").unwrap();
         // The handle kept elsewhere still sees its own request and no foreign change.
         assert_eq!(held.get("a").as_deref(), Some("1"));
         assert_eq!(held.get("b"), None);
         assert!(!held.has_changes());
+    }
+
+    #[test]
+    fn each_request_gets_its_own_jar() {
+        let first = RequestJar::new().bind(&headers(&["a=1"]));
+        let next = RequestJar::new().bind(&headers(&["b=2"]));
+        assert!(!Arc::ptr_eq(&next.inner, &first.inner));
+        next.add(&config("c"), "3").unwrap();
+        assert_eq!(first.get("a").as_deref(), Some("1"));
+        assert_eq!(first.get("b"), None);
+        assert_eq!(first.get("c"), None);
+        assert!(!first.has_changes());
         assert_eq!(next.get("a"), None);
     }
 

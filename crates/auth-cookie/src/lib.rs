@@ -1,7 +1,9 @@
 //! Cookies for tower, done safely.
 //!
 //! - [`CookieLayer`] gives every request a [`Cookies`] jar and writes its changes back as
-//!   `Set-Cookie` headers, one per changed cookie, in a deterministic order.
+//!   `Set-Cookie` headers, one per changed cookie, in a deterministic order. Handlers and
+//!   inner layers get a handle with [`Cookies::from_request`] (or the axum extractor); a
+//!   request whose cookies nobody asks for costs one small allocation.
 //! - [`CookieConfig`] defines a cookie once, with secure defaults (`HttpOnly`, `Secure`,
 //!   `SameSite=Lax`, `Path=/`) and `__Host-` / `__Secure-` prefixes validated when built;
 //!   writes and removals go through it, so a removal always carries the right `Path` and
@@ -50,7 +52,7 @@
 //! let svc = ServiceBuilder::new().layer(CookieLayer::new()).service_fn(move |req: Request<String>| {
 //!     let (keys, cart) = (handler_keys.clone(), cart.clone());
 //!     async move {
-//!         let cookies = req.extensions().get::<Cookies>().expect("CookieLayer installed");
+//!         let cookies = Cookies::from_request(&req).expect("CookieLayer installed");
 //!         let items = cookies.signed(&keys).get(&cart).unwrap_or_default();
 //!         cookies.signed(&keys).add(&cart, &format!("{items}+apple")).expect("small cookie");
 //!         Ok::<_, Infallible>(Response::new(String::new()))

@@ -1,4 +1,4 @@
-//! `CookieLayer` end to end: the jar in the extensions, `Set-Cookie` on the way out, sealed
+//! `CookieLayer` end to end: the request's jar and its handles, `Set-Cookie` on the way out, sealed
 //! cookies across key rotations, and what a browser-like cookie store makes of our headers.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -67,7 +67,7 @@ fn app(
         .service_fn(move |req: Request<String>| {
             let (keys, defs) = (keys.clone(), defs.clone());
             async move {
-                let cookies = req.extensions().get::<Cookies>().cloned().unwrap();
+                let cookies = Cookies::from_request(&req).unwrap();
                 let mut body = String::new();
                 match req.uri().path() {
                     "/set" => {
@@ -266,7 +266,7 @@ async fn removal_of_a_cookie_that_failed_verification_carries_path_and_domain() 
         move |req: Request<String>| {
             let (scoped, keys) = (scoped.clone(), keys.clone());
             async move {
-                let cookies = req.extensions().get::<Cookies>().cloned().unwrap();
+                let cookies = Cookies::from_request(&req).unwrap();
                 let signed = cookies.signed(&keys);
                 assert_eq!(signed.read(&scoped), SealedRead::Invalid);
                 signed.remove(&scoped);
@@ -363,8 +363,7 @@ async fn nested_layers_share_one_jar_and_write_once() {
         .service_fn(move |req: Request<String>| {
             let config = config.clone();
             async move {
-                req.extensions()
-                    .get::<Cookies>()
+                Cookies::from_request(&req)
                     .unwrap()
                     .add(&config, "1")
                     .unwrap();
@@ -387,8 +386,7 @@ async fn cookies_are_written_on_error_responses_too() {
             .service_fn(move |req: Request<String>| {
                 let config = config.clone();
                 async move {
-                    req.extensions()
-                        .get::<Cookies>()
+                    Cookies::from_request(&req)
                         .unwrap()
                         .add(&config, "oops")
                         .unwrap();
@@ -400,6 +398,130 @@ async fn cookies_are_written_on_error_responses_too() {
     let res = svc.oneshot(Request::new(String::new())).await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(set_cookies(&res).len(), 1);
+}
+
+fn request(cookie: Option<&str>) -> Request<String> {
+    let mut req = Request::builder().uri("/");
+    if let Some(cookie) = cookie {
+        req = req.header(COOKIE, cookie);
+    }
+    req.body(String::new()).unwrap()
+}
+
+#[tokio::test]
+async fn a_handle_from_the_request_reads_its_cookies() {
+    let svc = ServiceBuilder::new().layer(CookieLayer::new()).service_fn(
+        |req: Request<String>| async move {
+            let cookies = Cookies::from_request(&req).unwrap();
+            let body = format!("{:?}", cookies.request_cookies());
+            Ok::<_, Infallible>(Response::new(body))
+        },
+    );
+    let res = svc.oneshot(request(Some("a=1; b=2"))).await.unwrap();
+    assert_eq!(res.body(), r#"[("a", "1"), ("b", "2")]"#);
+    assert!(set_cookies(&res).is_empty());
+}
+
+#[tokio::test]
+async fn a_write_by_a_handler_that_never_read_is_written() {
+    let config = CookieConfig::builder("w").build().unwrap();
+    let svc =
+        ServiceBuilder::new()
+            .layer(CookieLayer::new())
+            .service_fn(move |req: Request<String>| {
+                let config = config.clone();
+                async move {
+                    // Taken from the parts, written, never read.
+                    let (parts, _) = req.into_parts();
+                    Cookies::from_parts(&parts)
+                        .unwrap()
+                        .add(&config, "1")
+                        .unwrap();
+                    Ok::<_, Infallible>(Response::new(String::new()))
+                }
+            });
+    let res = svc.oneshot(request(Some("w=0"))).await.unwrap();
+    assert_eq!(
+        set_cookies(&res),
+        ["w=1; HttpOnly; SameSite=Lax; Secure; Path=/"]
+    );
+}
+
+#[tokio::test]
+async fn two_handles_bind_once_and_share_the_jar() {
+    let config = CookieConfig::builder("b").build().unwrap();
+    let svc = ServiceBuilder::new().layer(CookieLayer::new()).service_fn(
+        move |mut req: Request<String>| {
+            let config = config.clone();
+            async move {
+                let first = Cookies::from_request(&req).unwrap();
+                // Changed after the first binding: not what the jar reads.
+                req.headers_mut()
+                    .insert(COOKIE, "a=changed; c=3".parse().unwrap());
+                let second = Cookies::from_request(&req).unwrap();
+                assert_eq!(second.get("a").as_deref(), Some("1"));
+                assert_eq!(second.get("c"), None);
+                assert_eq!(first.get("a").as_deref(), Some("1"));
+                second.add(&config, "2").unwrap();
+                assert_eq!(first.get("b").as_deref(), Some("2"));
+                Ok::<_, Infallible>(Response::new(String::new()))
+            }
+        },
+    );
+    let res = svc.oneshot(request(Some("a=1"))).await.unwrap();
+    assert_eq!(
+        set_cookies(&res),
+        ["b=2; HttpOnly; SameSite=Lax; Secure; Path=/"]
+    );
+}
+
+#[test]
+fn from_request_without_the_layer_is_none() {
+    let req = request(Some("a=1"));
+    assert!(Cookies::from_request(&req).is_none());
+    let (parts, _) = req.into_parts();
+    assert!(Cookies::from_parts(&parts).is_none());
+    // A jar inserted by hand is not the layer's either.
+    let mut req = request(Some("a=1"));
+    req.extensions_mut()
+        .insert(Cookies::from_headers(&http::HeaderMap::new()));
+    assert!(Cookies::from_request(&req).is_none());
+}
+
+#[tokio::test]
+async fn a_nested_layer_keeps_the_outer_jar() {
+    let outer_def = CookieConfig::builder("outer").build().unwrap();
+    let inner_def = CookieConfig::builder("inner").build().unwrap();
+    let svc = ServiceBuilder::new()
+        .layer(CookieLayer::new())
+        // Between the layers: binds the outer jar and writes to it before any read.
+        .map_request(move |req: Request<String>| {
+            Cookies::from_request(&req)
+                .unwrap()
+                .add(&outer_def, "o")
+                .unwrap();
+            req
+        })
+        .layer(CookieLayer::new())
+        .service_fn(move |req: Request<String>| {
+            let inner_def = inner_def.clone();
+            async move {
+                let cookies = Cookies::from_request(&req).unwrap();
+                // The outer layer's jar: its pending change and its binding.
+                assert_eq!(cookies.get("outer").as_deref(), Some("o"));
+                assert_eq!(cookies.get("a").as_deref(), Some("1"));
+                cookies.add(&inner_def, "i").unwrap();
+                Ok::<_, Infallible>(Response::new(String::new()))
+            }
+        });
+    let res = svc.oneshot(request(Some("a=1"))).await.unwrap();
+    assert_eq!(
+        set_cookies(&res),
+        [
+            "outer=o; HttpOnly; SameSite=Lax; Secure; Path=/",
+            "inner=i; HttpOnly; SameSite=Lax; Secure; Path=/"
+        ]
+    );
 }
 
 mod axum_extractor {

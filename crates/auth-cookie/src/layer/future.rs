@@ -5,23 +5,23 @@ use std::task::{Context, Poll, ready};
 use http::Response;
 use pin_project_lite::pin_project;
 
-use crate::Cookies;
+use crate::jar::RequestJar;
 
 pin_project! {
     /// The response future of [`CookieManager`](super::CookieManager): the inner future, then
-    /// the jar's changes appended as `Set-Cookie`, then the jar
-    /// goes back to the thread's pool when nothing else holds it. No allocation.
+    /// the jar's changes appended as `Set-Cookie` (an atomic load when nothing changed). No
+    /// allocation.
     pub struct ResponseFuture<F> {
         #[pin]
         future: F,
-        cookies: Option<Cookies>,
+        jar: Option<RequestJar>,
     }
 }
 
 impl<F> ResponseFuture<F> {
     #[inline]
-    pub(super) fn new(future: F, cookies: Option<Cookies>) -> Self {
-        Self { future, cookies }
+    pub(super) fn new(future: F, jar: Option<RequestJar>) -> Self {
+        Self { future, jar }
     }
 }
 
@@ -35,9 +35,8 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let mut res = ready!(this.future.poll(cx))?;
-        if let Some(cookies) = this.cookies.take() {
-            cookies.write_changes(res.headers_mut());
-            cookies.recycle();
+        if let Some(jar) = this.jar.take() {
+            jar.write_changes(res.headers_mut());
         }
         Poll::Ready(Ok(res))
     }

@@ -2,13 +2,18 @@ use tower_layer::Layer;
 
 use super::CookieManager;
 
-/// A [`Layer`] that gives every request a [`Cookies`](crate::Cookies) jar in its extensions and
-/// writes the jar's changes to the response as `Set-Cookie` headers.
+/// A [`Layer`] that gives every request a [`Cookies`](crate::Cookies) jar and writes the jar's
+/// changes to the response as `Set-Cookie` headers.
 ///
-/// The `Cookie` header is only parsed when something reads a cookie, so the layer costs
-/// almost nothing on routes that do not. Changes are written on every response the inner
+/// Inner services get a handle to the jar with
+/// [`Cookies::from_request`](crate::Cookies::from_request) or
+/// [`Cookies::from_parts`](crate::Cookies::from_parts) (or the axum extractor, feature `axum`);
+/// the jar kept in the request extensions is private, so a handle always comes through them.
+/// The first handle binds the jar to the request's `Cookie` headers, and the headers are only
+/// parsed when something reads a cookie, so on routes that touch no cookie the layer costs one
+/// small allocation and a flag check. Changes are written on every response the inner
 /// service returns, error pages and redirects included. If an outer `CookieLayer` already
-/// put a jar into the request, this one reuses it and leaves the writing to the outer one.
+/// gave the request a jar, this one keeps it and leaves the writing to the outer one.
 ///
 /// # Example
 ///
@@ -27,7 +32,7 @@ use super::CookieManager;
 ///     .service_fn(move |req: Request<String>| {
 ///         let visits = visits.clone();
 ///         async move {
-///             let cookies = req.extensions().get::<Cookies>().cloned().expect("CookieLayer");
+///             let cookies = Cookies::from_request(&req).expect("CookieLayer");
 ///             let n: u32 = cookies.get("visits").and_then(|v| v.parse().ok()).unwrap_or(0);
 ///             cookies.add(&visits, &(n + 1).to_string()).ok();
 ///             Ok::<_, Infallible>(Response::new(format!("visit {}", n + 1)))

@@ -4,7 +4,7 @@ use http::{Request, Response};
 use tower_service::Service;
 
 use super::{CookieLayer, ResponseFuture};
-use crate::Cookies;
+use crate::jar::RequestJar;
 
 /// The service built by [`CookieLayer`].
 #[derive(Debug, Clone)]
@@ -54,14 +54,16 @@ where
 
     #[inline]
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        // One map operation on the usual path: insert, and look at what was there.
-        let cookies = Cookies::from_headers(req.headers());
-        let writer = match req.extensions_mut().insert(cookies.clone()) {
-            None => Some(cookies),
+        // A small fresh jar, bound to the request's `Cookie` headers only when a handle is
+        // first taken (`Cookies::from_request`): an untouched request pays an allocation, one
+        // reference-count increment and two decrements, like any shared flag would. One map
+        // operation on the usual path: insert, and look at what was there.
+        let jar = RequestJar::new();
+        let writer = match req.extensions_mut().insert(jar.clone()) {
+            None => Some(jar),
             Some(outer) => {
                 // An outer CookieLayer owns the jar and writes it: put it back.
                 req.extensions_mut().insert(outer);
-                cookies.recycle();
                 None
             }
         };

@@ -59,7 +59,7 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let session = Session::new(&self.config, req.headers());
-        let jar = req.extensions().get::<Cookies>().cloned();
+        let jar = Cookies::from_request(&req);
         // One extension for both: `Session::from_extensions` finds the handle through the
         // `LazyIdentity` (its resolver is the session's state).
         req.extensions_mut()
