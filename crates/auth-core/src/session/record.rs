@@ -1,16 +1,12 @@
 //! What a store keeps for one session.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use super::SessionId;
-
-/// A session's key/value data: string keys, JSON values.
-pub type SessionData = BTreeMap<String, serde_json::Value>;
+use super::{SessionData, SessionId};
 
 /// One session as a store keeps it.
 ///

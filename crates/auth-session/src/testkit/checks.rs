@@ -1,6 +1,5 @@
 //! The checks, one `pub async fn` each.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -674,7 +673,7 @@ pub async fn subject_round_trips<H: Harness>(harness: &H) {
     c.eq(loaded.roles.is_empty(), true, "roles after removal");
     c.eq(
         loaded.data,
-        Arc::new(BTreeMap::new()),
+        Arc::new(SessionData::new()),
         "data of a subject-only record",
     );
 }
