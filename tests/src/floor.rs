@@ -1,9 +1,10 @@
 //! The floor under the untouched-request benchmarks: the cheapest layer that does what the
 //! cookie and session layers must do on a request whose handler ignores them.
 //!
-//! Both layers must place a handle in the request's extensions (auth-cookie's `Cookies`,
-//! auth-session's `Session`) that every clone taken by the handler shares, and must find out
-//! after the inner service whether the handler changed anything. [`HandleLayer`] does exactly
+//! Both layers must place per-request state in the request's extensions (auth-cookie's jar,
+//! auth-session's session, reached through its `LazyIdentity`) that every handle the handler
+//! takes shares, and must find out after the inner service whether the handler changed
+//! anything. [`HandleLayer`] does exactly
 //! that and nothing else: one `Arc<AtomicBool>` per request, a clone of it inserted into the
 //! extensions, the flag read when the response comes back. It parses no header, has no
 //! configuration and writes nothing.
