@@ -109,9 +109,17 @@ struct State {
     cycle: bool,
     destroyed: bool,
     expiry_changed: bool,
+    /// "Now" by the layer's clock, in nanoseconds since the epoch, read once per request (at
+    /// the first load, create or settle) and used by every later step of that request.
+    now: Option<i128>,
 }
 
 impl State {
+    /// The request's "now" (see [`State::now`](Self::now)), reading the clock the first time.
+    fn now(&mut self, config: &Config) -> i128 {
+        *self.now.get_or_insert_with(|| now_nanos(config))
+    }
+
     /// Empties the state for the next request, keeping the buffers of `changes`.
     fn reset(&mut self) {
         let Self {
@@ -125,7 +133,9 @@ impl State {
             cycle,
             destroyed,
             expiry_changed,
+            now,
         } = self;
+        *now = None;
         *loaded = false;
         *verified = None;
         *error = None;
@@ -705,7 +715,12 @@ impl SessionInner {
         let Some(id) = self.cookie_id(state) else {
             return Ok(());
         };
-        let loaded = memory.load_now(&id);
+        // A store on the layer's clock decides expiry by the request's "now".
+        let config = self.config();
+        let at = config
+            .store_checks_expiry()
+            .then(|| seconds_of(state.now(config)));
+        let loaded = memory.load_now(&id, at);
         self.install(state, id, loaded)
     }
 
@@ -779,7 +794,7 @@ impl SessionInner {
     ) -> Result<&'s mut SessionRecord, SessionError> {
         if state.record.is_none() {
             let config = self.config();
-            let now = now_nanos(config);
+            let now = state.now(config);
             let id = new_session_id().map_err(|_| SessionError::Random)?;
             // The record keeps whole seconds (`SessionRecord::new` truncates).
             state.record = Some(
@@ -849,14 +864,15 @@ impl SessionInner {
             };
             return (plan, 0);
         }
-        let Some(record) = &state.record else {
-            // Nothing was written and nothing loaded: nothing to do.
-            return (Plan::Done(Settled::default()), 0);
-        };
-        if state.original.is_none() && !state.modified {
+        // Nothing was written and nothing loaded, or nothing written to a fresh session:
+        // nothing to do.
+        if state.record.is_none() || (state.original.is_none() && !state.modified) {
             return (Plan::Done(Settled::default()), 0);
         }
-        let now = now_nanos(config);
+        let now = state.now(config);
+        let Some(record) = &state.record else {
+            return (Plan::Done(Settled::default()), 0);
+        };
         let deadline = match record.absolute_expires_at {
             Some(at) => at.unix_timestamp_nanos(),
             None => {

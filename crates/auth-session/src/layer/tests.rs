@@ -610,3 +610,53 @@ async fn a_session_expired_by_the_layers_clock_is_not_adopted() {
     let app = app_with(layer, &store);
     assert_eq!(send(&app, "/get/n", Some(&cookie)).await.body, "None");
 }
+
+/// A clock that counts its readings.
+#[derive(Debug, Default)]
+struct CountingClock {
+    inner: ManualClock,
+    readings: std::sync::atomic::AtomicUsize,
+}
+
+impl CountingClock {
+    fn take(&self) -> usize {
+        self.readings.swap(0, std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Clock for CountingClock {
+    fn now(&self) -> time::OffsetDateTime {
+        self.readings
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.now()
+    }
+}
+
+#[tokio::test]
+async fn a_request_reads_the_clock_at_most_once() {
+    let clock = Arc::new(CountingClock::default());
+    let store = MemoryStore::with_clock(clock.clone());
+    let app = app_with(
+        SessionLayer::new(store.clone(), keys("k", 3)).with_clock(clock.clone()),
+        &store,
+    );
+    let created = send(&app, "/set/a/1", None).await;
+    assert_eq!(
+        clock.take(),
+        1,
+        "create: one reading for the new record and its save"
+    );
+    let cookie = pair(&created.set_cookie.unwrap());
+    for path in ["/get/a", "/set/a/2", "/public", "/logout"] {
+        let reply = send(&app, path, Some(&cookie)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}");
+        assert!(
+            clock.take() <= 1,
+            "{path}: load, expiry check and save share one reading"
+        );
+    }
+    // Time still moves between requests: a load after the idle timeout finds nothing.
+    let fresh = pair(&send(&app, "/set/b/1", None).await.set_cookie.unwrap());
+    clock.inner.advance(Duration::days(2));
+    assert_eq!(send(&app, "/get/b", Some(&fresh)).await.body, "None");
+}

@@ -319,9 +319,13 @@ impl MemoryStore {
         }
     }
 
-    pub(crate) fn load_now(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
+    pub(crate) fn load_now(
+        &self,
+        id: &SessionId,
+        at: Option<i64>,
+    ) -> StoreResult<Option<SessionRecord>> {
         let key = Key::of(id);
-        let now = self.now();
+        let now = self.now_or(at);
         let mut shard = self.shard(self.shard_index(key)).lock();
         shard.read_live(key, now, |e| e.to_record(*id)).transpose()
     }
@@ -447,7 +451,7 @@ impl MemoryStore {
 #[async_trait]
 impl SessionStore for MemoryStore {
     async fn load(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
-        self.load_now(id)
+        self.load_now(id, None)
     }
 
     async fn create(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
