@@ -1,7 +1,6 @@
 //! A session's key/value data.
 
 use std::fmt;
-use std::ops::Index;
 
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
@@ -23,7 +22,7 @@ use serde_json::Value;
 /// let mut data = SessionData::new();
 /// data.insert("theme".into(), json!("dark"));
 /// data.insert("cart".into(), json!([1, 2]));
-/// assert_eq!(data["theme"], "dark");
+/// assert_eq!(data.get("theme"), Some(&json!("dark")));
 /// assert_eq!(data.keys().map(String::as_str).collect::<Vec<_>>(), ["cart", "theme"]);
 /// assert_eq!(serde_json::to_string(&data)?, r#"{"cart":[1,2],"theme":"dark"}"#);
 /// # Ok::<(), serde_json::Error>(())
@@ -138,23 +137,6 @@ impl SessionData {
     }
 }
 
-impl<Q: AsRef<str> + ?Sized> Index<&Q> for SessionData {
-    type Output = Value;
-
-    /// The value under `key`.
-    ///
-    /// # Panics
-    ///
-    /// When `key` has no value (as `BTreeMap`'s indexing does); use [`SessionData::get`].
-    fn index(&self, key: &Q) -> &Value {
-        let key = key.as_ref();
-        match self.get(key) {
-            Some(value) => value,
-            None => panic!("no session data under key {key:?}"),
-        }
-    }
-}
-
 impl FromIterator<(String, Value)> for SessionData {
     fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Self {
         Self::from_unsorted(iter.into_iter().collect())
@@ -257,7 +239,7 @@ mod tests {
         assert_eq!(data.get("b"), Some(&json!(3)));
         assert!(data.contains_key("a") && !data.contains_key("c"));
         *data.get_mut("a").unwrap() = json!("x");
-        assert_eq!(data["a"], "x");
+        assert_eq!(data.get("a").unwrap(), "x");
         assert_eq!(data.remove("a"), Some(json!("x")));
         assert_eq!(data.remove("a"), None);
         data.retain(|k, _| k != "b");
@@ -265,16 +247,10 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "no session data under key \"missing\"")]
-    fn indexing_a_missing_key_panics_like_a_map() {
-        let _ = &SessionData::new()["missing"];
-    }
-
-    #[test]
     fn json_round_trip_and_last_duplicate_wins() {
         let data: SessionData = serde_json::from_str(r#"{"z":1,"a":{"n":[1]},"z":2}"#).unwrap();
         assert_eq!(data.len(), 2);
-        assert_eq!(data["z"], 2);
+        assert_eq!(data.get("z").unwrap(), 2);
         assert_eq!(
             serde_json::to_string(&data).unwrap(),
             r#"{"a":{"n":[1]},"z":2}"#
