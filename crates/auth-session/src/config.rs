@@ -206,7 +206,6 @@ impl Memory {
     pub(crate) fn load_now(
         &self,
         _: &auth_core::SessionId,
-        _: Option<i64>,
     ) -> auth_core::StoreResult<Option<auth_core::SessionRecord>> {
         match *self {}
     }

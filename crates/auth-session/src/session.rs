@@ -109,17 +109,9 @@ struct State {
     cycle: bool,
     destroyed: bool,
     expiry_changed: bool,
-    /// "Now" by the layer's clock, in nanoseconds since the epoch, read once per request (at
-    /// the first load, create or settle) and used by every later step of that request.
-    now: Option<i128>,
 }
 
 impl State {
-    /// The request's "now" (see [`State::now`](Self::now)), reading the clock the first time.
-    fn now(&mut self, config: &Config) -> i128 {
-        *self.now.get_or_insert_with(|| now_nanos(config))
-    }
-
     /// Empties the state for the next request, keeping the buffers of `changes`.
     fn reset(&mut self) {
         let Self {
@@ -133,9 +125,7 @@ impl State {
             cycle,
             destroyed,
             expiry_changed,
-            now,
         } = self;
-        *now = None;
         *loaded = false;
         *verified = None;
         *error = None;
@@ -715,12 +705,7 @@ impl SessionInner {
         let Some(id) = self.cookie_id(state) else {
             return Ok(());
         };
-        // A store on the layer's clock decides expiry by the request's "now".
-        let config = self.config();
-        let at = config
-            .store_checks_expiry()
-            .then(|| seconds_of(state.now(config)));
-        let loaded = memory.load_now(&id, at);
+        let loaded = memory.load_now(&id);
         self.install(state, id, loaded)
     }
 
@@ -794,7 +779,7 @@ impl SessionInner {
     ) -> Result<&'s mut SessionRecord, SessionError> {
         if state.record.is_none() {
             let config = self.config();
-            let now = state.now(config);
+            let now = now_nanos(config);
             let id = new_session_id().map_err(|_| SessionError::Random)?;
             // The record keeps whole seconds (`SessionRecord::new` truncates).
             state.record = Some(
@@ -864,15 +849,14 @@ impl SessionInner {
             };
             return (plan, 0);
         }
-        // Nothing was written and nothing loaded, or nothing written to a fresh session:
-        // nothing to do.
-        if state.record.is_none() || (state.original.is_none() && !state.modified) {
-            return (Plan::Done(Settled::default()), 0);
-        }
-        let now = state.now(config);
         let Some(record) = &state.record else {
+            // Nothing was written and nothing loaded: nothing to do.
             return (Plan::Done(Settled::default()), 0);
         };
+        if state.original.is_none() && !state.modified {
+            return (Plan::Done(Settled::default()), 0);
+        }
+        let now = now_nanos(config);
         let deadline = match record.absolute_expires_at {
             Some(at) => at.unix_timestamp_nanos(),
             None => {

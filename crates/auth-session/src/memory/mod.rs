@@ -319,13 +319,9 @@ impl MemoryStore {
         }
     }
 
-    pub(crate) fn load_now(
-        &self,
-        id: &SessionId,
-        at: Option<i64>,
-    ) -> StoreResult<Option<SessionRecord>> {
+    pub(crate) fn load_now(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
         let key = Key::of(id);
-        let now = self.now_or(at);
+        let now = self.now();
         let mut shard = self.shard(self.shard_index(key)).lock();
         shard.read_live(key, now, |e| e.to_record(*id)).transpose()
     }
@@ -451,7 +447,7 @@ impl MemoryStore {
 #[async_trait]
 impl SessionStore for MemoryStore {
     async fn load(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
-        self.load_now(id, None)
+        self.load_now(id)
     }
 
     async fn create(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
