@@ -1,17 +1,20 @@
-//! The floor under the untouched-request benchmarks: the cheapest layer that does what the
-//! cookie and session layers must do on a request whose handler ignores them.
+//! The floor under the untouched-request benchmarks: the cheapest layer we know that does
+//! what the cookie and session layers must do on a request whose handler ignores them.
 //!
 //! Both layers must place per-request state in the request's extensions (auth-cookie's jar,
 //! auth-session's session, reached through its `LazyIdentity`) that every handle the handler
 //! takes shares, and must find out after the inner service whether the handler changed
-//! anything. [`HandleLayer`] does exactly
-//! that and nothing else: one `Arc<AtomicBool>` per request, a clone of it inserted into the
-//! extensions, the flag read when the response comes back. It parses no header, has no
-//! configuration and writes nothing.
+//! anything. [`HandleLayer`] does exactly that and nothing else: one `Arc<AtomicBool>` per
+//! request, a clone of it inserted into the extensions, the flag read when the response comes
+//! back. It parses no header, has no configuration and writes nothing.
 //!
-//! Benchmarks run it as a `floor` row beside `ours` and the peer, in the same run: the floor's
-//! added cost over the peer's is the smallest ratio any layer with such a handle can reach in
-//! that harness.
+//! It is a reference point, not a proof of a lower bound: the one alternative measured, a
+//! thread-local pool of handles instead of an allocation per request (auth-cookie's design
+//! before this floor existed), costs more in wall time (its `Arc::get_mut` checks are atomic
+//! operations; an allocation of a few bytes is not). What no such layer avoids is what the
+//! `noop-layer` rows show for `Router::layer` (axum boxes the layered route again) plus one
+//! extensions insert. Benchmarks run it as a `floor` row beside `ours` and the peer, in the
+//! same run.
 //!
 //! ```
 //! use auth_tests::floor::{Handle, HandleLayer};

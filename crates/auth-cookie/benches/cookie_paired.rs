@@ -15,8 +15,8 @@
 //! Printed: ours' added cost over tower-cookies' (the target: at most 0.5) in the three
 //! readings: `Router::layer` over the baseline (axum's boxing counted in both), over the noop
 //! layer (the layers' own cost), and wrapped around the Router; then the floor's added cost
-//! over tower-cookies' in the same three readings: the lowest ratio a layer with such a handle
-//! can reach in this harness.
+//! over tower-cookies' in the same three readings: what the cheapest known layer with such a
+//! handle reaches in this harness.
 //!
 //! `cargo xtask bench cookie` runs it after the criterion suite; alone:
 //! `cargo bench -p auth-cookie --bench cookie_paired [-- ROUNDS]`.

@@ -10,9 +10,10 @@
 //! and unsigned against unsigned, over the baseline and over the noop layer. The untouched
 //! scenarios also run `floor` (`auth_tests::floor::HandleLayer`: the cheapest layer that puts
 //! a shared handle in the extensions and checks it after the handler) and print its ratios:
-//! the lowest any layer with a `Session` in the extensions can reach in this harness. Where
-//! the scenario sends a session cookie, `baseline`, `noop-layer` and `floor` get the same
-//! request as `ours` (its cookie): added costs are over an identical request.
+//! what the cheapest known layer with a handle in the extensions reaches in this harness.
+//! Where the scenario sends a session cookie, `baseline`, `noop-layer` and `floor` get the
+//! same request as `ours` (its cookie; the other rows send their own, of another length, which
+//! costs the same to build: a header value is a slice of one shared buffer).
 //!
 //! `cargo xtask bench session` runs it after the criterion suite; alone:
 //! `cargo bench -p auth-session --bench session_paired --all-features [-- ROUNDS] [SCENARIO...]`
@@ -98,7 +99,8 @@ fn main() {
         let mut ratios: [Vec<f64>; 4] = Default::default();
         let mut floor_ratios: [Vec<f64>; 4] = Default::default();
         for ns in &per_round {
-            let (&[base, noop, ours, ours_u, ts, ts_signed], rest) = ns.split_at(6) else {
+            let Some((&[base, noop, ours, ours_u, ts, ts_signed], rest)) = ns.split_at_checked(6)
+            else {
                 continue;
             };
             let [signed, unsigned, signed_noop, unsigned_noop] = &mut ratios;

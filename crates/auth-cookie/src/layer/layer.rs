@@ -9,9 +9,11 @@ use super::CookieManager;
 /// [`Cookies::from_request`](crate::Cookies::from_request) or
 /// [`Cookies::from_parts`](crate::Cookies::from_parts) (or the axum extractor, feature `axum`);
 /// the jar kept in the request extensions is private, so a handle always comes through them.
-/// The first handle binds the jar to the request's `Cookie` headers, and the headers are only
-/// parsed when something reads a cookie, so on routes that touch no cookie the layer costs one
-/// small allocation and a flag check. Changes are written on every response the inner
+/// The first handle binds the jar to the request's `Cookie` headers *as they are then* (a
+/// layer between this one and the first handle that rewrites or strips `Cookie` changes what
+/// the jar reads; `auth_session::SessionLayer` takes a handle in its own `call`), and the
+/// headers are only parsed when something reads a cookie, so on routes that touch no cookie
+/// the layer costs one small allocation and a flag check. Changes are written on every response the inner
 /// service returns, error pages and redirects included. If an outer `CookieLayer` already
 /// gave the request a jar, this one keeps it and leaves the writing to the outer one.
 ///

@@ -122,18 +122,38 @@ impl SessionData {
         self.entries.iter().map(|(_, v)| v)
     }
 
-    /// From entries in any order; of a repeated key, the last value wins.
+    /// The entries in key order, values mutable (keys are not: the order depends on them).
+    pub fn iter_mut(
+        &mut self,
+    ) -> impl ExactSizeIterator<Item = (&String, &mut Value)> + DoubleEndedIterator {
+        self.entries.iter_mut().map(|(k, v)| (&*k, v))
+    }
+
+    /// The values in key order, mutable.
+    pub fn values_mut(
+        &mut self,
+    ) -> impl ExactSizeIterator<Item = &mut Value> + DoubleEndedIterator {
+        self.entries.iter_mut().map(|(_, v)| v)
+    }
+
+    /// From entries in any order; of a repeated key, the last value wins. Sorts in place:
+    /// `O(n log n)`, and no buffer beyond the input's.
     fn from_unsorted(mut entries: Vec<(String, Value)>) -> Self {
         // Stable: equal keys keep their input order, so the last one is the last of its run.
         entries.sort_by(|(a, _), (b, _)| a.cmp(b));
-        let mut sorted: Vec<(String, Value)> = Vec::with_capacity(entries.len());
-        for (key, value) in entries {
-            match sorted.last_mut() {
-                Some((last, slot)) if *last == key => *slot = value,
-                _ => sorted.push((key, value)),
+        // `dedup_by` keeps the first of a run and hands each later one as `later`: move the
+        // later value into the kept entry, so the last one wins.
+        entries.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                std::mem::swap(&mut later.1, &mut kept.1);
             }
+            same
+        });
+        if entries.capacity() > 2 * entries.len() + 4 {
+            entries.shrink_to_fit();
         }
-        Self { entries: sorted }
+        Self { entries }
     }
 }
 
@@ -144,9 +164,18 @@ impl FromIterator<(String, Value)> for SessionData {
 }
 
 impl Extend<(String, Value)> for SessionData {
+    /// A few entries are inserted one by one; many are appended and sorted once, so
+    /// neither a long extension nor many short ones is quadratic in the map's size.
     fn extend<I: IntoIterator<Item = (String, Value)>>(&mut self, iter: I) {
+        let added: Vec<(String, Value)> = iter.into_iter().collect();
+        if added.len() <= 8 {
+            for (key, value) in added {
+                self.insert(key, value);
+            }
+            return;
+        }
         let mut entries = std::mem::take(&mut self.entries);
-        entries.extend(iter);
+        entries.extend(added);
         *self = Self::from_unsorted(entries);
     }
 }
@@ -279,7 +308,20 @@ mod tests {
             }
             prop_assert_eq!(serde_json::to_string(&ours).unwrap(), serde_json::to_string(&model).unwrap());
             let collected: SessionData = model.clone().into_iter().rev().collect();
-            prop_assert_eq!(collected, ours);
+            prop_assert_eq!(&collected, &ours);
+            // Extending with a copy of itself (every key repeated), in both batch sizes.
+            let mut doubled = ours.clone();
+            doubled.extend(ours.clone());
+            prop_assert_eq!(&doubled, &ours);
+            let mut few = SessionData::new();
+            few.extend(ours.clone().into_iter().take(3));
+            few.extend(ours.clone().into_iter().skip(3));
+            prop_assert_eq!(&few, &ours);
+            for (_, v) in doubled.iter_mut() {
+                *v = json!(null);
+            }
+            prop_assert!(doubled.values().all(Value::is_null));
+            prop_assert_eq!(doubled.len(), ours.len());
         }
     }
 }
