@@ -114,6 +114,62 @@ impl<F: Future> Future for HandleFuture<F> {
     }
 }
 
+/// The zero-sized value [`MarkerLayer`] inserts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Marker;
+
+/// Inserts a zero-sized [`Marker`] into the request extensions and does nothing else: no
+/// allocation for the value, no shared state, no response future of its own. What putting
+/// *anything* in the extensions costs, below any layer that gives a handler a handle.
+///
+/// ```
+/// use auth_tests::floor::{Marker, MarkerLayer};
+/// use axum::{Router, routing::get};
+/// use axum::extract::Request;
+///
+/// let app: Router = Router::new()
+///     .route("/", get(|req: Request| async move {
+///         assert!(req.extensions().get::<Marker>().is_some());
+///         "ok"
+///     }))
+///     .layer(MarkerLayer);
+/// # let _ = app;
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MarkerLayer;
+
+impl<S> Layer<S> for MarkerLayer {
+    type Service = MarkerService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        MarkerService { inner }
+    }
+}
+
+/// The service of [`MarkerLayer`].
+#[derive(Debug, Clone)]
+pub struct MarkerService<S> {
+    inner: S,
+}
+
+impl<S, B> Service<Request<B>> for MarkerService<S>
+where
+    S: Service<Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        req.extensions_mut().insert(Marker);
+        self.inner.call(req)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +178,31 @@ mod tests {
     use axum::extract::Request as AxumRequest;
     use axum::routing::get;
     use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn the_handler_sees_the_marker() {
+        let app = Router::new()
+            .route(
+                "/",
+                get(|req: AxumRequest| async move {
+                    if req.extensions().get::<Marker>().is_some() {
+                        "marker"
+                    } else {
+                        "none"
+                    }
+                }),
+            )
+            .layer(MarkerLayer);
+        let res = app
+            .oneshot(Request::builder().uri("/").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let body = http_body_util::BodyExt::collect(res.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        assert_eq!(&body[..], b"marker");
+    }
 
     #[tokio::test]
     async fn the_handler_sees_the_handle() {

@@ -10,7 +10,9 @@
 //! and `ours-stack` and `tower-cookies-stack` wrapped around the whole Router; `floor` and
 //! `floor-stack`, the same two ways, are `auth_tests::floor::HandleLayer`: the cheapest layer
 //! that puts a shared handle in the extensions and checks it after the handler, which any
-//! layer meeting the design (a jar in the request extensions) pays.
+//! layer meeting the design (a jar in the request extensions) pays; `marker` is
+//! `auth_tests::floor::MarkerLayer` through `Router::layer`: a zero-sized value inserted into
+//! the extensions and nothing else, what putting anything there costs.
 //!
 //! Printed: ours' added cost over tower-cookies' (the target: at most 0.5) in the three
 //! readings: `Router::layer` over the baseline (axum's boxing counted in both), over the noop
@@ -27,7 +29,7 @@ mod common;
 use std::hint::black_box;
 
 use auth_cookie::CookieLayer;
-use auth_tests::floor::HandleLayer;
+use auth_tests::floor::{HandleLayer, MarkerLayer};
 use auth_tests::paired::{self, Row};
 use axum::Router;
 use axum::body::Body;
@@ -69,6 +71,7 @@ fn main() {
     let ours_stack = CookieLayer::new().layer(app());
     let peer_stack = tower_cookies::CookieManagerLayer::new().layer(app());
     let floor = app().layer(HandleLayer);
+    let marker = app().layer(MarkerLayer);
     let floor_stack = HandleLayer.layer(app());
 
     let mut rows: Vec<Row<'_>> = vec![
@@ -83,10 +86,12 @@ fn main() {
         ),
         ("floor", Box::new(|| call(&rt, &floor, &header))),
         ("floor-stack", Box::new(|| call(&rt, &floor_stack, &header))),
+        ("marker", Box::new(|| call(&rt, &marker, &header))),
     ];
     let per_round = paired::rounds(&mut rows, rounds);
     let (mut layer, mut over_noop, mut stack) = (Vec::new(), Vec::new(), Vec::new());
     let (mut floor_layer, mut floor_noop, mut floor_stack) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut noop_layer, mut marker_layer) = (Vec::new(), Vec::new());
     for ns in &per_round {
         let &[
             base,
@@ -97,10 +102,13 @@ fn main() {
             peer_stack,
             floor,
             floor_s,
+            marker,
         ] = ns.as_slice()
         else {
             continue;
         };
+        noop_layer.push((noop - base) / (peer - base));
+        marker_layer.push((marker - base) / (peer - base));
         layer.push((ours - base) / (peer - base));
         over_noop.push((ours - noop) / (peer - noop));
         stack.push((ours_stack - base) / (peer_stack - base));
@@ -126,5 +134,16 @@ fn main() {
         ),
         paired::summary("over noop-layer", floor_noop),
         paired::summary("stack", floor_stack)
+    );
+    println!(
+        "cookie_paired/untouched_5: {}; {}",
+        paired::summary(
+            "noop-layer added / tower-cookies added (Router::layer)",
+            noop_layer
+        ),
+        paired::summary(
+            "marker (a zero-sized extension, nothing else)",
+            marker_layer
+        )
     );
 }
