@@ -114,60 +114,34 @@ impl<F: Future> Future for HandleFuture<F> {
     }
 }
 
-/// The zero-sized value [`MarkerLayer`] inserts.
+/// The zero-sized value [`insert_marker`] puts in the extensions.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Marker;
 
-/// Inserts a zero-sized [`Marker`] into the request extensions and does nothing else: no
+/// Inserts a zero-sized [`Marker`] into the request: with
+/// `tower::util::MapRequestLayer::new(insert_marker)` (the `noop-layer` rows' layer, with
+/// this one insert), a layer that puts a value in the extensions and does nothing else: no
 /// allocation for the value, no shared state, no response future of its own. What putting
 /// *anything* in the extensions costs, below any layer that gives a handler a handle.
 ///
 /// ```
-/// use auth_tests::floor::{Marker, MarkerLayer};
+/// use auth_tests::floor::{Marker, insert_marker};
 /// use axum::{Router, routing::get};
+/// use axum::body::Body;
 /// use axum::extract::Request;
+/// use tower::util::MapRequestLayer;
 ///
 /// let app: Router = Router::new()
 ///     .route("/", get(|req: Request| async move {
 ///         assert!(req.extensions().get::<Marker>().is_some());
 ///         "ok"
 ///     }))
-///     .layer(MarkerLayer);
+///     .layer(MapRequestLayer::new(insert_marker::<Body>));
 /// # let _ = app;
 /// ```
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MarkerLayer;
-
-impl<S> Layer<S> for MarkerLayer {
-    type Service = MarkerService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        MarkerService { inner }
-    }
-}
-
-/// The service of [`MarkerLayer`].
-#[derive(Debug, Clone)]
-pub struct MarkerService<S> {
-    inner: S,
-}
-
-impl<S, B> Service<Request<B>> for MarkerService<S>
-where
-    S: Service<Request<B>>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        req.extensions_mut().insert(Marker);
-        self.inner.call(req)
-    }
+pub fn insert_marker<B>(mut req: Request<B>) -> Request<B> {
+    req.extensions_mut().insert(Marker);
+    req
 }
 
 #[cfg(test)]
@@ -178,6 +152,18 @@ mod tests {
     use axum::extract::Request as AxumRequest;
     use axum::routing::get;
     use tower::ServiceExt;
+
+    /// The body `app` answers `GET /` with.
+    async fn body_of(app: Router) -> bytes::Bytes {
+        let res = app
+            .oneshot(Request::builder().uri("/").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        http_body_util::BodyExt::collect(res.into_body())
+            .await
+            .unwrap()
+            .to_bytes()
+    }
 
     #[tokio::test]
     async fn the_handler_sees_the_marker() {
@@ -192,16 +178,8 @@ mod tests {
                     }
                 }),
             )
-            .layer(MarkerLayer);
-        let res = app
-            .oneshot(Request::builder().uri("/").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        let body = http_body_util::BodyExt::collect(res.into_body())
-            .await
-            .unwrap()
-            .to_bytes();
-        assert_eq!(&body[..], b"marker");
+            .layer(tower::util::MapRequestLayer::new(insert_marker::<Body>));
+        assert_eq!(&body_of(app).await[..], b"marker");
     }
 
     #[tokio::test]
@@ -216,14 +194,6 @@ mod tests {
                 }),
             )
             .layer(HandleLayer);
-        let res = app
-            .oneshot(Request::builder().uri("/").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        let body = http_body_util::BodyExt::collect(res.into_body())
-            .await
-            .unwrap()
-            .to_bytes();
-        assert_eq!(&body[..], b"handle");
+        assert_eq!(&body_of(app).await[..], b"handle");
     }
 }

@@ -113,6 +113,26 @@ pub fn medians(rows: &[Row<'_>], per_round: &[Vec<f64>]) -> String {
         .join(", ")
 }
 
+/// One request through a clone of `service` on `rt`, checked for a 2xx answer: what a row of
+/// a paired benchmark of a layered service times.
+///
+/// # Panics
+///
+/// When the service fails or answers with another status (the row would time the wrong
+/// work).
+#[allow(clippy::panic)] // a row that fails must stop the run, as `assert!` does
+pub fn serve<S, B, R>(rt: &tokio::runtime::Runtime, service: &S, req: http::Request<B>)
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<R>> + Clone,
+    S::Error: std::fmt::Debug,
+{
+    use tower::ServiceExt as _;
+    let res = rt.block_on(service.clone().oneshot(req));
+    let res = res.unwrap_or_else(|e| panic!("the service failed: {e:?}"));
+    assert!(res.status().is_success(), "status {}", res.status());
+    std::hint::black_box(res);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,9 +10,9 @@
 //! and `ours-stack` and `tower-cookies-stack` wrapped around the whole Router; `floor` and
 //! `floor-stack`, the same two ways, are `auth_tests::floor::HandleLayer`: the cheapest layer
 //! that puts a shared handle in the extensions and checks it after the handler, which any
-//! layer meeting the design (a jar in the request extensions) pays; `marker` is
-//! `auth_tests::floor::MarkerLayer` through `Router::layer`: a zero-sized value inserted into
-//! the extensions and nothing else, what putting anything there costs.
+//! layer meeting the design (a jar in the request extensions) pays; `marker` is the
+//! noop layer with one insert (`auth_tests::floor::insert_marker`) through `Router::layer`: a
+//! zero-sized value put in the extensions and nothing else, what putting anything there costs.
 //!
 //! Printed: ours' added cost over tower-cookies' (the target: at most 0.5) in the three
 //! readings: `Router::layer` over the baseline (axum's boxing counted in both), over the noop
@@ -26,17 +26,15 @@
 
 mod common;
 
-use std::hint::black_box;
-
 use auth_cookie::CookieLayer;
-use auth_tests::floor::{HandleLayer, MarkerLayer};
+use auth_tests::floor::{HandleLayer, insert_marker};
 use auth_tests::paired::{self, Row};
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use bytes::Bytes;
 use http::Request;
-use tower::{Layer as _, Service, ServiceExt};
+use tower::{Layer as _, Service};
 
 use common::{request, untouched, wire};
 
@@ -49,11 +47,7 @@ where
     S: Service<Request<Body>, Response = http::Response<Body>> + Clone,
     S::Error: std::fmt::Debug,
 {
-    let res = rt
-        .block_on(service.clone().oneshot(request(header)))
-        .unwrap();
-    assert!(res.status().is_success());
-    black_box(res);
+    paired::serve(rt, service, request(header));
 }
 
 fn main() {
@@ -71,7 +65,7 @@ fn main() {
     let ours_stack = CookieLayer::new().layer(app());
     let peer_stack = tower_cookies::CookieManagerLayer::new().layer(app());
     let floor = app().layer(HandleLayer);
-    let marker = app().layer(MarkerLayer);
+    let marker = app().layer(tower::util::MapRequestLayer::new(insert_marker::<Body>));
     let floor_stack = HandleLayer.layer(app());
 
     let mut rows: Vec<Row<'_>> = vec![

@@ -167,6 +167,16 @@ async fn send(app: &App, path: &str, cookie: Option<&str>) -> Reply {
     }
 }
 
+/// The stored value of `key` in session `id` (the session must exist).
+async fn stored(store: &MemoryStore, id: &SessionId, key: &str) -> serde_json::Value {
+    let record = store
+        .load(id)
+        .await
+        .unwrap()
+        .expect("the session is stored");
+    record.data.get(key).cloned().expect("the key is stored")
+}
+
 /// `name=value` of a `Set-Cookie` line.
 fn pair(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap().to_owned()
@@ -248,14 +258,7 @@ async fn unknown_tampered_and_expired_ids_are_never_adopted() {
     let fresh = id_of(&pair(&written.set_cookie.unwrap()), true);
     assert_ne!(fresh, id);
     assert_eq!(
-        f.store
-            .load(&id)
-            .await
-            .unwrap()
-            .unwrap()
-            .data
-            .get("n")
-            .unwrap(),
+        stored(&f.store, &id, "n").await,
         "1",
         "the real session is untouched"
     );
@@ -494,17 +497,7 @@ async fn recycled_handles_carry_nothing_over() {
     let session = KEPT.lock().unwrap().pop().unwrap();
     assert!(session.get::<String>("x").await.is_ok());
     let id = id_of(&a, true);
-    assert_eq!(
-        f.store
-            .load(&id)
-            .await
-            .unwrap()
-            .unwrap()
-            .data
-            .get("x")
-            .unwrap(),
-        "1"
-    );
+    assert_eq!(stored(&f.store, &id, "x").await, "1");
     assert_eq!(f.store.len(), 2);
 }
 
