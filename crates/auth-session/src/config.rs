@@ -203,16 +203,17 @@ pub(crate) enum Memory {}
 
 #[cfg(not(feature = "memory"))]
 impl Memory {
-    pub(crate) fn load_now(
+    pub(crate) fn load_working(
         &self,
         _: &auth_core::SessionId,
-    ) -> auth_core::StoreResult<Option<auth_core::SessionRecord>> {
+        _: Option<i64>,
+    ) -> Option<crate::working::Working> {
         match *self {}
     }
 
     pub(crate) fn create_now(
         &self,
-        _: &auth_core::SessionRecord,
+        _: &crate::working::Working,
         _: Option<i64>,
     ) -> auth_core::StoreResult<auth_core::CreateOutcome> {
         match *self {}
@@ -220,18 +221,13 @@ impl Memory {
 
     pub(crate) fn save_now(
         &self,
-        _: &auth_core::SessionRecord,
+        _: &crate::working::Working,
         _: Option<i64>,
     ) -> auth_core::StoreResult<auth_core::SaveOutcome> {
         match *self {}
     }
 
-    pub(crate) fn touch_now(
-        &self,
-        _: &auth_core::SessionId,
-        _: time::OffsetDateTime,
-        _: Option<i64>,
-    ) -> bool {
+    pub(crate) fn touch_now(&self, _: &auth_core::SessionId, _: i64, _: Option<i64>) -> bool {
         match *self {}
     }
 
@@ -242,7 +238,7 @@ impl Memory {
     pub(crate) fn cycle_now(
         &self,
         _: &auth_core::SessionId,
-        _: &auth_core::SessionRecord,
+        _: &crate::working::Working,
         _: Option<i64>,
     ) -> auth_core::CreateOutcome {
         match *self {}

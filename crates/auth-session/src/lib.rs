@@ -86,6 +86,7 @@ mod stores;
 pub mod testkit;
 mod typed;
 mod unix_time;
+mod working;
 
 /// The `redis` client crate `RedisStore` is built on.
 #[cfg(feature = "redis")]

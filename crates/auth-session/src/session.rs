@@ -29,10 +29,12 @@ use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
 use crate::config::{Config, ConflictPolicy, Memory};
 use crate::id::{new_session_id, parse_id};
+use crate::unix_time::{date, duration, seconds_of, truncate};
+use crate::working::Working;
 use crate::{SessionError, SessionExpiry};
 
 /// The request's session: typed key/value data, login and logout.
@@ -98,9 +100,11 @@ struct State {
     loaded: bool,
     /// The verified cookie, once checked: the ID, and whether it was sealed with an old key.
     verified: Option<(Option<SessionId>, bool)>,
+    /// The layer's clock reading (nanoseconds) taken when the session was loaded, if one was.
+    read_at: Option<i128>,
     error: Option<Arc<StoreError>>,
     /// The working copy; `None` while anonymous with nothing written.
-    record: Option<SessionRecord>,
+    record: Option<Working>,
     /// What the store had, when there was a record: enough to save against it and to detect
     /// concurrent changes (not a full copy).
     original: Option<Original>,
@@ -117,6 +121,7 @@ impl State {
         let Self {
             loaded,
             verified,
+            read_at,
             error,
             record,
             original,
@@ -128,6 +133,7 @@ impl State {
         } = self;
         *loaded = false;
         *verified = None;
+        *read_at = None;
         *error = None;
         *record = None;
         *original = None;
@@ -151,7 +157,8 @@ impl State {
 struct Original {
     id: SessionId,
     version: u64,
-    expires_at: OffsetDateTime,
+    /// Nanoseconds since the epoch.
+    expires_at: i128,
     data: Arc<SessionData>,
 }
 
@@ -242,15 +249,16 @@ pub(crate) enum CookieChange {
 enum Plan {
     Done(Settled),
     Delete(SessionId),
-    Create(SessionRecord),
-    Cycle(SessionId, SessionRecord),
+    Create(Working),
+    Cycle(SessionId, Working),
     Save {
-        record: SessionRecord,
+        record: Working,
         resend_cookie: bool,
     },
     Touch {
         id: SessionId,
-        expires_at: OffsetDateTime,
+        /// Nanoseconds since the epoch.
+        expires_at: i128,
         resend_cookie: bool,
         max_age: Option<Duration>,
     },
@@ -544,7 +552,8 @@ impl Session {
         let state = &mut *state;
         let record = self.inner.ensure_record(state)?;
         record.idle_timeout = Some(expiry.idle());
-        record.absolute_expires_at = Some(record.created_at + expiry.absolute());
+        record.absolute_expires_at =
+            Some(record.created_at + expiry.absolute().whole_nanoseconds());
         state.expiry_changed = true;
         state.modified = true;
         Ok(())
@@ -561,13 +570,13 @@ impl Session {
     }
 }
 
-fn identity_of(record: &SessionRecord) -> Option<Identity> {
+fn identity_of(record: &Working) -> Option<Identity> {
     let subject = record.subject.as_deref()?;
     Some(
         Identity::builder(subject, AuthMethod::Session)
             .roles(record.roles.iter().cloned())
-            .issued_at(record.created_at)
-            .expires_at(record.expires_at)
+            .issued_at(date(record.created_at))
+            .expires_at(date(record.expires_at))
             .build(),
     )
 }
@@ -705,8 +714,12 @@ impl SessionInner {
         let Some(id) = self.cookie_id(state) else {
             return Ok(());
         };
-        let loaded = memory.load_now(&id);
-        self.install(state, id, loaded)
+        let config = self.config();
+        // One reading serves the store's expiry check and the layer's touch decision.
+        let now = config.store_checks_expiry().then(|| now_nanos(config));
+        state.read_at = now;
+        let loaded = memory.load_working(&id, now.map(seconds_of));
+        self.install(state, id, Ok(loaded))
     }
 
     /// Loads the record from an async store on first use; concurrent first uses wait for one
@@ -728,6 +741,7 @@ impl SessionInner {
             }
         };
         let loaded = self.config().store.load(&id).await;
+        let loaded = loaded.map(|record| record.map(Working::from_record));
         let mut state = self.lock();
         if state.loaded {
             // Logged out meanwhile: that wins.
@@ -744,13 +758,17 @@ impl SessionInner {
         &self,
         state: &mut State,
         id: SessionId,
-        loaded: StoreResult<Option<SessionRecord>>,
+        loaded: StoreResult<Option<Working>>,
     ) -> Result<(), SessionError> {
+        let config = self.config();
         match loaded {
             Ok(Some(record))
                 if record.id == id
-                    && (self.config().store_checks_expiry()
-                        || !record.is_expired(self.config().clock().now())) =>
+                    && (config.store_checks_expiry() || {
+                        let now = now_nanos(config);
+                        state.read_at = Some(now);
+                        !record.is_expired(now)
+                    }) =>
             {
                 state.original = Some(Original {
                     id: record.id,
@@ -773,25 +791,20 @@ impl SessionInner {
     }
 
     /// The working record, creating a fresh anonymous one (new random ID) if needed.
-    fn ensure_record<'s>(
-        &self,
-        state: &'s mut State,
-    ) -> Result<&'s mut SessionRecord, SessionError> {
+    fn ensure_record<'s>(&self, state: &'s mut State) -> Result<&'s mut Working, SessionError> {
         if state.record.is_none() {
             let config = self.config();
             let now = now_nanos(config);
             let id = new_session_id().map_err(|_| SessionError::Random)?;
-            // The record keeps whole seconds (`SessionRecord::new` truncates).
-            state.record = Some(
-                SessionRecord::new(
-                    id,
-                    whole_seconds(now),
-                    whole_seconds(now + config.idle_timeout.whole_nanoseconds()),
-                )
-                .with_absolute_expiry(whole_seconds(
-                    now + config.absolute_timeout.whole_nanoseconds(),
-                )),
+            // Whole seconds, as `SessionRecord::new` keeps them.
+            let mut record = Working::new(
+                id,
+                truncate(now),
+                truncate(now + config.idle_timeout.whole_nanoseconds()),
             );
+            record.absolute_expires_at =
+                Some(truncate(now + config.absolute_timeout.whole_nanoseconds()));
+            state.record = Some(record);
         }
         match state.record.as_mut() {
             Some(record) => Ok(record),
@@ -856,57 +869,60 @@ impl SessionInner {
         if state.original.is_none() && !state.modified {
             return (Plan::Done(Settled::default()), 0);
         }
-        let now = now_nanos(config);
         let deadline = match record.absolute_expires_at {
-            Some(at) => at.unix_timestamp_nanos(),
-            None => {
-                record.created_at.unix_timestamp_nanos()
-                    + config.absolute_timeout.whole_nanoseconds()
-            }
+            Some(at) => at,
+            None => record.created_at + config.absolute_timeout.whole_nanoseconds(),
         };
         let idle = record.idle_timeout.unwrap_or(config.idle_timeout);
-        let expires_at = (now + idle.whole_nanoseconds()).min(deadline);
+        let expiry_at = |now: i128| (now + idle.whole_nanoseconds()).min(deadline);
         let persistent = record.idle_timeout.is_some();
 
-        let plan = match &state.original {
-            Some(original) if !state.modified => {
-                let (id, loaded_expiry) = (original.id, original.expires_at);
-                let moved = expires_at - loaded_expiry.unix_timestamp_nanos();
-                if moved >= config.touch_interval.whole_nanoseconds() {
-                    Plan::Touch {
-                        id,
-                        expires_at: date(expires_at),
-                        resend_cookie: persistent || self.cookie_needs_reseal(state),
-                        max_age: persistent.then(|| duration(expires_at - now)),
-                    }
-                } else if self.cookie_needs_reseal(state) {
-                    let loaded_expiry = loaded_expiry.unix_timestamp_nanos();
-                    Plan::Done(Settled::cookie(CookieChange::Set {
-                        id,
-                        max_age: persistent.then(|| duration(loaded_expiry - now)),
-                    }))
-                } else {
-                    Plan::Done(Settled::default())
-                }
-            }
-            original => {
-                let original = original.as_ref().map(|o| (o.id, o.version));
-                let resend_cookie = state.expiry_changed || self.cookie_needs_reseal(state);
-                let Some(record) = state.record.take() else {
-                    return (Plan::Done(Settled::default()), now);
+        if let Some(original) = &state.original
+            && !state.modified
+        {
+            let (id, loaded_expiry) = (original.id, original.expires_at);
+            // Whether a touch is due is a throttle decision: the reading taken at load
+            // serves (a few microseconds old). A touch itself reads the clock afresh, so a
+            // session that idled out meanwhile is never extended.
+            let decided_at = state.read_at.unwrap_or_else(|| now_nanos(config));
+            let moved = expiry_at(decided_at) - loaded_expiry;
+            let plan = if moved >= config.touch_interval.whole_nanoseconds() {
+                let now = now_nanos(config);
+                let expires_at = expiry_at(now);
+                let plan = Plan::Touch {
+                    id,
+                    expires_at,
+                    resend_cookie: persistent || self.cookie_needs_reseal(state),
+                    max_age: persistent.then(|| duration(expires_at - now)),
                 };
-                // Truncated to whole seconds, as `with_expires_at` would.
-                let mut record = record.with_expires_at(whole_seconds(expires_at));
-                match original {
-                    None => Plan::Create(record),
-                    Some((id, _)) if state.cycle => Plan::Cycle(id, record),
-                    Some((_, version)) => {
-                        record.version = version;
-                        Plan::Save {
-                            record,
-                            resend_cookie,
-                        }
-                    }
+                return (plan, now);
+            } else if self.cookie_needs_reseal(state) {
+                Plan::Done(Settled::cookie(CookieChange::Set {
+                    id,
+                    max_age: persistent.then(|| duration(loaded_expiry - decided_at)),
+                }))
+            } else {
+                Plan::Done(Settled::default())
+            };
+            return (plan, decided_at);
+        }
+        let now = now_nanos(config);
+        let expires_at = expiry_at(now);
+        let original = state.original.as_ref().map(|o| (o.id, o.version));
+        let resend_cookie = state.expiry_changed || self.cookie_needs_reseal(state);
+        let Some(mut record) = state.record.take() else {
+            return (Plan::Done(Settled::default()), now);
+        };
+        // Truncated to whole seconds, as `SessionRecord::with_expires_at` would.
+        record.expires_at = truncate(expires_at);
+        let plan = match original {
+            None => Plan::Create(record),
+            Some((id, _)) if state.cycle => Plan::Cycle(id, record),
+            Some((_, version)) => {
+                record.version = version;
+                Plan::Save {
+                    record,
+                    resend_cookie,
                 }
             }
         };
@@ -922,70 +938,15 @@ fn now_nanos(config: &Config) -> i128 {
     }
 }
 
-/// `nanos` as a `Duration` (saturating).
-fn duration(nanos: i128) -> Duration {
-    const NANOS_PER_SECOND: i128 = 1_000_000_000;
-    let rest = (nanos % NANOS_PER_SECOND) as i32;
-    match i64::try_from(nanos / NANOS_PER_SECOND) {
-        Ok(seconds) => Duration::new(seconds, rest),
-        Err(_) if nanos < 0 => Duration::MIN,
-        Err(_) => Duration::MAX,
-    }
-}
-
-/// The whole seconds in `nanos` after the epoch, rounded down (what a clock reading `nanos`
-/// gives as its Unix timestamp), saturating.
-fn seconds_of(nanos: i128) -> i64 {
-    const NANOS_PER_SECOND: i64 = 1_000_000_000;
-    // Years 1677 to 2262 fit in `i64` nanoseconds, where division is cheap.
-    match i64::try_from(nanos) {
-        Ok(nanos) => nanos.div_euclid(NANOS_PER_SECOND),
-        Err(_) => i64::try_from(nanos.div_euclid(i128::from(NANOS_PER_SECOND)))
-            .unwrap_or(if nanos < 0 { i64::MIN } else { i64::MAX }),
-    }
-}
-
-/// The date `nanos` after the epoch, truncated to whole seconds (rounded down, as
-/// `OffsetDateTime::replace_nanosecond(0)` does), saturating at the representable range.
-fn whole_seconds(nanos: i128) -> OffsetDateTime {
-    crate::unix_time::from_unix_seconds(seconds_of(nanos))
-        .unwrap_or_else(|| date(nanos).replace_nanosecond(0).unwrap_or(date(nanos)))
-}
-
-/// The date `nanos` after the epoch (saturating at the representable range).
-fn date(nanos: i128) -> OffsetDateTime {
-    // Years 1677 to 2262 fit in `i64` nanoseconds, where the arithmetic is cheap.
-    if let Ok(nanos) = i64::try_from(nanos) {
-        const NANOS_PER_SECOND: i64 = 1_000_000_000;
-        let at = crate::unix_time::from_unix_seconds(nanos.div_euclid(NANOS_PER_SECOND)).and_then(
-            |at| {
-                // Below one second: fits.
-                at.replace_nanosecond(nanos.rem_euclid(NANOS_PER_SECOND) as u32)
-                    .ok()
-            },
-        );
-        if let Some(at) = at {
-            return at;
-        }
-    }
-    OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(if nanos < 0 {
-        time::PrimitiveDateTime::MIN.assume_utc()
-    } else {
-        time::PrimitiveDateTime::MAX.assume_utc()
-    })
-}
-
-/// The cookie for a record just written.
-fn cookie_for(record: &SessionRecord, now: i128) -> CookieChange {
+/// The cookie for a session just written.
+fn cookie_for(record: &Working, now: i128) -> CookieChange {
     CookieChange::Set {
         id: record.id,
-        max_age: record
-            .idle_timeout
-            .map(|_| duration(record.expires_at.unix_timestamp_nanos() - now)),
+        max_age: record.max_age(now),
     }
 }
 
-fn saved(record: &SessionRecord, resend_cookie: bool, now: i128) -> CookieChange {
+fn saved(record: &Working, resend_cookie: bool, now: i128) -> CookieChange {
     if resend_cookie || record.idle_timeout.is_some() {
         cookie_for(record, now)
     } else {
@@ -1136,7 +1097,7 @@ fn run_memory(
             resend_cookie,
             max_age,
         } => Settled::cookie(touched(
-            memory.touch_now(&id, expires_at, at),
+            memory.touch_now(&id, seconds_of(expires_at), at),
             id,
             resend_cookie,
             max_age,
@@ -1194,7 +1155,7 @@ pub(crate) async fn settle_io(config: Arc<Config>, job: Box<Job>) -> Settled {
             resend_cookie,
             max_age,
         } => store
-            .touch(&id, expires_at)
+            .touch(&id, date(expires_at))
             .await
             .map(|live| Settled::cookie(touched(live, id, resend_cookie, max_age))),
     };
@@ -1204,13 +1165,17 @@ pub(crate) async fn settle_io(config: Arc<Config>, job: Box<Job>) -> Settled {
 /// Creates a new record, drawing another ID on the (astronomically unlikely) collision.
 async fn create(
     store: &dyn auth_core::SessionStore,
-    mut record: SessionRecord,
+    mut session: Working,
     now: i128,
 ) -> Result<Settled, StoreError> {
+    let mut record = session.to_record();
     for _ in 0..3 {
         match store.create(&record).await? {
-            CreateOutcome::Created => return Ok(Settled::cookie(cookie_for(&record, now))),
-            CreateOutcome::IdTaken => record.id = fresh_id()?,
+            CreateOutcome::Created => return Ok(Settled::cookie(cookie_for(&session, now))),
+            CreateOutcome::IdTaken => {
+                session.id = fresh_id()?;
+                record.id = session.id;
+            }
             // `create` never answers this; refuse rather than guess.
             CreateOutcome::NotFound => {
                 return Err(StoreError::backend("store answered NotFound to create"));
@@ -1224,14 +1189,16 @@ async fn create(
 async fn cycle(
     store: &dyn auth_core::SessionStore,
     old: SessionId,
-    mut record: SessionRecord,
+    mut session: Working,
     now: i128,
 ) -> Result<Settled, StoreError> {
-    record.version = 1;
+    session.version = 1;
+    let mut record = session.to_record();
     for _ in 0..3 {
-        record.id = fresh_id()?;
+        session.id = fresh_id()?;
+        record.id = session.id;
         match store.cycle(&old, &record).await? {
-            CreateOutcome::Created => return Ok(Settled::cookie(cookie_for(&record, now))),
+            CreateOutcome::Created => return Ok(Settled::cookie(cookie_for(&session, now))),
             // Ended meanwhile (a logout, a revocation): it stays ended, this request's
             // login or ID change is dropped.
             CreateOutcome::NotFound => return Ok(deleted_meanwhile()),
@@ -1243,7 +1210,7 @@ async fn cycle(
 
 struct SaveJob<'a> {
     original: &'a Original,
-    record: SessionRecord,
+    record: Working,
     changes: &'a Changes,
     resend_cookie: bool,
     /// A first save already returned `Conflict`.
@@ -1256,12 +1223,13 @@ struct SaveJob<'a> {
 async fn save(config: &Config, job: SaveJob<'_>) -> Result<Settled, StoreError> {
     let SaveJob {
         original,
-        mut record,
+        record,
         changes,
         resend_cookie,
         conflicted,
         now,
     } = job;
+    let mut record = record.to_record();
     let store = &*config.store;
     // This request's values: the working data before any merge.
     let ours = Arc::clone(&record.data);
@@ -1277,7 +1245,7 @@ async fn save(config: &Config, job: SaveJob<'_>) -> Result<Settled, StoreError> 
         match outcome {
             SaveOutcome::Saved { .. } => {
                 return Ok(Settled {
-                    cookie: saved(&record, resend_cookie, now),
+                    cookie: saved(&Working::from_record(record), resend_cookie, now),
                     unavailable: false,
                     conflicts,
                 });
@@ -1410,89 +1378,6 @@ impl fmt::Debug for Session {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn whole_seconds_truncate_like_replace_nanosecond() {
-        for nanos in [
-            0_i128,
-            1,
-            -1,
-            999_999_999,
-            -999_999_999,
-            -1_000_000_001,
-            1_735_689_600_123_456_789,
-            -1_735_689_600_123_456_789,
-            i128::MAX,
-            i128::MIN,
-        ] {
-            let expected = date(nanos).replace_nanosecond(0).unwrap();
-            assert_eq!(whole_seconds(nanos), expected, "{nanos}");
-        }
-    }
-
-    #[test]
-    fn seconds_round_down_like_a_clocks_unix_timestamp() {
-        for nanos in [
-            0_i128,
-            1,
-            -1,
-            999_999_999,
-            1_000_000_000,
-            -1_000_000_000,
-            -1_000_000_001,
-            1_735_689_600_123_456_789,
-            -1_735_689_600_123_456_789,
-            i128::from(i64::MAX) + 1,
-            i128::from(i64::MIN) - 1,
-        ] {
-            let expected = nanos.div_euclid(1_000_000_000);
-            assert_eq!(i128::from(seconds_of(nanos)), expected, "{nanos}");
-            if let Ok(at) = OffsetDateTime::from_unix_timestamp_nanos(nanos) {
-                assert_eq!(seconds_of(nanos), at.unix_timestamp(), "{nanos}");
-            }
-        }
-        assert_eq!(seconds_of(i128::MAX), i64::MAX);
-        assert_eq!(seconds_of(i128::MIN), i64::MIN);
-    }
-
-    #[test]
-    fn durations_from_nanoseconds_are_exact_and_saturate() {
-        for nanos in [
-            0_i128,
-            1,
-            -1,
-            999_999_999,
-            -1_000_000_001,
-            1_800_000_000_123,
-            -86_400_000_000_000,
-        ] {
-            assert_eq!(duration(nanos).whole_nanoseconds(), nanos);
-        }
-        assert_eq!(duration(i128::MAX), Duration::MAX);
-        assert_eq!(duration(i128::MIN), Duration::MIN);
-    }
-
-    #[test]
-    fn dates_from_nanoseconds_round_trip_and_saturate() {
-        let at = OffsetDateTime::from_unix_timestamp_nanos(1_735_689_600_123_456_789).unwrap();
-        assert_eq!(date(at.unix_timestamp_nanos()), at);
-        let mut z = 0x9E37_79B9_7F4A_7C15_u64;
-        for _ in 0..10_000 {
-            z = z.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-            for nanos in [
-                i128::from(z as i64),
-                i128::from(z as i64) * 1000,
-                i128::from(z >> 1) - (1 << 62),
-            ] {
-                match OffsetDateTime::from_unix_timestamp_nanos(nanos) {
-                    Ok(expected) => assert_eq!(date(nanos), expected, "{nanos}"),
-                    Err(_) => assert!(nanos.unsigned_abs() > 1 << 62),
-                }
-            }
-        }
-        assert_eq!(date(i128::MAX), time::PrimitiveDateTime::MAX.assume_utc());
-        assert_eq!(date(i128::MIN), time::PrimitiveDateTime::MIN.assume_utc());
-    }
 
     #[test]
     fn changed_keys_are_kept_once_in_order() {

@@ -34,7 +34,8 @@ use auth_core::{
 use time::OffsetDateTime;
 
 use self::hash::{Key, KeyedState};
-use self::shard::{Entry, Shard};
+use self::shard::{Entry, Shard, Source};
+use crate::working::Working;
 
 /// The most shards a store uses.
 const MAX_SHARDS: usize = 64;
@@ -326,19 +327,28 @@ impl MemoryStore {
         shard.read_live(key, now, |e| e.to_record(*id)).transpose()
     }
 
+    /// [`load_now`](Self::load_now) for the layer: the session as it works on it, with no
+    /// calendar dates built. `at` as for the writes.
+    pub(crate) fn load_working(&self, id: &SessionId, at: Option<i64>) -> Option<Working> {
+        let key = Key::of(id);
+        let now = self.now_or(at);
+        let mut shard = self.shard(self.shard_index(key)).lock();
+        shard.read_live(key, now, |e| e.to_working(*id))
+    }
+
     pub(crate) fn create_now(
         &self,
-        record: &SessionRecord,
+        record: &impl Source,
         at: Option<i64>,
     ) -> StoreResult<CreateOutcome> {
-        let key = Key::of(&record.id);
+        let key = Key::of(record.id());
         let now = self.now_or(at);
         let evicted = {
             let mut shard = self.shard(self.shard_index(key)).lock();
             if shard.is_live(key, now) {
                 return Ok(CreateOutcome::IdTaken);
             }
-            let entry = Entry::from_record(record, record.version);
+            let entry = Entry::from_record(record, record.version());
             if entry.expires_at <= now {
                 // Already expired: it would be gone at once, so store nothing.
                 return Ok(CreateOutcome::Created);
@@ -351,36 +361,31 @@ impl MemoryStore {
 
     pub(crate) fn save_now(
         &self,
-        record: &SessionRecord,
+        record: &impl Source,
         at: Option<i64>,
     ) -> StoreResult<SaveOutcome> {
-        let key = Key::of(&record.id);
+        let key = Key::of(record.id());
         let now = self.now_or(at);
         let mut shard = self.shard(self.shard_index(key)).lock();
         let Some(stored) = shard.live(key, now) else {
             return Ok(SaveOutcome::NotFound);
         };
-        if stored.version() != record.version {
+        if stored.version() != record.version() {
             return Ok(SaveOutcome::Conflict);
         }
-        let version = next_version(record.version)?;
+        let version = next_version(record.version())?;
         shard.update(key, record, version, now);
         Ok(SaveOutcome::Saved { version })
     }
 
-    pub(crate) fn touch_now(
-        &self,
-        id: &SessionId,
-        expires_at: OffsetDateTime,
-        at: Option<i64>,
-    ) -> bool {
+    pub(crate) fn touch_now(&self, id: &SessionId, expires_at: i64, at: Option<i64>) -> bool {
         let key = Key::of(id);
         let now = self.now_or(at);
         let mut shard = self.shard(self.shard_index(key)).lock();
         if !shard.is_live(key, now) {
             return false;
         }
-        shard.set_expiry(key, expires_at.unix_timestamp(), now);
+        shard.set_expiry(key, expires_at, now);
         true
     }
 
@@ -394,13 +399,13 @@ impl MemoryStore {
     pub(crate) fn cycle_now(
         &self,
         old: &SessionId,
-        new: &SessionRecord,
+        new: &impl Source,
         at: Option<i64>,
     ) -> CreateOutcome {
-        let (old_key, new_key) = (Key::of(old), Key::of(&new.id));
+        let (old_key, new_key) = (Key::of(old), Key::of(new.id()));
         let (old_index, new_index) = (self.shard_index(old_key), self.shard_index(new_key));
         let now = self.now_or(at);
-        let entry = Entry::from_record(new, new.version);
+        let entry = Entry::from_record(new, new.version());
         let live = entry.expires_at > now;
         let evicted = if old_index == new_index {
             let mut shard = self.shard(new_index).lock();
@@ -459,7 +464,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> StoreResult<bool> {
-        Ok(self.touch_now(id, expires_at, None))
+        Ok(self.touch_now(id, expires_at.unix_timestamp(), None))
     }
 
     async fn delete(&self, id: &SessionId) -> StoreResult<()> {
@@ -515,12 +520,12 @@ mod tests {
             CreateOutcome::Created
         );
         // The store's own clock (at 0) sees it live.
-        assert!(store.touch_now(&record.id, at(500), None));
+        assert!(store.touch_now(&record.id, 500, None));
         assert_eq!(
             store.save_now(&record, Some(499)).unwrap(),
             SaveOutcome::Saved { version: 2 }
         );
-        assert!(!store.touch_now(&record.id, at(900), Some(500)));
+        assert!(!store.touch_now(&record.id, 900, Some(500)));
         assert!(store.is_empty());
     }
 

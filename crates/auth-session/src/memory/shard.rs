@@ -14,6 +14,8 @@ use auth_core::{SessionData, SessionId, SessionRecord, StoreError, StoreResult};
 use time::{Duration, OffsetDateTime};
 
 use super::hash::{Key, KeyedState};
+use crate::unix_time::{nanos_of, seconds_of};
+use crate::working::Working;
 
 /// `absolute_expires_at` is `None`. No `OffsetDateTime` has this timestamp.
 const NO_DEADLINE: i64 = i64::MAX;
@@ -41,14 +43,18 @@ struct Extras {
 
 impl Entry {
     /// The compact form of `record`, at `version`. Shares the record's data (no copy).
-    pub(super) fn from_record(record: &SessionRecord, version: u64) -> Self {
-        let subject = record.subject.as_deref().map(Box::<str>::from);
-        let roles: Box<[Box<str>]> = if record.roles.is_empty() {
+    pub(super) fn from_record(record: &impl Source, version: u64) -> Self {
+        let subject = record.subject().map(Box::<str>::from);
+        let roles: Box<[Box<str>]> = if record.roles().is_empty() {
             Box::default()
         } else {
-            record.roles.iter().map(|r| Box::from(r.as_str())).collect()
+            record
+                .roles()
+                .iter()
+                .map(|r| Box::from(r.as_str()))
+                .collect()
         };
-        let data = (!record.data.is_empty()).then(|| Arc::clone(&record.data));
+        let data = (!record.data().is_empty()).then(|| Arc::clone(record.data()));
         let extras = (subject.is_some() || !roles.is_empty() || data.is_some()).then(|| {
             Box::new(Extras {
                 subject,
@@ -56,32 +62,30 @@ impl Entry {
                 data,
             })
         });
+        let (created_at, expires_at, absolute_expires_at) = record.seconds();
         Self {
             version,
-            created_at: record.created_at.unix_timestamp(),
-            expires_at: record.expires_at.unix_timestamp(),
-            absolute_expires_at: record
-                .absolute_expires_at
-                .map_or(NO_DEADLINE, OffsetDateTime::unix_timestamp),
+            created_at,
+            expires_at,
+            absolute_expires_at: absolute_expires_at.unwrap_or(NO_DEADLINE),
             idle_timeout: record
-                .idle_timeout
+                .idle_timeout()
                 .map_or(NO_TIMEOUT, |t| t.whole_seconds().max(NO_TIMEOUT + 1)),
             extras,
         }
     }
 
     /// Makes this entry the compact form of `record` at `version`, reusing its box.
-    pub(super) fn assign(&mut self, record: &SessionRecord, version: u64) {
+    pub(super) fn assign(&mut self, record: &impl Source, version: u64) {
+        let (created_at, expires_at, absolute_expires_at) = record.seconds();
         self.version = version;
-        self.created_at = record.created_at.unix_timestamp();
-        self.expires_at = record.expires_at.unix_timestamp();
-        self.absolute_expires_at = record
-            .absolute_expires_at
-            .map_or(NO_DEADLINE, OffsetDateTime::unix_timestamp);
+        self.created_at = created_at;
+        self.expires_at = expires_at;
+        self.absolute_expires_at = absolute_expires_at.unwrap_or(NO_DEADLINE);
         self.idle_timeout = record
-            .idle_timeout
+            .idle_timeout()
             .map_or(NO_TIMEOUT, |t| t.whole_seconds().max(NO_TIMEOUT + 1));
-        if record.subject.is_none() && record.roles.is_empty() && record.data.is_empty() {
+        if record.subject().is_none() && record.roles().is_empty() && record.data().is_empty() {
             self.extras = None;
             return;
         }
@@ -92,19 +96,16 @@ impl Entry {
                 data: None,
             })
         });
-        if extras.subject.as_deref() != record.subject.as_deref() {
-            extras.subject = record.subject.as_deref().map(Box::<str>::from);
+        if extras.subject.as_deref() != record.subject() {
+            extras.subject = record.subject().map(Box::<str>::from);
         }
-        let same_roles = extras.roles.len() == record.roles.len()
-            && extras
-                .roles
-                .iter()
-                .zip(&record.roles)
-                .all(|(a, b)| **a == **b);
+        let roles = record.roles();
+        let same_roles = extras.roles.len() == roles.len()
+            && extras.roles.iter().zip(roles).all(|(a, b)| **a == **b);
         if !same_roles {
-            extras.roles = record.roles.iter().map(|r| Box::from(r.as_str())).collect();
+            extras.roles = roles.iter().map(|r| Box::from(r.as_str())).collect();
         }
-        extras.data = (!record.data.is_empty()).then(|| Arc::clone(&record.data));
+        extras.data = (!record.data().is_empty()).then(|| Arc::clone(record.data()));
     }
 
     pub(super) const fn version(&self) -> u64 {
@@ -134,6 +135,106 @@ impl Entry {
             }
         }
         Ok(record)
+    }
+}
+
+impl Entry {
+    /// The session as the layer works on it: integers only, no calendar dates. Allocates
+    /// only for the subject and roles; the data is shared.
+    pub(super) fn to_working(&self, id: SessionId) -> Working {
+        let mut working = Working {
+            id,
+            version: self.version,
+            created_at: nanos_of(self.created_at),
+            expires_at: nanos_of(self.expires_at),
+            absolute_expires_at: (self.absolute_expires_at != NO_DEADLINE)
+                .then(|| nanos_of(self.absolute_expires_at)),
+            idle_timeout: (self.idle_timeout != NO_TIMEOUT)
+                .then(|| Duration::seconds(self.idle_timeout)),
+            subject: None,
+            roles: Vec::new(),
+            data: match self.extras.as_ref().and_then(|e| e.data.as_ref()) {
+                Some(data) => Arc::clone(data),
+                None => Arc::clone(&template().data),
+            },
+        };
+        if let Some(extras) = &self.extras {
+            working.subject = extras.subject.as_deref().map(str::to_owned);
+            if !extras.roles.is_empty() {
+                working.roles = extras.roles.iter().map(|r| r.to_string()).collect();
+            }
+        }
+        working
+    }
+}
+
+/// What an entry is made from: a record (the `SessionStore` calls) or the layer's working
+/// session (its direct calls).
+pub(crate) trait Source {
+    fn id(&self) -> &SessionId;
+    fn version(&self) -> u64;
+    /// `created_at`, `expires_at` and `absolute_expires_at` in whole Unix seconds, rounded
+    /// down.
+    fn seconds(&self) -> (i64, i64, Option<i64>);
+    fn idle_timeout(&self) -> Option<Duration>;
+    fn subject(&self) -> Option<&str>;
+    fn roles(&self) -> &[String];
+    fn data(&self) -> &Arc<SessionData>;
+}
+
+impl Source for SessionRecord {
+    fn id(&self) -> &SessionId {
+        &self.id
+    }
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn seconds(&self) -> (i64, i64, Option<i64>) {
+        (
+            self.created_at.unix_timestamp(),
+            self.expires_at.unix_timestamp(),
+            self.absolute_expires_at.map(OffsetDateTime::unix_timestamp),
+        )
+    }
+    fn idle_timeout(&self) -> Option<Duration> {
+        self.idle_timeout
+    }
+    fn subject(&self) -> Option<&str> {
+        self.subject.as_deref()
+    }
+    fn roles(&self) -> &[String] {
+        &self.roles
+    }
+    fn data(&self) -> &Arc<SessionData> {
+        &self.data
+    }
+}
+
+impl Source for Working {
+    fn id(&self) -> &SessionId {
+        &self.id
+    }
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn seconds(&self) -> (i64, i64, Option<i64>) {
+        (
+            seconds_of(self.created_at),
+            seconds_of(self.expires_at),
+            self.absolute_expires_at.map(seconds_of),
+        )
+    }
+    fn idle_timeout(&self) -> Option<Duration> {
+        self.idle_timeout
+    }
+    fn subject(&self) -> Option<&str> {
+        self.subject.as_deref()
+    }
+    fn roles(&self) -> &[String] {
+        &self.roles
+    }
+    fn data(&self) -> &Arc<SessionData> {
+        &self.data
     }
 }
 
@@ -259,7 +360,7 @@ impl ShardState {
 
     /// Overwrites the entry `key` (which exists) with `record` at `version`, in place (its
     /// box for a subject or data is reused).
-    pub(super) fn update(&mut self, key: Key, record: &SessionRecord, version: u64, now: i64) {
+    pub(super) fn update(&mut self, key: Key, record: &impl Source, version: u64, now: i64) {
         if let Some(slot) = self.map.get_mut(&key) {
             let before = slot.expires_at;
             slot.assign(record, version);
