@@ -100,7 +100,8 @@ struct State {
     loaded: bool,
     /// The verified cookie, once checked: the ID, and whether it was sealed with an old key.
     verified: Option<(Option<SessionId>, bool)>,
-    /// The layer's clock reading (nanoseconds) taken when the session was loaded, if one was.
+    /// The layer's clock reading (nanoseconds) taken when the session was loaded or created,
+    /// if one was.
     read_at: Option<i128>,
     error: Option<Arc<StoreError>>,
     /// The working copy; `None` while anonymous with nothing written.
@@ -805,6 +806,7 @@ impl SessionInner {
             record.absolute_expires_at =
                 Some(truncate(now + config.absolute_timeout.whole_nanoseconds()));
             state.record = Some(record);
+            state.read_at.get_or_insert(now);
         }
         match state.record.as_mut() {
             Some(record) => Ok(record),
@@ -906,7 +908,14 @@ impl SessionInner {
             };
             return (plan, decided_at);
         }
-        let now = now_nanos(config);
+        let now = match (&state.original, state.read_at) {
+            // A new session: it expires counting from the reading it was created with (its
+            // creation can extend nothing, so that reading serves).
+            (None, Some(at)) => at,
+            // A stored session is written with a fresh reading, so one that idled out during
+            // the request is not extended.
+            _ => now_nanos(config),
+        };
         let expires_at = expiry_at(now);
         let original = state.original.as_ref().map(|o| (o.id, o.version));
         let resend_cookie = state.expiry_changed || self.cookie_needs_reseal(state);

@@ -624,3 +624,51 @@ async fn a_session_expired_by_the_layers_clock_is_not_adopted() {
     let app = app_with(layer, &store);
     assert_eq!(send(&app, "/get/n", Some(&cookie)).await.body, "None");
 }
+
+/// A session whose idle deadline passes while a request is in flight is neither extended by
+/// the touch a read triggers nor revived by a write: both read the clock afresh when settling
+/// (only the decision whether a touch is due may use the reading taken at load).
+#[tokio::test]
+async fn a_session_that_idles_out_during_a_request_is_not_extended() {
+    let clock = ManualClock::default();
+    // One clock for both: the layer hands its readings to the store.
+    let shared: auth_core::SharedClock = Arc::new(clock.clone());
+    let store = MemoryStore::with_clock(shared.clone());
+    let layer = SessionLayer::new(store.clone(), keys("k", 3)).with_clock(shared);
+    assert!(layer.config.store_checks_expiry());
+    let seed = app_with(layer.clone(), &store);
+    let tick = clock.clone();
+    let slow: App = BoxCloneSyncService::new(ServiceBuilder::new().layer(layer).service(
+        service_fn(move |req: Request<String>| {
+            let tick = tick.clone();
+            async move {
+                let session = Session::from_request(&req).unwrap();
+                if req.uri().path() == "/read" {
+                    let _: Option<String> = session.get("n").await.unwrap();
+                } else {
+                    session.insert("n", "2").await.unwrap();
+                }
+                // The default idle timeout is 30 minutes.
+                tick.advance(Duration::minutes(31));
+                Ok::<_, Infallible>(Response::new(String::new()))
+            }
+        }),
+    ));
+    for path in ["/read", "/write"] {
+        let cookie = pair(&send(&seed, "/set/n/1", None).await.set_cookie.unwrap());
+        let id = id_of(&cookie, true);
+        // Past the touch interval: a read is due to touch.
+        clock.advance(Duration::seconds(61));
+        let reply = send(&slow, path, Some(&cookie)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}");
+        let set_cookie = reply
+            .set_cookie
+            .expect("the browser is told the session is gone");
+        assert!(set_cookie.contains("Max-Age=0"), "{path}: {set_cookie}");
+        assert!(store.load(&id).await.unwrap().is_none(), "{path}");
+        assert!(
+            send(&seed, "/get/n", Some(&cookie)).await.body == "None",
+            "{path}: anonymous afterwards"
+        );
+    }
+}
