@@ -5,10 +5,10 @@
 //! - **Sharded.** Sessions are spread over up to 64 shards by a keyed hash of the ID; each
 //!   shard is a `std::sync::Mutex` around a `HashMap`, held only for the map operation (never
 //!   across an `.await`). Different sessions rarely contend.
-//! - **Compact.** A shard keeps 48 bytes per session (version, times as Unix seconds, and one
-//!   pointer that is null unless the session has a subject or data) under its 16-byte ID, not
-//!   the whole `SessionRecord`. Data is shared with the record it came from: saving and loading
-//!   clone an `Arc`, never the map.
+//! - **Compact.** A shard keeps 56 bytes per session (version, times as Unix seconds, the
+//!   data's pointer, null when there is none, and a pointer to the subject and roles, null
+//!   unless someone is logged in) under its 16-byte ID, not the whole `SessionRecord`. Data is
+//!   shared with the record it came from: saving and loading clone an `Arc`, never the map.
 //! - **Bounded.** Each shard holds at most its share of [`MemoryStore::with_max_sessions`]; a
 //!   create into a full shard first drops that shard's expired sessions, then evicts its live
 //!   session that expires soonest, with a `tracing::warn!`.
@@ -55,7 +55,7 @@ const MIN_PER_SHARD: usize = 64;
 /// - Bounded: at most [`DEFAULT_MAX_SESSIONS`](Self::DEFAULT_MAX_SESSIONS) sessions unless
 ///   configured; when a shard is full, its session that expires soonest is evicted, with a
 ///   `tracing::warn!` (see [`with_max_sessions`](Self::with_max_sessions)).
-/// - Small: about 160 bytes per idle session at a million sessions, plus the session's data.
+/// - Small: about 180 bytes per idle session at a million sessions, plus the session's data.
 ///
 /// Clones share the same sessions. `Debug` shows counts only, never IDs or data.
 ///

@@ -22,46 +22,60 @@ const NO_DEADLINE: i64 = i64::MAX;
 /// `idle_timeout` is `None`. A timeout of exactly `i64::MIN` seconds is kept as `MIN + 1`.
 const NO_TIMEOUT: i64 = i64::MIN;
 
-/// What the store keeps per session: 48 bytes, plus a box only when there is a subject or data.
+/// What the store keeps per session: 56 bytes, plus a box only when someone is logged in.
 pub(super) struct Entry {
     version: u64,
     created_at: i64,
     pub(super) expires_at: i64,
     absolute_expires_at: i64,
     idle_timeout: i64,
-    extras: Option<Box<Extras>>,
+    /// Never an empty map. Inline rather than in the login box: most sessions that hold data
+    /// have no subject, and a create then allocates nothing for the entry.
+    data: Option<Arc<SessionData>>,
+    login: Option<Box<Login>>,
 }
 
-/// The rarely-present parts of a record.
-struct Extras {
+/// Who is logged in, when someone is.
+struct Login {
     subject: Option<Box<str>>,
     /// The logged-in subject's roles.
     roles: Box<[Box<str>]>,
-    /// Never an empty map.
-    data: Option<Arc<SessionData>>,
+}
+
+impl Login {
+    fn of(record: &impl Source) -> Option<Box<Self>> {
+        if record.subject().is_none() && record.roles().is_empty() {
+            return None;
+        }
+        Some(Box::new(Self {
+            subject: record.subject().map(Box::<str>::from),
+            roles: record
+                .roles()
+                .iter()
+                .map(|r| Box::from(r.as_str()))
+                .collect(),
+        }))
+    }
+
+    fn matches(&self, record: &impl Source) -> bool {
+        let roles = record.roles();
+        self.subject.as_deref() == record.subject()
+            && self.roles.len() == roles.len()
+            && self.roles.iter().zip(roles).all(|(a, b)| **a == **b)
+    }
+
+    fn subject(&self) -> Option<String> {
+        self.subject.as_deref().map(str::to_owned)
+    }
+
+    fn roles(&self) -> Vec<String> {
+        self.roles.iter().map(|r| r.to_string()).collect()
+    }
 }
 
 impl Entry {
     /// The compact form of `record`, at `version`. Shares the record's data (no copy).
     pub(super) fn from_record(record: &impl Source, version: u64) -> Self {
-        let subject = record.subject().map(Box::<str>::from);
-        let roles: Box<[Box<str>]> = if record.roles().is_empty() {
-            Box::default()
-        } else {
-            record
-                .roles()
-                .iter()
-                .map(|r| Box::from(r.as_str()))
-                .collect()
-        };
-        let data = (!record.data().is_empty()).then(|| Arc::clone(record.data()));
-        let extras = (subject.is_some() || !roles.is_empty() || data.is_some()).then(|| {
-            Box::new(Extras {
-                subject,
-                roles,
-                data,
-            })
-        });
         let (created_at, expires_at, absolute_expires_at) = record.seconds();
         Self {
             version,
@@ -71,11 +85,13 @@ impl Entry {
             idle_timeout: record
                 .idle_timeout()
                 .map_or(NO_TIMEOUT, |t| t.whole_seconds().max(NO_TIMEOUT + 1)),
-            extras,
+            data: (!record.data().is_empty()).then(|| Arc::clone(record.data())),
+            login: Login::of(record),
         }
     }
 
-    /// Makes this entry the compact form of `record` at `version`, reusing its box.
+    /// Makes this entry the compact form of `record` at `version`, keeping its login box when
+    /// the login did not change.
     pub(super) fn assign(&mut self, record: &impl Source, version: u64) {
         let (created_at, expires_at, absolute_expires_at) = record.seconds();
         self.version = version;
@@ -85,27 +101,14 @@ impl Entry {
         self.idle_timeout = record
             .idle_timeout()
             .map_or(NO_TIMEOUT, |t| t.whole_seconds().max(NO_TIMEOUT + 1));
-        if record.subject().is_none() && record.roles().is_empty() && record.data().is_empty() {
-            self.extras = None;
-            return;
+        self.data = (!record.data().is_empty()).then(|| Arc::clone(record.data()));
+        let unchanged = match &self.login {
+            Some(login) => login.matches(record),
+            None => record.subject().is_none() && record.roles().is_empty(),
+        };
+        if !unchanged {
+            self.login = Login::of(record);
         }
-        let extras = self.extras.get_or_insert_with(|| {
-            Box::new(Extras {
-                subject: None,
-                roles: Box::default(),
-                data: None,
-            })
-        });
-        if extras.subject.as_deref() != record.subject() {
-            extras.subject = record.subject().map(Box::<str>::from);
-        }
-        let roles = record.roles();
-        let same_roles = extras.roles.len() == roles.len()
-            && extras.roles.iter().zip(roles).all(|(a, b)| **a == **b);
-        if !same_roles {
-            extras.roles = roles.iter().map(|r| Box::from(r.as_str())).collect();
-        }
-        extras.data = (!record.data().is_empty()).then(|| Arc::clone(record.data()));
     }
 
     pub(super) const fn version(&self) -> u64 {
@@ -125,14 +128,12 @@ impl Entry {
         if self.idle_timeout != NO_TIMEOUT {
             record.idle_timeout = Some(Duration::seconds(self.idle_timeout));
         }
-        if let Some(extras) = &self.extras {
-            record.subject = extras.subject.as_deref().map(str::to_owned);
-            if !extras.roles.is_empty() {
-                record.roles = extras.roles.iter().map(|r| r.to_string()).collect();
-            }
-            if let Some(data) = &extras.data {
-                record.data = Arc::clone(data);
-            }
+        if let Some(login) = &self.login {
+            record.subject = login.subject();
+            record.roles = login.roles();
+        }
+        if let Some(data) = &self.data {
+            record.data = Arc::clone(data);
         }
         Ok(record)
     }
@@ -153,16 +154,11 @@ impl Entry {
                 .then(|| Duration::seconds(self.idle_timeout)),
             subject: None,
             roles: Vec::new(),
-            data: match self.extras.as_ref().and_then(|e| e.data.as_ref()) {
-                Some(data) => Arc::clone(data),
-                None => Arc::clone(&template().data),
-            },
+            data: Arc::clone(self.data.as_ref().unwrap_or(&template().data)),
         };
-        if let Some(extras) = &self.extras {
-            working.subject = extras.subject.as_deref().map(str::to_owned);
-            if !extras.roles.is_empty() {
-                working.roles = extras.roles.iter().map(|r| r.to_string()).collect();
-            }
+        if let Some(login) = &self.login {
+            working.subject = login.subject();
+            working.roles = login.roles();
         }
         working
     }
@@ -458,7 +454,8 @@ mod tests {
             expires_at,
             absolute_expires_at: NO_DEADLINE,
             idle_timeout: NO_TIMEOUT,
-            extras: None,
+            data: None,
+            login: None,
         }
     }
 
@@ -471,8 +468,8 @@ mod tests {
 
     #[test]
     fn entry_is_compact() {
-        assert_eq!(size_of::<Entry>(), 48);
-        assert_eq!(size_of::<(Key, Entry)>(), 64);
+        assert_eq!(size_of::<Entry>(), 56);
+        assert_eq!(size_of::<(Key, Entry)>(), 72);
         assert_eq!(size_of::<Reverse<(i64, Key)>>(), 24);
     }
 
