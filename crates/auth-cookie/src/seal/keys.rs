@@ -392,6 +392,54 @@ mod tests {
         assert_eq!(keys.decrypt("n", &keys.sign("n", "v")), None);
     }
 
+    /// Seals made before the signing path was optimised, byte for byte: the wire format must
+    /// never change (cookies in browsers must keep verifying after an upgrade).
+    const KNOWN_SEALS: [(&str, &str, &str); 4] = [
+        (
+            "id",
+            "AAAAAAAAAAAAAAAAAAAAAA",
+            "v1.aw.BmrIu0FfFDSWSHmIMch5QrZPpdh1pOjZvFj7r6QxfSk.AAAAAAAAAAAAAAAAAAAAAA",
+        ),
+        (
+            "id",
+            "",
+            "v1.aw.8HxHSrGpeiDwC50pBVwf8hKgMF0oKKbpDHVlwlXyJmc.",
+        ),
+        (
+            "__Host-sid",
+            "a b;c,d\"e\\f%g\u{e9}\r\n\x7f~",
+            "v1.aw.5ZHeGt87nK1EYrLAvlTtTY7Wjz3DrqhCfZzpJFjQbzk.\
+             a%20b%3Bc%2Cd%22e%5Cf%25g%C3%A9%0D%0A%7F~",
+        ),
+        (
+            "x",
+            "Zm9v-_.!#$&'()*+/:<=>?@[]^`{|}",
+            "v1.aw.vi0KZQdbafkyyfj0EbqlxgQdfHuoi64qBdDKLbYxWak.Zm9v-_.!#$&'()*+/:<=>?@[]^`{|}",
+        ),
+    ];
+
+    #[test]
+    fn sealed_signed_output_is_pinned_byte_for_byte() {
+        let keys = ring(&[("k", 3)]);
+        for (name, value, sealed) in KNOWN_SEALS {
+            assert_eq!(keys.seal_signed(name, value), sealed, "{name} {value:?}");
+        }
+    }
+
+    #[test]
+    fn pinned_seals_open_under_the_current_and_a_verify_only_key() {
+        let keys = ring(&[("k", 3)]);
+        let rotated = ring(&[("new", 4), ("k", 3)]);
+        for (name, value, sealed) in KNOWN_SEALS {
+            assert_eq!(keys.open_signed(name, sealed), Some((value.into(), true)));
+            assert_eq!(
+                rotated.open_signed(name, sealed),
+                Some((value.into(), false))
+            );
+            assert_eq!(ring(&[("k", 4)]).open_signed(name, sealed), None);
+        }
+    }
+
     #[test]
     fn debug_shows_ids_only() {
         let keys = ring(&[("new", 2), ("old", 1)]);
