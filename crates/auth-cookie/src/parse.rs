@@ -25,7 +25,23 @@ const VALUE_ENCODE_SET: &AsciiSet = &CONTROLS
 /// Encodes a value so that it consists of cookie-octets only: no `;`, `,`, space, quote,
 /// backslash, control or non-ASCII byte reaches the header, so no attribute can be injected.
 pub(crate) fn encode_value(value: &str) -> Cow<'_, str> {
+    // Most values (session ids, base64url tokens) need no encoding: one scan answers that
+    // and returns what the encoder would (the value, borrowed). The scan has no early exit
+    // so that it vectorises; the generic encoder walks the bytes one at a time.
+    if value
+        .bytes()
+        .fold(true, |plain, byte| plain & is_left_unencoded(byte))
+    {
+        return Cow::Borrowed(value);
+    }
     utf8_percent_encode(value, VALUE_ENCODE_SET).into()
+}
+
+/// Whether [`encode_value`] leaves `byte` as it is: the complement of [`VALUE_ENCODE_SET`],
+/// that is an RFC 6265 `cookie-octet` other than `%` (non-ASCII bytes are always encoded).
+/// A test checks it against the encoder for every byte.
+fn is_left_unencoded(byte: u8) -> bool {
+    (0x21..=0x7E).contains(&byte) & !matches!(byte, b'"' | b'%' | b',' | b';' | b'\\')
 }
 
 /// Decodes a value read from a request (lenient: malformed `%` sequences stay as they are,
@@ -201,6 +217,47 @@ mod tests {
         );
     }
 
+    /// What `encode_value` returned before it had a fast path.
+    fn encoded_by_percent_encoding(value: &str) -> String {
+        utf8_percent_encode(value, VALUE_ENCODE_SET).to_string()
+    }
+
+    #[test]
+    fn the_unencoded_bytes_are_exactly_those_the_encoder_leaves_alone() {
+        for byte in 0..=u8::MAX {
+            let mut buffer = [0; 4];
+            let text = char::from(byte).encode_utf8(&mut buffer);
+            let encoded = encode_value(text);
+            assert_eq!(
+                encoded,
+                encoded_by_percent_encoding(text),
+                "byte {byte:#04x}"
+            );
+            assert_eq!(
+                is_left_unencoded(byte),
+                encoded == *text,
+                "byte {byte:#04x}"
+            );
+        }
+    }
+
+    #[test]
+    fn plain_values_are_borrowed_and_others_encoded_as_before() {
+        let session_id = "AAAAAAAAAAAAAAAAAAAAAA";
+        assert!(matches!(encode_value(session_id), Cow::Borrowed(s) if s == session_id));
+        assert!(matches!(encode_value(""), Cow::Borrowed("")));
+        // One byte to encode anywhere, including after a long plain run (the scan's tail).
+        let plain = "Zm9v-_.!#$&'()*+/:<=>?@[]^`{|}~0123456789abcdef";
+        for position in 0..=plain.len() {
+            for bad in [" ", ";", ",", "\"", "\\", "%", "\u{7f}", "\0", "\u{e9}"] {
+                let value = format!("{}{bad}{}", &plain[..position], &plain[position..]);
+                let encoded = encode_value(&value);
+                assert_eq!(encoded, encoded_by_percent_encoding(&value), "{value:?}");
+                assert_eq!(decode_value(&encoded), value);
+            }
+        }
+    }
+
     #[test]
     fn decoding_is_lenient() {
         assert_eq!(decode_value("100%"), "100%");
@@ -215,6 +272,17 @@ mod tests {
             let encoded = encode_value(&value);
             prop_assert!(encoded.bytes().all(|b| (0x21..0x7f).contains(&b) && !b";,\"\\ ".contains(&b)));
             prop_assert_eq!(decode_value(&encoded), value.as_str());
+        }
+
+        #[test]
+        fn encoding_matches_percent_encoding(
+            value in prop_oneof![
+                any::<String>(),
+                "[!#$&-+\\--:<-\\[\\]-~]{0,64}",
+                "[!#$&-+\\--:<-\\[\\]-~ ;,%\"\\\\\u{0}-\u{1f}\u{7f}\u{80}-\u{10ffff}]{0,64}",
+            ],
+        ) {
+            prop_assert_eq!(encode_value(&value), encoded_by_percent_encoding(&value));
         }
 
         #[test]
