@@ -105,10 +105,15 @@ impl<'a> Pairs<'a> {
 /// `pairs_of(bytes).find(|(n, _)| *n == name)`, without checking the UTF-8 of pairs with
 /// another name.
 pub(crate) fn find_value<'a>(bytes: &'a [u8], name: &str) -> Option<&'a str> {
-    // A pair never has an empty name.
-    if name.is_empty() {
+    let name = name.as_bytes();
+    let (Some(first), Some(last)) = (name.first(), name.last()) else {
+        // A pair never has an empty name.
         return None;
-    }
+    };
+    // A name with no `=` and no SP/HTAB at its ends (every cookie name, which is a token) is
+    // matched by a prefix test on each pair: `WSP* name WSP* =` is exactly "the trimmed text
+    // before the pair's first `=` is `name`" then. Other names take the general test.
+    let quick = !is_wsp(*first) && !is_wsp(*last) && !name.contains(&b'=');
     let mut rest = bytes;
     loop {
         let end = memchr::memchr(b';', rest);
@@ -116,15 +121,35 @@ pub(crate) fn find_value<'a>(bytes: &'a [u8], name: &str) -> Option<&'a str> {
             Some(end) => rest.get(..end)?,
             None => rest,
         };
-        if let Some(eq) = memchr::memchr(b'=', piece)
-            // Equal to a `&str`: valid UTF-8 and not empty, as `pairs_of` requires of names.
-            && trim_wsp(piece.get(..eq)?) == name.as_bytes()
-            && let Ok(value) = std::str::from_utf8(trim_wsp(piece.get(eq + 1..)?))
+        let value = if quick {
+            trim_start_wsp(piece)
+                .strip_prefix(name)
+                .map(trim_start_wsp)
+                .and_then(|after| after.strip_prefix(b"="))
+        } else {
+            memchr::memchr(b'=', piece)
+                .filter(|&eq| piece.get(..eq).is_some_and(|n| trim_wsp(n) == name))
+                .and_then(|eq| piece.get(eq + 1..))
+        };
+        // Equal to a `&str`: valid UTF-8 and not empty, as `pairs_of` requires of names.
+        if let Some(value) = value
+            && let Ok(value) = std::str::from_utf8(trim_wsp(value))
         {
             return Some(value);
         }
         rest = rest.get(end? + 1..)?;
     }
+}
+
+const fn is_wsp(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t')
+}
+
+fn trim_start_wsp(mut bytes: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = bytes {
+        bytes = rest;
+    }
+    bytes
 }
 
 /// Trims SP and HTAB only (RFC 6265bis WSP), never Unicode whitespace.
@@ -189,6 +214,21 @@ mod tests {
         assert_eq!(find_value(header, "ID"), None);
         assert_eq!(find_value(b"id=", "id"), Some(""));
         assert_eq!(find_value(b"", "id"), None);
+        // Names the prefix test must not take: trimmed ends, an `=` inside.
+        assert_eq!(find_value(b"a =1", "a "), None);
+        assert_eq!(find_value(b"a\t=1", "a\t"), None);
+        assert_eq!(find_value(b" a=1", " a"), None);
+        assert_eq!(find_value(b"a=b=1", "a=b"), None);
+        assert_eq!(find_value(b"=a=1", "=a"), None);
+        // And what it takes: whitespace around the name and the `=`, inner spaces.
+        assert_eq!(find_value(b"x=0;  a \t= 1 ; a=2", "a"), Some("1"));
+        assert_eq!(find_value(b"a b=1", "a b"), Some("1"));
+        assert_eq!(find_value(b"ab=1; a=2", "a"), Some("2"));
+        assert_eq!(
+            find_value(b"a=\xff; a=2", "a"),
+            Some("2"),
+            "bad UTF-8 skips the pair"
+        );
     }
 
     #[test]
@@ -296,7 +336,9 @@ mod tests {
             ),
             name in prop_oneof![
                 Just(String::new()), Just("a".to_owned()), Just("ab".to_owned()),
-                Just(" a".to_owned()), Just("a=b".to_owned()), Just("\u{e9}".to_owned()),
+                Just(" a".to_owned()), Just("a ".to_owned()), Just("a\t".to_owned()),
+                Just("a b".to_owned()), Just("a=b".to_owned()), Just("=a".to_owned()),
+                Just("\u{e9}".to_owned()),
                 "[ab=; ]{0,3}",
             ],
         ) {

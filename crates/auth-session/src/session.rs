@@ -160,7 +160,21 @@ struct Original {
     version: u64,
     /// Nanoseconds since the epoch.
     expires_at: i128,
-    data: Arc<SessionData>,
+    /// `None` until this request first writes the data: the working copy's data is the loaded
+    /// data until then (a read-only request shares it without another reference).
+    data: Option<Arc<SessionData>>,
+}
+
+impl State {
+    /// Keeps the loaded data in `original` before the first write to the working copy (the
+    /// merge compares a concurrent save against it). Call before every write to the data.
+    fn keep_loaded_data(&mut self) {
+        if let (Some(original), Some(record)) = (&mut self.original, &self.record)
+            && original.data.is_none()
+        {
+            original.data = Some(Arc::clone(&record.data));
+        }
+    }
 }
 
 /// The keys this request set or removed, kept so they can be re-applied over a concurrent
@@ -429,6 +443,7 @@ impl Session {
         })?;
         let mut state = self.state().await?;
         let state = &mut *state;
+        state.keep_loaded_data();
         let record = self.inner.ensure_record(state)?;
         let data = record.data_mut();
         match data.get_mut(key) {
@@ -450,12 +465,17 @@ impl Session {
     pub async fn remove<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
         let mut state = self.state().await?;
         let state = &mut *state;
+        if !state
+            .record
+            .as_ref()
+            .is_some_and(|r| r.data.contains_key(key))
+        {
+            return Ok(None);
+        }
+        state.keep_loaded_data();
         let Some(record) = state.record.as_mut() else {
             return Ok(None);
         };
-        if !record.data.contains_key(key) {
-            return Ok(None);
-        }
         let old = record.data_mut().remove(key);
         state.changes.note(key);
         state.modified = true;
@@ -477,6 +497,7 @@ impl Session {
     pub async fn clear(&self) -> Result<(), SessionError> {
         let mut state = self.state().await?;
         let state = &mut *state;
+        state.keep_loaded_data();
         let Some(record) = state.record.as_mut() else {
             return Ok(());
         };
@@ -497,6 +518,7 @@ impl Session {
         let mut state = self.state().await?;
         let state = &mut *state;
         let keep = &self.inner.config().keep_on_login;
+        state.keep_loaded_data();
         let record = self.inner.ensure_record(state)?;
         let other_subject = record
             .subject
@@ -775,7 +797,7 @@ impl SessionInner {
                     id: record.id,
                     version: record.version,
                     expires_at: record.expires_at,
-                    data: record.data.clone(),
+                    data: None,
                 });
                 state.record = Some(record);
                 Ok(())
@@ -1347,7 +1369,7 @@ fn reapply(
     let keys: BTreeSet<&str> = changes.keys().collect();
     for key in keys {
         let theirs = fresh.data.get(key);
-        let before = original.data.get(key);
+        let before = original.data.as_deref().unwrap_or(ours).get(key);
         if theirs != before {
             conflicts.push(key.to_owned());
             match policy {
