@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use auth_core::{
     AuthMethod, CreateOutcome, Identity, IdentityResolver, ResolveFuture, SaveOutcome, SessionData,
-    SessionId, SessionRecord, StoreError, StoreResult,
+    SessionId, SessionRecord, StoreError,
 };
 use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue};
@@ -741,8 +741,10 @@ impl SessionInner {
         // One reading serves the store's expiry check and the layer's touch decision.
         let now = config.store_checks_expiry().then(|| now_nanos(config));
         state.read_at = now;
-        let loaded = memory.load_working(&id, now.map(seconds_of));
-        self.install(state, id, Ok(loaded))
+        // Straight into place (the working session is a few hundred bytes: not moved twice).
+        state.record = memory.load_working(&id, now.map(seconds_of));
+        self.adopt(state, id);
+        Ok(())
     }
 
     /// Loads the record from an async store on first use; concurrent first uses wait for one
@@ -771,45 +773,49 @@ impl SessionInner {
             state.status()?;
         } else {
             state.loaded = true;
-            self.install(&mut state, id, loaded)?;
+            match loaded {
+                Ok(record) => {
+                    state.record = record;
+                    self.adopt(&mut state, id);
+                }
+                Err(error) => {
+                    tracing::error!(%error, "session store failed to load a session");
+                    let error = Arc::new(error);
+                    state.error = Some(error.clone());
+                    return Err(SessionError::Unavailable(error));
+                }
+            }
         }
         Ok(state)
     }
 
-    /// Adopts what the store returned for the cookie's `id`.
-    fn install(
-        &self,
-        state: &mut State,
-        id: SessionId,
-        loaded: StoreResult<Option<Working>>,
-    ) -> Result<(), SessionError> {
+    /// Adopts the session the store returned for the cookie's `id`, in `state.record`, or
+    /// drops it: an unknown, expired or (defensively) mismatched ID is anonymous, never
+    /// adopted.
+    fn adopt(&self, state: &mut State, id: SessionId) {
         let config = self.config();
-        match loaded {
-            Ok(Some(record))
-                if record.id == id
-                    && (config.store_checks_expiry() || {
-                        let now = now_nanos(config);
-                        state.read_at = Some(now);
-                        !record.is_expired(now)
-                    }) =>
-            {
-                state.original = Some(Original {
-                    id: record.id,
-                    version: record.version,
-                    expires_at: record.expires_at,
-                    data: None,
-                });
-                state.record = Some(record);
-                Ok(())
-            }
-            // Unknown, expired or (defensively) mismatched: anonymous, never adopted.
-            Ok(_) => Ok(()),
-            Err(error) => {
-                tracing::error!(%error, "session store failed to load a session");
-                let error = Arc::new(error);
-                state.error = Some(error.clone());
-                Err(SessionError::Unavailable(error))
-            }
+        let Some((found, version, expires_at)) = state
+            .record
+            .as_ref()
+            .map(|r| (r.id, r.version, r.expires_at))
+        else {
+            return;
+        };
+        let mut live = found == id;
+        if live && !config.store_checks_expiry() {
+            let now = now_nanos(config);
+            state.read_at = Some(now);
+            live = expires_at > now;
+        }
+        if live {
+            state.original = Some(Original {
+                id,
+                version,
+                expires_at,
+                data: None,
+            });
+        } else {
+            state.record = None;
         }
     }
 

@@ -86,11 +86,6 @@ impl Working {
         Arc::make_mut(&mut self.data)
     }
 
-    /// Whether the session is gone at `now` (nanoseconds): `expires_at <= now`.
-    pub(crate) const fn is_expired(&self, now: i128) -> bool {
-        self.expires_at <= now
-    }
-
     /// The `Max-Age` a cookie for this session carries at `now`: the time left, for a
     /// persistent ("remember me") session; none for a browser-session cookie.
     pub(crate) fn max_age(&self, now: i128) -> Option<Duration> {
@@ -139,10 +134,8 @@ mod tests {
     }
 
     #[test]
-    fn expiry_and_max_age() {
+    fn max_age_only_for_persistent_sessions() {
         let mut working = Working::new(SessionId::from_bytes([1; 16]), 0, 5_000_000_000);
-        assert!(!working.is_expired(4_999_999_999));
-        assert!(working.is_expired(5_000_000_000));
         assert_eq!(working.max_age(1_000_000_000), None);
         working.idle_timeout = Some(Duration::minutes(1));
         assert_eq!(working.max_age(1_000_000_000), Some(Duration::seconds(4)));
