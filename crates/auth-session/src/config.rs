@@ -160,18 +160,10 @@ impl Config {
     }
 
     /// "Now" as nanoseconds since the epoch, read straight from the system time when the
-    /// clock is the default `SystemClock` (what it would return, without building a date);
-    /// `None` for any other clock.
+    /// clock is the default `SystemClock` (through [`crate::system_time`]: the coarse clock
+    /// where there is one, without building a date); `None` for any other clock.
     pub(crate) fn system_clock_nanos(&self) -> Option<i128> {
-        if !self.system_clock {
-            return None;
-        }
-        Some(
-            match std::time::SystemTime::now().duration_since(std::time::SystemTime::UNIX_EPOCH) {
-                Ok(after) => after.as_nanos() as i128,
-                Err(before) => -(before.duration().as_nanos() as i128),
-            },
-        )
+        self.system_clock.then(crate::system_time::now_nanos)
     }
 
     /// Whether a record the store returned needs no expiry check by this layer's clock.

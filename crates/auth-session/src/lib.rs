@@ -81,6 +81,7 @@ mod rejection;
 mod session;
 #[cfg(any(feature = "redis", feature = "postgres", feature = "sqlite"))]
 mod stores;
+mod system_time;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testkit;

@@ -24,7 +24,6 @@ mod shard;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::SystemTime;
 
 use async_trait::async_trait;
 use auth_core::{
@@ -99,7 +98,8 @@ struct Inner {
     max_sessions: usize,
     clock: SharedClock,
     /// `clock` is the `SystemClock` this store made itself ([`MemoryStore::new`]): "now" is
-    /// read straight from the system time, without building a calendar date.
+    /// read straight from the system time (the coarse clock where there is one, see
+    /// `crate::system_time`), without building a calendar date.
     system_clock: bool,
     hasher: KeyedState,
     evictions: AtomicU64,
@@ -239,12 +239,9 @@ impl MemoryStore {
     }
 
     fn now(&self) -> i64 {
-        if self.inner.system_clock
-            && let Ok(since) = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH)
-            && let Ok(seconds) = i64::try_from(since.as_secs())
-        {
-            // What `OffsetDateTime::now_utc().unix_timestamp()` returns, for times after 1970.
-            return seconds;
+        if self.inner.system_clock {
+            // The system time in whole seconds (see `crate::system_time`).
+            return crate::system_time::now_seconds();
         }
         self.inner.clock.unix_timestamp()
     }
