@@ -473,10 +473,10 @@ impl Session {
             return Ok(None);
         }
         state.keep_loaded_data();
-        let Some(record) = state.record.as_mut() else {
-            return Ok(None);
-        };
-        let old = record.data_mut().remove(key);
+        let old = state
+            .record
+            .as_mut()
+            .and_then(|record| record.data_mut().remove(key));
         state.changes.note(key);
         state.modified = true;
         old.map(|v| {
@@ -575,8 +575,10 @@ impl Session {
         let state = &mut *state;
         let record = self.inner.ensure_record(state)?;
         record.idle_timeout = Some(expiry.idle());
-        record.absolute_expires_at =
-            Some(record.created_at + expiry.absolute().whole_nanoseconds());
+        // Whole seconds within `OffsetDateTime`'s range, as every stored deadline.
+        record.absolute_expires_at = Some(truncate(
+            record.created_at + expiry.absolute().whole_nanoseconds(),
+        ));
         state.expiry_changed = true;
         state.modified = true;
         Ok(())
@@ -834,7 +836,9 @@ impl SessionInner {
             record.absolute_expires_at =
                 Some(truncate(now + config.absolute_timeout.whole_nanoseconds()));
             state.record = Some(record);
-            state.read_at.get_or_insert(now);
+            // The reading this session's deadlines count from (any reading taken at load
+            // found no session, and may be as old as the request).
+            state.read_at = Some(now);
         }
         match state.record.as_mut() {
             Some(record) => Ok(record),
@@ -911,14 +915,17 @@ impl SessionInner {
             && !state.modified
         {
             let (id, loaded_expiry) = (original.id, original.expires_at);
-            // Whether a touch is due is a throttle decision: the reading taken at load
-            // serves (a few microseconds old). A touch itself reads the clock afresh, so a
-            // session that idled out meanwhile is never extended.
+            // Whether a touch is due is a throttle decision: the reading taken at load serves
+            // (as old as the request: a slow request may skip a touch that is due, and a
+            // re-sealed cookie's `Max-Age` may overstate the time left by the request's
+            // length; the store enforces the deadline either way). A touch itself reads the
+            // clock afresh, so a session that idled out meanwhile is never extended.
             let decided_at = state.read_at.unwrap_or_else(|| now_nanos(config));
             let moved = expiry_at(decided_at) - loaded_expiry;
             let plan = if moved >= config.touch_interval.whole_nanoseconds() {
                 let now = now_nanos(config);
-                let expires_at = expiry_at(now);
+                // Whole seconds within `OffsetDateTime`'s range, as a save writes it.
+                let expires_at = truncate(expiry_at(now));
                 let plan = Plan::Touch {
                     id,
                     expires_at,

@@ -9,6 +9,7 @@
 //! [`Working::to_record`]) and for the [`Identity`](auth_core::Identity) of a logged-in
 //! session.
 
+use std::fmt;
 use std::sync::Arc;
 
 use auth_core::{SessionData, SessionId, SessionRecord};
@@ -18,7 +19,7 @@ use crate::unix_time::{date, duration};
 
 /// A [`SessionRecord`] with its times as nanoseconds since the epoch (exact: every
 /// `OffsetDateTime` is a whole number of nanoseconds).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub(crate) struct Working {
     pub(crate) id: SessionId,
     pub(crate) version: u64,
@@ -64,8 +65,8 @@ impl Working {
         }
     }
 
-    /// The record (times outside `OffsetDateTime`'s range saturate, which cannot happen for
-    /// times that came from a record or from a clock within it).
+    /// The record (times outside `OffsetDateTime`'s range saturate; the layer keeps its
+    /// deadlines within it).
     pub(crate) fn to_record(&self) -> SessionRecord {
         let (created_at, expires_at) = (date(self.created_at), date(self.expires_at));
         let mut record = SessionRecord::new(self.id, created_at, expires_at);
@@ -90,6 +91,22 @@ impl Working {
     /// persistent ("remember me") session; none for a browser-session cookie.
     pub(crate) fn max_age(&self, now: i128) -> Option<Duration> {
         self.idle_timeout.map(|_| duration(self.expires_at - now))
+    }
+}
+
+/// Like `SessionRecord`'s: the data's keys, never the ID or the values.
+impl fmt::Debug for Working {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Working")
+            .field("version", &self.version)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .field("absolute_expires_at", &self.absolute_expires_at)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("subject", &self.subject)
+            .field("roles", &self.roles)
+            .field("keys", &self.data.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 

@@ -85,6 +85,12 @@ impl SessionData {
                 .get_mut(i)
                 .map(|(_, v)| std::mem::replace(v, value)),
             Err(i) => {
+                // A first key gets room for itself only (a `Vec` would make room for four):
+                // most sessions hold one or two keys, and a store keeps this buffer for the
+                // session's whole life.
+                if self.entries.capacity() == 0 {
+                    self.entries.reserve_exact(1);
+                }
                 self.entries.insert(i, (key, value));
                 None
             }

@@ -93,6 +93,31 @@ async fn handle(store: MemoryStore, req: Request<String>) -> Result<Response<Str
             session.insert(key, ours).await.unwrap();
             "ok".to_owned()
         }
+        ["race-remove", key] | ["race-clear", key] => {
+            let _: Option<String> = session.get(key).await.unwrap();
+            // A concurrent request adds another key, straight through the store.
+            let cookie = req.headers()[header::COOKIE].to_str().unwrap();
+            let mut record = store.load(&id_of(cookie, true)).await.unwrap().unwrap();
+            record
+                .data_mut()
+                .insert("other".to_owned(), "theirs".into());
+            assert!(matches!(
+                store.save(&record).await.unwrap(),
+                auth_core::SaveOutcome::Saved { .. }
+            ));
+            if parts[0] == "race-remove" {
+                let _: Option<String> = session.remove(key).await.unwrap();
+            } else {
+                session.clear().await.unwrap();
+                session.insert(key, "mine").await.unwrap();
+            }
+            "ok".to_owned()
+        }
+        ["remember", "forever"] => {
+            let expiry = SessionExpiry::new(Duration::MAX, Duration::MAX);
+            session.set_expiry(expiry).await.unwrap();
+            "ok".to_owned()
+        }
         ["keep", key, value] => {
             session.insert(key, value).await.unwrap();
             KEPT.lock().unwrap().push(session.clone());
@@ -625,37 +650,49 @@ async fn a_session_expired_by_the_layers_clock_is_not_adopted() {
     assert_eq!(send(&app, "/get/n", Some(&cookie)).await.body, "None");
 }
 
+/// A layer and store on one clock (the layer hands its readings to the store), and a service
+/// whose requests take 31 minutes (past the default 30-minute idle timeout): `/read` reads
+/// `n` first, `/write` writes it first, `/late-write` reads it first and writes it last.
+fn slow_fixture() -> (Fixture, App) {
+    let clock = ManualClock::default();
+    let shared: auth_core::SharedClock = Arc::new(clock.clone());
+    let store = MemoryStore::with_clock(shared.clone());
+    let layer = SessionLayer::new(store.clone(), keys("k", 3)).with_clock(shared);
+    assert!(layer.config.store_checks_expiry());
+    let tick = clock.clone();
+    let slow: App = BoxCloneSyncService::new(ServiceBuilder::new().layer(layer.clone()).service(
+        service_fn(move |req: Request<String>| {
+            let tick = tick.clone();
+            async move {
+                let session = Session::from_request(&req).unwrap();
+                match req.uri().path() {
+                    "/read" | "/late-write" => {
+                        let _: Option<String> = session.get("n").await.unwrap();
+                    }
+                    "/write" => session.insert("n", "2").await.unwrap(),
+                    _ => {}
+                }
+                tick.advance(Duration::minutes(31));
+                if req.uri().path() == "/late-write" {
+                    session.insert("n", "late").await.unwrap();
+                }
+                Ok::<_, Infallible>(Response::new(String::new()))
+            }
+        }),
+    ));
+    let app = app_with(layer, &store);
+    (Fixture { app, store, clock }, slow)
+}
+
 /// A session whose idle deadline passes while a request is in flight is neither extended by
 /// the touch a read triggers nor revived by a write: both read the clock afresh when settling
 /// (only the decision whether a touch is due may use the reading taken at load).
 #[tokio::test]
 async fn a_session_that_idles_out_during_a_request_is_not_extended() {
-    let clock = ManualClock::default();
-    // One clock for both: the layer hands its readings to the store.
-    let shared: auth_core::SharedClock = Arc::new(clock.clone());
-    let store = MemoryStore::with_clock(shared.clone());
-    let layer = SessionLayer::new(store.clone(), keys("k", 3)).with_clock(shared);
-    assert!(layer.config.store_checks_expiry());
-    let seed = app_with(layer.clone(), &store);
-    let tick = clock.clone();
-    let slow: App = BoxCloneSyncService::new(ServiceBuilder::new().layer(layer).service(
-        service_fn(move |req: Request<String>| {
-            let tick = tick.clone();
-            async move {
-                let session = Session::from_request(&req).unwrap();
-                if req.uri().path() == "/read" {
-                    let _: Option<String> = session.get("n").await.unwrap();
-                } else {
-                    session.insert("n", "2").await.unwrap();
-                }
-                // The default idle timeout is 30 minutes.
-                tick.advance(Duration::minutes(31));
-                Ok::<_, Infallible>(Response::new(String::new()))
-            }
-        }),
-    ));
+    let (f, slow) = slow_fixture();
+    let (seed, store, clock) = (&f.app, &f.store, &f.clock);
     for path in ["/read", "/write"] {
-        let cookie = pair(&send(&seed, "/set/n/1", None).await.set_cookie.unwrap());
+        let cookie = pair(&send(seed, "/set/n/1", None).await.set_cookie.unwrap());
         let id = id_of(&cookie, true);
         // Past the touch interval: a read is due to touch.
         clock.advance(Duration::seconds(61));
@@ -667,8 +704,77 @@ async fn a_session_that_idles_out_during_a_request_is_not_extended() {
         assert!(set_cookie.contains("Max-Age=0"), "{path}: {set_cookie}");
         assert!(store.load(&id).await.unwrap().is_none(), "{path}");
         assert!(
-            send(&seed, "/get/n", Some(&cookie)).await.body == "None",
+            send(seed, "/get/n", Some(&cookie)).await.body == "None",
             "{path}: anonymous afterwards"
         );
     }
+}
+
+/// A request whose cookie names a dead session, and which creates one only after taking a
+/// while: the new session's deadlines count from its creation, not from the cookie's lookup.
+#[tokio::test]
+async fn a_session_created_late_in_a_request_counts_from_its_creation() {
+    let (f, slow) = slow_fixture();
+    let stale = pair(&send(&f.app, "/set/n/1", None).await.set_cookie.unwrap());
+    f.clock.advance(Duration::minutes(31));
+    let created = send(&slow, "/late-write", Some(&stale)).await;
+    let cookie = pair(&created.set_cookie.expect("a new session"));
+    let record = f.store.load(&id_of(&cookie, true)).await.unwrap().unwrap();
+    assert_eq!(record.created_at, f.clock.now());
+    assert_eq!(record.expires_at, f.clock.now() + Duration::minutes(30));
+    assert_eq!(
+        send(&f.app, "/get/n", Some(&cookie)).await.body,
+        "Some(\"late\")"
+    );
+}
+
+/// A concurrent save of another key is no conflict for a request that removes a key, or
+/// clears the data and writes again: the merge compares with what the request loaded.
+#[tokio::test]
+async fn removing_or_clearing_during_a_race_conflicts_with_nothing() {
+    let f = fixture();
+    let cookie = pair(&send(&f.app, "/set/k/0", None).await.set_cookie.unwrap());
+    let id = id_of(&cookie, true);
+    let removed = send(&f.app, "/race-remove/k", Some(&cookie)).await;
+    assert_eq!(removed.status, StatusCode::OK);
+    assert!(removed.conflict.is_none(), "{:?}", removed.conflict);
+    let stored = f.store.load(&id).await.unwrap().unwrap();
+    assert_eq!(stored.data.get("k"), None);
+    assert_eq!(stored.data.get("other").unwrap(), "theirs");
+
+    let cleared = send(&f.app, "/race-clear/k", Some(&cookie)).await;
+    assert_eq!(cleared.status, StatusCode::OK);
+    assert!(cleared.conflict.is_none(), "{:?}", cleared.conflict);
+    let stored = f.store.load(&id).await.unwrap().unwrap();
+    assert_eq!(stored.data.get("k").unwrap(), "mine");
+    assert_eq!(stored.data.get("other"), None, "cleared");
+}
+
+/// "Remember me" for ever: the deadlines stay within what a record can hold, in the store
+/// and in the cookie.
+#[tokio::test]
+async fn an_unbounded_expiry_is_clamped_not_lost() {
+    let f = fixture();
+    let cookie = pair(&send(&f.app, "/set/n/1", None).await.set_cookie.unwrap());
+    let remembered = send(&f.app, "/remember/forever", Some(&cookie)).await;
+    assert_eq!(remembered.status, StatusCode::OK);
+    let set_cookie = remembered.set_cookie.unwrap();
+    assert!(set_cookie.contains("Max-Age="), "{set_cookie}");
+    let id = id_of(&pair(&set_cookie), true);
+    let record = f.store.load(&id).await.unwrap().unwrap();
+    let last = time::PrimitiveDateTime::MAX
+        .assume_utc()
+        .replace_nanosecond(0)
+        .unwrap();
+    assert_eq!(record.absolute_expires_at, Some(last));
+    assert_eq!(record.expires_at, last);
+    // A touch keeps it there.
+    f.clock.advance(Duration::minutes(5));
+    assert_eq!(
+        send(&f.app, "/get/n", Some(&pair(&set_cookie)))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(f.store.load(&id).await.unwrap().unwrap().expires_at, last);
 }

@@ -355,7 +355,7 @@ impl ShardState {
     }
 
     /// Overwrites the entry `key` (which exists) with `record` at `version`, in place (its
-    /// box for a subject or data is reused).
+    /// login box is kept when the login did not change).
     pub(super) fn update(&mut self, key: Key, record: &impl Source, version: u64, now: i64) {
         if let Some(slot) = self.map.get_mut(&key) {
             let before = slot.expires_at;
@@ -463,6 +463,35 @@ mod tests {
         ShardState {
             map: HashMap::with_hasher(KeyedState::random()),
             queue: BinaryHeap::new(),
+        }
+    }
+
+    #[test]
+    fn records_and_working_sessions_round_to_the_same_seconds() {
+        for nanos in [
+            0_i128,
+            1,
+            -1,
+            -500_000_000,
+            -1_000_000_000,
+            -1_000_000_001,
+            999_999_999,
+            1_735_689_600_123_456_789,
+        ] {
+            let at = OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap();
+            let mut record = SessionRecord::new(SessionId::from_bytes([1; 16]), at, at);
+            (record.created_at, record.expires_at) = (at, at);
+            record.absolute_expires_at = Some(at);
+            let working = Working::from_record(record.clone());
+            assert_eq!(
+                Source::seconds(&record),
+                Source::seconds(&working),
+                "{nanos}"
+            );
+            assert_eq!(
+                Source::seconds(&record).0,
+                nanos.div_euclid(1_000_000_000) as i64
+            );
         }
     }
 
