@@ -76,35 +76,13 @@ async fn handle(store: MemoryStore, req: Request<String>) -> Result<Response<Str
         ["public"] => "public".to_owned(),
         ["race", key, theirs, ours] => {
             let _: Option<String> = session.get(key).await.unwrap();
-            // The concurrent request, straight through the store.
-            let cookie = req.headers()[header::COOKIE].to_str().unwrap();
-            let id = id_of(cookie, true);
-            let mut record = store.load(&id).await.unwrap().unwrap();
-            record
-                .data_mut()
-                .insert((*key).to_owned(), (*theirs).into());
-            record
-                .data_mut()
-                .insert("other".to_owned(), "theirs".into());
-            assert!(matches!(
-                store.save(&record).await.unwrap(),
-                auth_core::SaveOutcome::Saved { .. }
-            ));
+            save_meanwhile(&store, &req, &[(key, theirs), ("other", "theirs")]).await;
             session.insert(key, ours).await.unwrap();
             "ok".to_owned()
         }
         ["race-remove", key] | ["race-clear", key] => {
             let _: Option<String> = session.get(key).await.unwrap();
-            // A concurrent request adds another key, straight through the store.
-            let cookie = req.headers()[header::COOKIE].to_str().unwrap();
-            let mut record = store.load(&id_of(cookie, true)).await.unwrap().unwrap();
-            record
-                .data_mut()
-                .insert("other".to_owned(), "theirs".into());
-            assert!(matches!(
-                store.save(&record).await.unwrap(),
-                auth_core::SaveOutcome::Saved { .. }
-            ));
+            save_meanwhile(&store, &req, &[("other", "theirs")]).await;
             if parts[0] == "race-remove" {
                 let _: Option<String> = session.remove(key).await.unwrap();
             } else {
@@ -130,6 +108,20 @@ async fn handle(store: MemoryStore, req: Request<String>) -> Result<Response<Str
         }
     };
     Ok(Response::new(body))
+}
+
+/// A concurrent request on the session `req`'s cookie names, straight through the store:
+/// sets `values` and saves.
+async fn save_meanwhile(store: &MemoryStore, req: &Request<String>, values: &[(&str, &str)]) {
+    let cookie = req.headers()[header::COOKIE].to_str().unwrap();
+    let mut record = store.load(&id_of(cookie, true)).await.unwrap().unwrap();
+    for (key, value) in values {
+        record.data_mut().insert((*key).to_owned(), (*value).into());
+    }
+    assert!(matches!(
+        store.save(&record).await.unwrap(),
+        auth_core::SaveOutcome::Saved { .. }
+    ));
 }
 
 fn app_with(layer: SessionLayer, store: &MemoryStore) -> App {
