@@ -340,18 +340,21 @@ impl MemoryStore {
     ) -> StoreResult<CreateOutcome> {
         let key = Key::of(record.id());
         let now = self.now_or(at);
-        let evicted = {
-            let mut shard = self.shard(self.shard_index(key)).lock();
-            if shard.is_live(key, now) {
-                return Ok(CreateOutcome::IdTaken);
-            }
-            let entry = Entry::from_record(record, record.version());
-            if entry.expires_at <= now {
-                // Already expired: it would be gone at once, so store nothing.
-                return Ok(CreateOutcome::Created);
-            }
-            shard.insert(key, entry, self.inner.per_shard, now)
+        let entry = Entry::from_record(record, record.version());
+        let mut shard = self.shard(self.shard_index(key)).lock();
+        if entry.expires_at <= now {
+            // Already expired: it would be gone at once, so store nothing (but an ID that is
+            // live is still taken).
+            return Ok(if shard.is_live(key, now) {
+                CreateOutcome::IdTaken
+            } else {
+                CreateOutcome::Created
+            });
+        }
+        let Some(evicted) = shard.create(key, entry, self.inner.per_shard, now) else {
+            return Ok(CreateOutcome::IdTaken);
         };
+        drop(shard);
         self.note_evictions(evicted);
         Ok(CreateOutcome::Created)
     }

@@ -7,7 +7,7 @@
 //! when stale pairs outnumber live ones, so it never holds more than about twice the entries.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, hash_map};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use auth_core::{SessionData, SessionId, SessionRecord, StoreError, StoreResult};
@@ -334,6 +334,38 @@ impl ShardState {
         removed
     }
 
+    /// Inserts `entry`, which must not be expired, under `key` unless a live entry holds it:
+    /// `None` then, else how many live entries were evicted to make room. One lookup when the
+    /// shard has room (an expired entry under the key is replaced in place; its queue pair
+    /// goes stale).
+    pub(super) fn create(
+        &mut self,
+        key: Key,
+        entry: Entry,
+        capacity: usize,
+        now: i64,
+    ) -> Option<usize> {
+        if self.map.len() >= capacity {
+            if self.is_live(key, now) {
+                return None;
+            }
+            return Some(self.insert(key, entry, capacity, now));
+        }
+        let expires_at = entry.expires_at;
+        match self.map.entry(key) {
+            hash_map::Entry::Occupied(slot) if slot.get().expires_at > now => return None,
+            hash_map::Entry::Occupied(mut slot) => {
+                slot.insert(entry);
+            }
+            hash_map::Entry::Vacant(slot) => {
+                slot.insert(entry);
+            }
+        }
+        self.queue.push(Reverse((expires_at, key)));
+        self.sweep(now);
+        Some(0)
+    }
+
     /// Inserts `entry`, which must not be expired, under `key`, which must not be live.
     /// Makes room first: expired entries go, then live ones soonest-expiring first.
     /// Returns how many live entries were evicted.
@@ -514,6 +546,31 @@ mod tests {
         assert!(s.is_live(Key([2; 16]), 0));
         assert!(!s.is_live(Key([3; 16]), 0));
         assert_eq!(s.len(), 3);
+    }
+
+    #[test]
+    fn create_refuses_a_live_key_and_replaces_an_expired_one() {
+        let mut s = state();
+        assert_eq!(s.create(Key([1; 16]), entry(50), 3, 0), Some(0));
+        assert_eq!(
+            s.create(Key([1; 16]), entry(60), 3, 10),
+            None,
+            "live: taken"
+        );
+        assert_eq!(s.live(Key([1; 16]), 10).map(|e| e.expires_at), Some(50));
+        // Expired at 50: replaced in place, and its stale queue pair evicts nothing.
+        assert_eq!(s.create(Key([1; 16]), entry(90), 3, 50), Some(0));
+        assert_eq!(s.live(Key([1; 16]), 50).map(|e| e.expires_at), Some(90));
+        assert_eq!(s.create(Key([2; 16]), entry(70), 2, 50), Some(0));
+        // Full (capacity 2): the soonest-expiring live entry goes.
+        assert_eq!(s.create(Key([3; 16]), entry(80), 2, 50), Some(1));
+        assert!(s.live(Key([2; 16]), 50).is_none());
+        assert_eq!(
+            s.create(Key([3; 16]), entry(99), 2, 50),
+            None,
+            "full and live: taken"
+        );
+        assert_eq!(s.len(), 2);
     }
 
     #[test]
