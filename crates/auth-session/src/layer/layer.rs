@@ -145,7 +145,11 @@ impl<R> SessionLayer<R> {
         self
     }
 
-    /// Uses `clock` for every expiry decision. Default: the system clock.
+    /// Uses `clock` for every expiry decision. Default: the system clock, read on Linux
+    /// through the kernel's coarse real-time clock (the time at the last timer tick, at most a
+    /// few milliseconds behind, and about five times cheaper to read): deadlines are whole
+    /// seconds, so such a reading can move one by those few milliseconds at most. A clock
+    /// given here is always read as it is.
     pub fn with_clock(mut self, clock: SharedClock) -> Self {
         self.config_mut().set_clock(clock);
         self

@@ -109,7 +109,8 @@ impl MemoryStore {
     /// The bound used unless [`with_max_sessions`](Self::with_max_sessions) says otherwise.
     pub const DEFAULT_MAX_SESSIONS: usize = 1_000_000;
 
-    /// An empty store on the system clock, bounded at
+    /// An empty store on the system clock (on Linux its coarse reading, as
+    /// [`SessionLayer::with_clock`](crate::SessionLayer::with_clock) describes), bounded at
     /// [`DEFAULT_MAX_SESSIONS`](Self::DEFAULT_MAX_SESSIONS).
     ///
     /// ```
