@@ -19,6 +19,7 @@
 //!   [`cleanup_expired`](auth_core::SessionStore::cleanup_expired).
 
 mod hash;
+mod queue;
 mod shard;
 
 use std::fmt;
@@ -163,8 +164,9 @@ impl MemoryStore {
     /// holds `max` sessions in all (at a million, when it holds about 98% of them).
     ///
     /// Creating a session in a full shard first removes the shard's expired sessions, then
-    /// evicts the shard's live session that expires soonest: the eviction order is exact
-    /// within a shard and approximate across the store. Every eviction is logged with
+    /// evicts the shard's live session that expires soonest: the eviction order is exact to
+    /// the second within a shard (ties in no particular order) and approximate across the
+    /// store. Every eviction is logged with
     /// `tracing::warn!` and counted in [`evictions`](Self::evictions).
     ///
     /// ```

@@ -1,19 +1,20 @@
 //! One shard: a map of compact entries plus an expiry queue.
 //!
-//! The queue is a min-heap of `(expires_at, key)` with lazy deletion: every entry's current
-//! expiry is in the queue, and stale pairs (the entry was deleted or its expiry moved) are
-//! skipped when they reach the top. The heap gives both the eviction order (soonest expiry
-//! first) and the amortised sweep (expired entries are at the top). It is rebuilt from the map
-//! when stale pairs outnumber live ones, so it never holds more than about twice the entries.
+//! The queue ([`ExpiryQueue`]) holds `(expires_at, key)` pairs with lazy deletion: every
+//! entry's current expiry is in the queue, and stale pairs (the entry was deleted or its
+//! expiry moved) are skipped when they come out. The queue gives both the eviction order
+//! (soonest expiry first) and the amortised sweep (expired entries come out first). It is
+//! rebuilt from the map when stale pairs outnumber live ones, so it never holds more than about
+//! twice the entries.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, hash_map};
+use std::collections::{HashMap, hash_map};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use auth_core::{SessionData, SessionId, SessionRecord, StoreError, StoreResult};
 use time::{Duration, OffsetDateTime};
 
 use super::hash::{Key, KeyedState};
+use super::queue::ExpiryQueue;
 use crate::unix_time::{nanos_of, seconds_of};
 use crate::working::Working;
 
@@ -266,7 +267,7 @@ impl Shard {
         Self {
             state: Mutex::new(ShardState {
                 map: HashMap::with_hasher(hasher),
-                queue: BinaryHeap::new(),
+                queue: ExpiryQueue::default(),
             }),
         }
     }
@@ -281,7 +282,7 @@ impl Shard {
 /// The entries of one shard and their expiry queue.
 pub(super) struct ShardState {
     map: HashMap<Key, Entry, KeyedState>,
-    queue: BinaryHeap<Reverse<(i64, Key)>>,
+    queue: ExpiryQueue,
 }
 
 /// How many queue pairs a write may pop to remove expired entries.
@@ -361,7 +362,7 @@ impl ShardState {
                 slot.insert(entry);
             }
         }
-        self.queue.push(Reverse((expires_at, key)));
+        self.queue.push(expires_at, key);
         self.sweep(now);
         Some(0)
     }
@@ -380,7 +381,7 @@ impl ShardState {
                 None => break,
             }
         }
-        self.queue.push(Reverse((entry.expires_at, key)));
+        self.queue.push(entry.expires_at, key);
         self.map.insert(key, entry);
         self.sweep(now);
         evicted
@@ -393,7 +394,7 @@ impl ShardState {
             let before = slot.expires_at;
             slot.assign(record, version);
             if slot.expires_at != before {
-                self.queue.push(Reverse((slot.expires_at, key)));
+                self.queue.push(slot.expires_at, key);
             }
         }
         self.sweep(now);
@@ -405,14 +406,14 @@ impl ShardState {
             && slot.expires_at != expires_at
         {
             slot.expires_at = expires_at;
-            self.queue.push(Reverse((expires_at, key)));
+            self.queue.push(expires_at, key);
         }
         self.sweep(now);
     }
 
     /// Removes and returns the expiry of the entry that expires soonest.
     fn pop_soonest(&mut self) -> Option<i64> {
-        while let Some(Reverse((expires_at, key))) = self.queue.pop() {
+        while let Some((expires_at, key)) = self.queue.pop() {
             if self
                 .map
                 .get(&key)
@@ -429,9 +430,10 @@ impl ShardState {
     pub(super) fn sweep(&mut self, now: i64) {
         for _ in 0..SWEEP_BUDGET {
             match self.queue.peek() {
-                Some(Reverse((expires_at, key))) if *expires_at <= now => {
-                    let (expires_at, key) = (*expires_at, *key);
-                    self.queue.pop();
+                Some(expires_at) if expires_at <= now => {
+                    let Some((expires_at, key)) = self.queue.pop() else {
+                        break;
+                    };
                     if self
                         .map
                         .get(&key)
@@ -466,12 +468,8 @@ impl ShardState {
     }
 
     fn rebuild_queue(&mut self) {
-        let pairs: Vec<_> = self
-            .map
-            .iter()
-            .map(|(key, entry)| Reverse((entry.expires_at, *key)))
-            .collect();
-        self.queue = BinaryHeap::from(pairs);
+        self.queue
+            .rebuild(self.map.iter().map(|(key, entry)| (entry.expires_at, *key)));
     }
 }
 
@@ -494,7 +492,7 @@ mod tests {
     fn state() -> ShardState {
         ShardState {
             map: HashMap::with_hasher(KeyedState::random()),
-            queue: BinaryHeap::new(),
+            queue: ExpiryQueue::default(),
         }
     }
 
@@ -531,7 +529,6 @@ mod tests {
     fn entry_is_compact() {
         assert_eq!(size_of::<Entry>(), 56);
         assert_eq!(size_of::<(Key, Entry)>(), 72);
-        assert_eq!(size_of::<Reverse<(i64, Key)>>(), 24);
     }
 
     #[test]
