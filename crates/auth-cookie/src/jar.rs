@@ -12,7 +12,7 @@ use http::{Extensions, HeaderMap, HeaderValue, Request};
 use smallvec::SmallVec;
 use time::Duration;
 
-use crate::parse::{decode_value, encode_value, find_value, pairs_of};
+use crate::parse::{decode_value, encode_value, find_raw_value, find_value, pairs_of};
 use crate::{CookieConfig, CookieError};
 
 /// The longest cookie browsers keep: name plus value, in bytes (RFC 6265bis, section 5.6).
@@ -320,6 +320,25 @@ pub fn request_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str>
 /// ```
 pub fn header_cookie<'h>(header: &'h [u8], name: &str) -> Option<&'h str> {
     find_value(header, name)
+}
+
+/// The raw bytes of the first cookie called `name` in `header`, even when they are not UTF-8:
+/// [`header_cookie`] without its UTF-8 check, for a caller that validates the value itself.
+///
+/// The two differ only when the first pair called `name` is not UTF-8: [`header_cookie`]
+/// skips it and answers the next such pair, this answers it. A caller that wants
+/// [`header_cookie`]'s answer and finds this one invalid asks [`header_cookie`] again.
+///
+/// ```
+/// use auth_cookie::{header_cookie, header_cookie_bytes};
+///
+/// assert_eq!(header_cookie_bytes(b"a=1; sid=abc", "sid"), Some(&b"abc"[..]));
+/// assert_eq!(header_cookie_bytes(b"a=1;sid=\xff;sid=ok", "sid"), Some(&b"\xff"[..]));
+/// assert_eq!(header_cookie(b"a=1;sid=\xff;sid=ok", "sid"), Some("ok"));
+/// assert_eq!(header_cookie_bytes(b"a=1", "sid"), None);
+/// ```
+pub fn header_cookie_bytes<'h>(header: &'h [u8], name: &str) -> Option<&'h [u8]> {
+    find_raw_value(header, name)
 }
 
 impl Cookies {

@@ -93,7 +93,7 @@ pub use error::{ConfigError, CookieError};
 #[doc(inline)]
 pub use extract::MissingCookieLayer;
 #[doc(inline)]
-pub use jar::{Cookies, MAX_COOKIE_SIZE, header_cookie, request_cookie};
+pub use jar::{Cookies, MAX_COOKIE_SIZE, header_cookie, header_cookie_bytes, request_cookie};
 #[doc(inline)]
 pub use layer::{CookieLayer, CookieManager};
 #[doc(inline)]

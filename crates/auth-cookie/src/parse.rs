@@ -105,6 +105,22 @@ impl<'a> Pairs<'a> {
 /// `pairs_of(bytes).find(|(n, _)| *n == name)`, without checking the UTF-8 of pairs with
 /// another name.
 pub(crate) fn find_value<'a>(bytes: &'a [u8], name: &str) -> Option<&'a str> {
+    // Equal to a `&str`: valid UTF-8 and not empty, as `pairs_of` requires of names.
+    find_value_by(bytes, name, |value| std::str::from_utf8(value).ok())
+}
+
+/// The raw bytes of the first pair called `name` in `bytes`, whatever they hold: where
+/// [`find_value`] skips a pair whose value is not UTF-8 and looks further, this stops there.
+pub(crate) fn find_raw_value<'a>(bytes: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    find_value_by(bytes, name, Some)
+}
+
+/// The first pair called `name` whose trimmed value `accept` maps to `Some`.
+fn find_value_by<'a, T>(
+    bytes: &'a [u8],
+    name: &str,
+    accept: impl Fn(&'a [u8]) -> Option<T>,
+) -> Option<T> {
     let name = name.as_bytes();
     let (Some(first), Some(last)) = (name.first(), name.last()) else {
         // A pair never has an empty name.
@@ -131,9 +147,8 @@ pub(crate) fn find_value<'a>(bytes: &'a [u8], name: &str) -> Option<&'a str> {
                 .filter(|&eq| piece.get(..eq).is_some_and(|n| trim_wsp(n) == name))
                 .and_then(|eq| piece.get(eq + 1..))
         };
-        // Equal to a `&str`: valid UTF-8 and not empty, as `pairs_of` requires of names.
         if let Some(value) = value
-            && let Ok(value) = std::str::from_utf8(trim_wsp(value))
+            && let Some(value) = accept(trim_wsp(value))
         {
             return Some(value);
         }
@@ -229,6 +244,31 @@ mod tests {
             Some("2"),
             "bad UTF-8 skips the pair"
         );
+    }
+
+    #[test]
+    fn the_raw_finder_answers_the_first_pair_of_the_name_even_when_not_utf8() {
+        let header = b"a=1; id=\xff; \xc3=x; id ; =id; id = first ; id=second";
+        assert_eq!(find_raw_value(header, "id"), Some(&b"\xff"[..]));
+        assert_eq!(find_raw_value(header, "a"), Some(&b"1"[..]));
+        assert_eq!(find_raw_value(header, ""), None);
+        assert_eq!(find_raw_value(b"x=0;  a \t= 1 ; a=2", "a"), Some(&b"1"[..]));
+        assert_eq!(find_raw_value(b"ab=1; a=2", "a"), Some(&b"2"[..]));
+        // Wherever the first pair is valid UTF-8, both finders agree.
+        for header in [
+            &b"a=1; id=x; id=y"[..],
+            b"id=; id=2",
+            b"b=\xff; id = z ",
+            b"a=b=1",
+        ] {
+            for name in ["id", "a", "a=b", "b"] {
+                assert_eq!(
+                    find_raw_value(header, name).and_then(|v| std::str::from_utf8(v).ok()),
+                    find_value(header, name),
+                    "{header:?} {name}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -75,9 +75,14 @@ impl IdText {
 
 /// [`SessionId::parse`]: exactly 22 characters of base64url, no padding, and the unused low
 /// four bits of the last character zero (one ID, one spelling).
-#[allow(clippy::indexing_slicing)] // as in `IdText`
 pub(crate) fn parse_id(text: &str) -> Option<SessionId> {
-    let text: &[u8; SessionId::ENCODED_LEN] = text.as_bytes().try_into().ok()?;
+    parse_id_bytes(text.as_bytes())
+}
+
+/// [`parse_id`] of raw bytes (which, to parse, must be ASCII).
+#[allow(clippy::indexing_slicing)] // as in `IdText`
+pub(crate) fn parse_id_bytes(text: &[u8]) -> Option<SessionId> {
+    let text: &[u8; SessionId::ENCODED_LEN] = text.try_into().ok()?;
     let value = |c: u8| u32::from(DECODE[usize::from(c)]);
     // Invalid characters decode to 0xFF, the only values with the top bits set: OR-ed into
     // `invalid`, they are checked once at the end (one pass, no early exit per character).
@@ -214,11 +219,13 @@ mod tests {
         let extra = b"=+/ .\x00\xC3\xA9";
         let chars: Vec<u8> = ALPHABET.iter().chain(extra).copied().collect();
         let mut rng = ChaCha20Rng::from_seed([7; 32]);
-        let check = |text: &[u8]| {
-            let Ok(text) = std::str::from_utf8(text) else {
+        let check = |bytes: &[u8]| {
+            let Ok(text) = std::str::from_utf8(bytes) else {
+                assert_eq!(parse_id_bytes(bytes), None, "{bytes:?}");
                 return;
             };
             assert_eq!(parse_id(text), SessionId::parse(text).ok(), "{text:?}");
+            assert_eq!(parse_id_bytes(bytes), parse_id(text), "{text:?}");
         };
         for len in 20..=24 {
             for _ in 0..5000 {

@@ -32,7 +32,7 @@ use serde::de::DeserializeOwned;
 use time::Duration;
 
 use crate::config::{Config, ConflictPolicy, Memory};
-use crate::id::{new_session_id, parse_id};
+use crate::id::{new_session_id, parse_id, parse_id_bytes};
 use crate::unix_time::{date, duration, seconds_of, truncate};
 use crate::working::Working;
 use crate::{SessionError, SessionExpiry};
@@ -706,13 +706,23 @@ impl SessionInner {
     }
 
     fn verify_cookie(&self) -> (Option<SessionId>, bool) {
+        let config = self.config();
+        if !config.signed {
+            // The first pair of the name, unchecked: an ID is ASCII, so when it parses it is
+            // also the first pair `cookie` (which skips pairs that are not UTF-8) finds.
+            let name = config.cookie().name();
+            let first = self
+                .cookies
+                .values()
+                .find_map(|value| auth_cookie::header_cookie_bytes(value.as_bytes(), name));
+            if let Some(id) = first.and_then(parse_id_bytes) {
+                return (Some(id), false);
+            }
+            return (self.cookie().and_then(parse_id), false);
+        }
         let Some(value) = self.cookie() else {
             return (None, false);
         };
-        let config = self.config();
-        if !config.signed {
-            return (parse_id(value), false);
-        }
         match config.keys.open_signed(config.cookie().name(), value) {
             Some((id, current)) => match parse_id(&id) {
                 Some(id) => (Some(id), !current),

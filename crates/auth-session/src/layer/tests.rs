@@ -545,7 +545,27 @@ async fn a_recycled_handle_keeps_no_request_buffer_alive() {
 /// The session cookie is looked up (lazily) in every `Cookie` field, by the jar's rules.
 #[tokio::test]
 async fn the_session_cookie_is_found_in_any_cookie_field() {
-    let f = fixture();
+    session_cookie_found_in_any_cookie_field(fixture()).await;
+}
+
+/// The same with an unsigned cookie, which is looked up without checking UTF-8 first (and
+/// looked up again, by the jar's rules, when the first pair of its name does not parse).
+#[tokio::test]
+async fn the_unsigned_session_cookie_is_found_by_the_same_rules() {
+    let clock = ManualClock::default();
+    let store = MemoryStore::with_clock(Arc::new(clock.clone()));
+    let layer = SessionLayer::new(store.clone(), keys("k", 3))
+        .with_unsigned_cookie()
+        .with_clock(Arc::new(clock.clone()));
+    let f = Fixture {
+        app: app_with(layer, &store),
+        store,
+        clock,
+    };
+    session_cookie_found_in_any_cookie_field(f).await;
+}
+
+async fn session_cookie_found_in_any_cookie_field(f: Fixture) {
     let cookie = pair(&send(&f.app, "/set/n/a", None).await.set_cookie.unwrap());
     let get = |fields: Vec<&[u8]>| {
         let mut req = Request::builder().uri("/get/n");
