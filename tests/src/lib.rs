@@ -23,6 +23,7 @@
 //! # redis_round_trip();
 //! ```
 
+pub mod create_floor;
 pub mod demo_process;
 pub mod floor;
 pub mod paired;

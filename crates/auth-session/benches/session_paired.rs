@@ -10,7 +10,9 @@
 //! and unsigned against unsigned, over the baseline and over the noop layer. The untouched
 //! scenarios also run `floor` (`auth_tests::floor::HandleLayer`: the cheapest layer that puts
 //! a shared handle in the extensions and checks it after the handler) and print its ratios:
-//! what the cheapest known layer with a handle in the extensions reaches in this harness.
+//! what the cheapest known layer with a handle in the extensions reaches in this harness. The
+//! create scenario runs its own `floor` (`auth_tests::create_floor`: a create stripped of
+//! expiry, versions, bound and signing, into an unsharded map), printed the same way.
 //! Where the scenario sends a session cookie, `baseline`, `noop-layer` and `floor` get the
 //! same request as `ours` (its cookie; the other rows send their own, of another length, which
 //! costs the same to build: a header value is a slice of one shared buffer).
@@ -30,7 +32,7 @@ use axum::routing::get;
 use bytes::Bytes;
 use http::Request;
 
-use common::{Handler, ours, peer, request, seeded, wire};
+use common::{Handler, create_floor, ours, peer, request, seeded, wire};
 
 /// Rounds per scenario unless given on the command line.
 const ROUNDS: usize = 200;
@@ -74,10 +76,16 @@ fn main() {
             .collect();
         // The rows without a session layer get the same request as `ours` (its cookie).
         let same = cookies.first().cloned().flatten();
+        let untouched = matches!(handler, Handler::Untouched);
+        let create = matches!(handler, Handler::Create);
         let (base, noop, floor) = (
             baseline(),
             baseline().layer(tower::util::MapRequestLayer::new(|req: Request<Body>| req)),
-            baseline().layer(HandleLayer),
+            if create {
+                create_floor()
+            } else {
+                baseline().layer(HandleLayer)
+            },
         );
         let mut rows: Vec<Row<'_>> = vec![
             ("baseline", Box::new(|| call(&rt, &base, same.as_ref()))),
@@ -86,8 +94,7 @@ fn main() {
         for ((name, app), cookie) in apps.iter().zip(&cookies) {
             rows.push((name, Box::new(|| call(&rt, app, cookie.as_ref()))));
         }
-        let untouched = matches!(handler, Handler::Untouched);
-        if untouched {
+        if untouched || create {
             rows.push(("floor", Box::new(|| call(&rt, &floor, same.as_ref()))));
         }
         let per_round = paired::rounds(&mut rows, rounds);
@@ -123,7 +130,7 @@ fn main() {
             paired::summary("over noop-layer: signed", signed_noop),
             paired::summary("unsigned", unsigned_noop)
         );
-        if untouched {
+        if untouched || create {
             let [signed, unsigned, signed_noop, unsigned_noop] = floor_ratios;
             println!(
                 "session_paired/{scenario}: {}; {}; {}; {}",

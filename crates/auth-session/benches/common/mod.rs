@@ -94,6 +94,22 @@ pub(crate) fn peer(handler: Handler, signed: bool) -> Router {
     }
 }
 
+/// The create scenario's floor (`auth_tests::create_floor`): the same handler's insert, on
+/// the stripped-down create layer.
+pub(crate) fn create_floor() -> Router {
+    use auth_tests::create_floor::{CreateFloorLayer, FloorSession};
+    use axum::Extension;
+    Router::new()
+        .route(
+            "/",
+            get(|Extension(s): Extension<FloorSession>| async move {
+                s.insert("n", 1_u64.into());
+                "ok"
+            }),
+        )
+        .layer(CreateFloorLayer::default())
+}
+
 /// The `Cookie` header value as a server's parser leaves it (see `auth_tests::wire`).
 pub(crate) use auth_tests::wire::cookie_value as wire;
 
