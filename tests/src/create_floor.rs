@@ -10,10 +10,13 @@
 //! (`Set-Cookie` with the ID in base64url and fixed attributes, `Cache-Control: no-store`,
 //! `Vary: Cookie`).
 //!
+//! [`CreateFloorLayer::signed`] also signs the ID, with auth-cookie's
+//! [`CookieKeys::seal_signed`] (the session layer's own signing), for the signed rows.
+//!
 //! It leaves out what the issue requires of a real store and layer, so it costs less than any
 //! layer that meets the contract can: no expiry (no clock reading, no deadlines, no expiry
-//! queue), no versions, no eviction or bound, no signing, no configuration, no lazy load,
-//! no error paths. Its store is never emptied. Benchmarks run it as a `floor` row in the
+//! queue), no versions, no eviction or bound, no configuration, no lazy load, no error
+//! paths, and unless asked no signing. Its store is never emptied. Benchmarks run it as a `floor` row in the
 //! create scenario, beside `ours` and the peer, in the same run: the ratio it reaches is
 //! what the cheapest create we can write costs against the peer in that harness.
 //!
@@ -46,6 +49,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 
+use auth_cookie::CookieKeys;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::header::{CACHE_CONTROL, SET_COOKIE, VARY};
@@ -106,9 +110,18 @@ impl FloorSession {
 #[derive(Debug, Clone, Default)]
 pub struct CreateFloorLayer {
     store: Arc<Store>,
+    keys: Option<Arc<CookieKeys>>,
 }
 
 impl CreateFloorLayer {
+    /// The floor with its cookie signed by `keys`.
+    pub fn signed(keys: CookieKeys) -> Self {
+        Self {
+            store: Arc::default(),
+            keys: Some(Arc::new(keys)),
+        }
+    }
+
     /// How many sessions the store holds.
     pub fn len(&self) -> usize {
         self.store
@@ -130,6 +143,7 @@ impl<S> Layer<S> for CreateFloorLayer {
         CreateFloorService {
             inner,
             store: self.store.clone(),
+            keys: self.keys.clone(),
         }
     }
 }
@@ -139,6 +153,7 @@ impl<S> Layer<S> for CreateFloorLayer {
 pub struct CreateFloorService<S> {
     inner: S,
     store: Arc<Store>,
+    keys: Option<Arc<CookieKeys>>,
 }
 
 impl<S, B, R> Service<Request<B>> for CreateFloorService<S>
@@ -160,6 +175,7 @@ where
             future: self.inner.call(req),
             session,
             store: self.store.clone(),
+            keys: self.keys.clone(),
         }
     }
 }
@@ -173,6 +189,7 @@ pin_project! {
         future: F,
         session: FloorSession,
         store: Arc<Store>,
+        keys: Option<Arc<CookieKeys>>,
     }
 }
 
@@ -201,12 +218,16 @@ where
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(id, Arc::new(data));
-        let mut line = Vec::with_capacity(3 + 22 + ATTRIBUTES.len());
-        line.extend_from_slice(b"id=");
         let mut text = [0u8; 22];
-        if URL_SAFE_NO_PAD.encode_slice(id, &mut text).is_ok() {
-            line.extend_from_slice(&text);
-        }
+        let text = match URL_SAFE_NO_PAD.encode_slice(id, &mut text) {
+            Ok(_) => std::str::from_utf8(&text).unwrap_or_default(),
+            Err(_) => "",
+        };
+        let sealed = this.keys.as_ref().map(|keys| keys.seal_signed("id", text));
+        let value = sealed.as_deref().unwrap_or(text);
+        let mut line = Vec::with_capacity(3 + value.len() + ATTRIBUTES.len());
+        line.extend_from_slice(b"id=");
+        line.extend_from_slice(value.as_bytes());
         line.extend_from_slice(ATTRIBUTES);
         let headers = res.headers_mut();
         if let Ok(cookie) = HeaderValue::from_maybe_shared(bytes::Bytes::from(line)) {
@@ -267,5 +288,37 @@ mod tests {
         cookies.dedup();
         assert_eq!(cookies.len(), 3, "fresh IDs");
         assert_eq!(layer.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn the_signed_floor_writes_a_cookie_the_keys_open() {
+        let keys = CookieKeys::new(auth_core::KeyRing::new(
+            auth_core::KeyId::new("k").unwrap(),
+            auth_core::SecretKey::from_bytes(&[3; 32]).unwrap(),
+        ));
+        let layer = CreateFloorLayer::signed(keys.clone());
+        let app: Router = Router::new()
+            .route(
+                "/",
+                get(|Extension(s): Extension<FloorSession>| async move {
+                    s.insert("n", 1_u64.into());
+                    "ok"
+                }),
+            )
+            .layer(layer.clone());
+        let res = app
+            .oneshot(Request::get("/").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let cookie = res.headers()[SET_COOKIE].to_str().unwrap();
+        let value = cookie
+            .strip_prefix("id=")
+            .and_then(|rest| rest.split(';').next())
+            .unwrap();
+        let (id, current) = keys.open_signed("id", value).unwrap();
+        assert_eq!(id.len(), 22);
+        assert!(current);
+        assert!(keys.open_signed("other", value).is_none());
+        assert_eq!(layer.len(), 1);
     }
 }

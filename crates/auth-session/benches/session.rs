@@ -6,8 +6,9 @@
 //! `Router::layer`, i.e. axum's own per-request cost for any layer attached that way; the
 //! untouched groups a `floor` row: `auth_tests::floor::HandleLayer`, the cheapest layer that
 //! puts a shared handle in the extensions and checks it after the handler; the create group a
-//! `floor` row of its own: `auth_tests::create_floor`, a create stripped of expiry, versions,
-//! bound and signing (its store, like tower-sessions', grows without bound). In the scenarios
+//! `floor` and `floor-signed` row of its own: `auth_tests::create_floor`, a create stripped
+//! of expiry, versions and bound, unsigned and signed (its store, like tower-sessions', grows
+//! without bound). In the scenarios
 //! with a session cookie, `baseline`, `noop-layer` and `floor` get the same request as `ours`
 //! (its cookie), so every row's added cost is over an identical request.
 //!
@@ -113,7 +114,8 @@ fn benches(c: &mut Criterion) {
         } else if matches!(handler, Handler::Create) {
             // A create stripped of expiry, versions, bound and signing
             // (`auth_tests::create_floor`): what the cheapest create we can write costs.
-            cases.push(("floor", common::create_floor(), same_request));
+            cases.push(("floor", common::create_floor(false), same_request.clone()));
+            cases.push(("floor-signed", common::create_floor(true), same_request));
         }
         cases.extend(
             apps.into_iter()

@@ -11,8 +11,9 @@
 //! scenarios also run `floor` (`auth_tests::floor::HandleLayer`: the cheapest layer that puts
 //! a shared handle in the extensions and checks it after the handler) and print its ratios:
 //! what the cheapest known layer with a handle in the extensions reaches in this harness. The
-//! create scenario runs its own `floor` (`auth_tests::create_floor`: a create stripped of
-//! expiry, versions, bound and signing, into an unsharded map), printed the same way.
+//! create scenario runs its own `floor` and `floor-signed` (`auth_tests::create_floor`: a
+//! create stripped of expiry, versions and bound, into an unsharded map; the second signs its
+//! cookie as ours does), printed the same way (signed rows against `floor-signed`).
 //! Where the scenario sends a session cookie, `baseline`, `noop-layer` and `floor` get the
 //! same request as `ours` (its cookie; the other rows send their own, of another length, which
 //! costs the same to build: a header value is a slice of one shared buffer).
@@ -78,15 +79,22 @@ fn main() {
         let same = cookies.first().cloned().flatten();
         let untouched = matches!(handler, Handler::Untouched);
         let create = matches!(handler, Handler::Create);
-        let (base, noop, floor) = (
+        let (base, noop) = (
             baseline(),
             baseline().layer(tower::util::MapRequestLayer::new(|req: Request<Body>| req)),
-            if create {
-                create_floor()
-            } else {
-                baseline().layer(HandleLayer)
-            },
         );
+        // The untouched scenarios' floor serves both cookie kinds (it writes none); the
+        // create scenario's comes unsigned and signed.
+        let floors: Vec<(&str, Router)> = if create {
+            vec![
+                ("floor", create_floor(false)),
+                ("floor-signed", create_floor(true)),
+            ]
+        } else if untouched {
+            vec![("floor", baseline().layer(HandleLayer))]
+        } else {
+            Vec::new()
+        };
         let mut rows: Vec<Row<'_>> = vec![
             ("baseline", Box::new(|| call(&rt, &base, same.as_ref()))),
             ("noop-layer", Box::new(|| call(&rt, &noop, same.as_ref()))),
@@ -94,8 +102,8 @@ fn main() {
         for ((name, app), cookie) in apps.iter().zip(&cookies) {
             rows.push((name, Box::new(|| call(&rt, app, cookie.as_ref()))));
         }
-        if untouched || create {
-            rows.push(("floor", Box::new(|| call(&rt, &floor, same.as_ref()))));
+        for (name, floor) in &floors {
+            rows.push((name, Box::new(|| call(&rt, floor, same.as_ref()))));
         }
         let per_round = paired::rounds(&mut rows, rounds);
         let mut ratios: [Vec<f64>; 4] = Default::default();
@@ -110,11 +118,16 @@ fn main() {
             unsigned.push((ours_u - base) / (ts - base));
             signed_noop.push((ours - noop) / (ts_signed - noop));
             unsigned_noop.push((ours_u - noop) / (ts - noop));
-            if let &[floor] = rest {
+            let (floor, floor_signed) = match *rest {
+                [floor] => (floor, floor),
+                [floor, floor_signed] => (floor, floor_signed),
+                _ => continue,
+            };
+            {
                 let [signed, unsigned, signed_noop, unsigned_noop] = &mut floor_ratios;
-                signed.push((floor - base) / (ts_signed - base));
+                signed.push((floor_signed - base) / (ts_signed - base));
                 unsigned.push((floor - base) / (ts - base));
-                signed_noop.push((floor - noop) / (ts_signed - noop));
+                signed_noop.push((floor_signed - noop) / (ts_signed - noop));
                 unsigned_noop.push((floor - noop) / (ts - noop));
             }
         }
@@ -130,14 +143,18 @@ fn main() {
             paired::summary("over noop-layer: signed", signed_noop),
             paired::summary("unsigned", unsigned_noop)
         );
-        if untouched || create {
+        if !floors.is_empty() {
             let [signed, unsigned, signed_noop, unsigned_noop] = floor_ratios;
+            let signed_floor = floors.last().map_or("floor", |(name, _)| *name);
             println!(
                 "session_paired/{scenario}: {}; {}; {}; {}",
-                paired::summary("floor added / tower-sessions-signed added", signed),
+                paired::summary(
+                    &format!("{signed_floor} added / tower-sessions-signed added"),
+                    signed
+                ),
                 paired::summary("floor / tower-sessions", unsigned),
                 paired::summary(
-                    "over noop-layer: floor / tower-sessions-signed",
+                    &format!("over noop-layer: {signed_floor} / tower-sessions-signed"),
                     signed_noop
                 ),
                 paired::summary("floor / tower-sessions", unsigned_noop)

@@ -23,12 +23,16 @@ pub(crate) enum Handler {
     Create,
 }
 
-pub(crate) fn ours(handler: Handler, signed: bool) -> Router {
-    let keys = CookieKeys::new(KeyRing::new(
+/// The signing keys of `ours` (and of the signed create floor).
+fn keys() -> CookieKeys {
+    CookieKeys::new(KeyRing::new(
         KeyId::new("k").unwrap(),
         SecretKey::from_bytes(&[3; 32]).unwrap(),
-    ));
-    let mut layer = SessionLayer::new(MemoryStore::new(), keys);
+    ))
+}
+
+pub(crate) fn ours(handler: Handler, signed: bool) -> Router {
+    let mut layer = SessionLayer::new(MemoryStore::new(), keys());
     if !signed {
         layer = layer.with_unsigned_cookie();
     }
@@ -96,9 +100,14 @@ pub(crate) fn peer(handler: Handler, signed: bool) -> Router {
 
 /// The create scenario's floor (`auth_tests::create_floor`): the same handler's insert, on
 /// the stripped-down create layer.
-pub(crate) fn create_floor() -> Router {
+pub(crate) fn create_floor(signed: bool) -> Router {
     use auth_tests::create_floor::{CreateFloorLayer, FloorSession};
     use axum::Extension;
+    let layer = if signed {
+        CreateFloorLayer::signed(keys())
+    } else {
+        CreateFloorLayer::default()
+    };
     Router::new()
         .route(
             "/",
@@ -107,7 +116,7 @@ pub(crate) fn create_floor() -> Router {
                 "ok"
             }),
         )
-        .layer(CreateFloorLayer::default())
+        .layer(layer)
 }
 
 /// The `Cookie` header value as a server's parser leaves it (see `auth_tests::wire`).
