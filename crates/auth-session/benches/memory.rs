@@ -4,7 +4,12 @@
 //! bytes still allocated after one million sessions are created, divided by one million, for:
 //!
 //! - `idle_session_bytes`: a session as the layer creates it for a visitor, with an idle and an
-//!   absolute deadline and no subject or data (the target: at most 200 bytes);
+//!   absolute deadline and no subject or data (the target: at most 200 bytes), all
+//!   created at one instant (so they share one deadline second);
+//! - `idle_session_bytes_over_a_day`: the same sessions created over a simulated day (the
+//!   clock advances a second every 12 creates, idle timeout 24 hours), so that nearly every
+//!   session of a shard has a deadline second of its own, as in a store filled by real
+//!   traffic;
 //! - `session_with_data_bytes`: the same plus a small data map (a user ID, a CSRF token and a
 //!   theme), and `data_bytes` the part of it that is the map itself;
 //! - `logged_in_session_bytes`: a subject and the same data.
@@ -53,6 +58,7 @@ fn id(n: u64) -> SessionId {
 #[derive(Clone, Copy)]
 enum Kind {
     Idle,
+    IdleOverADay,
     WithData,
     LoggedIn,
 }
@@ -70,19 +76,28 @@ fn data(n: u64) -> SessionData {
 
 /// Creates `count` sessions of `kind`; returns net bytes per session still allocated.
 fn measure(runtime: &tokio::runtime::Runtime, count: u64, kind: Kind) -> f64 {
-    let clock = ManualClock::default();
-    let now = auth_core::Clock::now(&clock);
-    let store = MemoryStore::with_clock(std::sync::Arc::new(clock))
+    let clock = std::sync::Arc::new(ManualClock::default());
+    let mut now = auth_core::Clock::now(&*clock);
+    let store = MemoryStore::with_clock(clock.clone())
         // Room for all: the default bound is kept per shard, so exactly 1M would evict a few.
         .with_max_sessions(2 * count as usize);
     let before = live_bytes();
     let started = Instant::now();
     runtime.block_on(async {
         for n in 0..count {
-            let mut record = SessionRecord::new(id(n), now, now + Duration::minutes(30))
-                .with_absolute_expiry(now + Duration::hours(12));
+            let idle = if matches!(kind, Kind::IdleOverADay) {
+                if n % 12 == 11 {
+                    clock.advance(Duration::SECOND);
+                    now += Duration::SECOND;
+                }
+                Duration::hours(24)
+            } else {
+                Duration::minutes(30)
+            };
+            let mut record = SessionRecord::new(id(n), now, now + idle)
+                .with_absolute_expiry(now + Duration::hours(48));
             match kind {
-                Kind::Idle => {}
+                Kind::Idle | Kind::IdleOverADay => {}
                 Kind::WithData => record = record.with_data(data(n)),
                 Kind::LoggedIn => {
                     record = record.with_data(data(n)).with_subject(format!("user-{n}"));
@@ -112,6 +127,7 @@ fn main() {
         .expect("tokio runtime");
 
     let idle = measure(&runtime, count, Kind::Idle);
+    let idle_over_a_day = measure(&runtime, count, Kind::IdleOverADay);
     let with_data = measure(&runtime, count, Kind::WithData);
     let logged_in = measure(&runtime, count, Kind::LoggedIn);
     // One map like the bench's, measured alone: what a session's data costs by itself.
@@ -122,6 +138,7 @@ fn main() {
 
     println!("memory/sessions: {count}");
     println!("memory/idle_session_bytes: {idle:.1}");
+    println!("memory/idle_session_bytes_over_a_day: {idle_over_a_day:.1}");
     println!("memory/session_with_data_bytes: {with_data:.1}");
     println!("memory/data_bytes: {map_bytes:.1}");
     println!(

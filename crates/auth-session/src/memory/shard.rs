@@ -460,7 +460,8 @@ impl ShardState {
         removed
     }
 
-    /// Rebuilds the queue when stale pairs outnumber live ones (amortised O(1) per write).
+    /// Rebuilds the queue when stale pairs outnumber live ones (a sort, amortised over the
+    /// writes that made the stale pairs: O(log n) each).
     fn compact_if_stale(&mut self) {
         if self.queue.len() > 2 * self.map.len() + 32 {
             self.rebuild_queue();
