@@ -5,20 +5,24 @@
 //! [`floor::HandleLayer`](crate::floor::HandleLayer) does), the handler's one insert into it
 //! (a key `String` and a `serde_json::Value` in a `Vec`), and, after the inner service, when
 //! the handler wrote something: a 128-bit ID from a per-thread ChaCha20 generator, the data
-//! behind an `Arc` in a mutex-guarded `HashMap` (no sharding, no bound, a hash that takes the
-//! ID's first eight bytes as is), and the three response headers a session layer must write
+//! behind an `Arc` in a mutex-guarded `HashMap` (no sharding, no bound, a hash that is the
+//! ID's first eight bytes), and the three response headers a session layer must write
 //! (`Set-Cookie` with the ID in base64url and fixed attributes, `Cache-Control: no-store`,
 //! `Vary: Cookie`).
 //!
 //! [`CreateFloorLayer::signed`] also signs the ID, with auth-cookie's
 //! [`CookieKeys::seal_signed`] (the session layer's own signing), for the signed rows.
 //!
-//! It leaves out what the issue requires of a real store and layer, so it costs less than any
-//! layer that meets the contract can: no expiry (no clock reading, no deadlines, no expiry
-//! queue), no versions, no eviction or bound, no configuration, no lazy load, no error
-//! paths, and unless asked no signing. Its store is never emptied. Benchmarks run it as a `floor` row in the
-//! create scenario, beside `ours` and the peer, in the same run: the ratio it reaches is
-//! what the cheapest create we can write costs against the peer in that harness.
+//! It leaves out much of what the issue requires of a real store and layer: expiry (no clock
+//! reading, no deadlines, no expiry queue), versions, an eviction bound, configuration, the
+//! lazy load and the error paths (and, unless asked, signing). Benchmarks run it as `floor`
+//! and `floor-signed` rows in the create scenario, beside `ours` and the peer, in the same
+//! run. Like [`floor`](crate::floor), it is a reference point, not a proof of a lower bound:
+//! the ratio it reaches is what the cheapest create we know how to write costs against the
+//! peer in that harness. Its store is never emptied, so it only serves as a floor where the
+//! run creates fewer sessions than `ours` keeps (the paired bench: about 10^5 per row);
+//! criterion's create rows create millions, and there its store, like tower-sessions', grows
+//! past the million `ours` stops at.
 //!
 //! ```
 //! use auth_tests::create_floor::{CreateFloorLayer, FloorSession};
@@ -74,7 +78,8 @@ type Data = Vec<(String, Value)>;
 /// The floor's store: every session created, never removed.
 type Store = Mutex<HashMap<[u8; 16], Arc<Data>, BuildHasherDefault<FirstBytes>>>;
 
-/// Hashes a random 16-byte ID by taking its first eight bytes as they are.
+/// Hashes a random 16-byte ID as its first eight bytes (XOR the length prefix a slice's
+/// `Hash` writes first).
 #[derive(Default)]
 struct FirstBytes(u64);
 

@@ -595,6 +595,8 @@ async fn session_cookie_found_in_any_cookie_field(f: Fixture) {
     let mut later = b"id=\xff; ".to_vec();
     later.extend_from_slice(format!("{cookie}; id=other").as_bytes());
     assert_eq!(get(vec![&later]).await, found);
+    // ... also when the valid one is in a later field.
+    assert_eq!(get(vec![b"id=\xff", cookie.as_bytes()]).await, found);
     assert_eq!(get(vec![b"id=other", cookie.as_bytes()]).await, "None");
     // Names are compared byte for byte.
     let renamed = format!("ID={value}; {}", cookie.replacen("id", "i d", 1));
