@@ -252,10 +252,9 @@ mod tests {
     use axum::{Extension, Router};
     use tower::ServiceExt as _;
 
-    #[tokio::test]
-    async fn a_write_creates_a_session_and_an_untouched_request_nothing() {
-        let layer = CreateFloorLayer::default();
-        let app: Router = Router::new()
+    /// `/write` inserts one key, `/` leaves the session alone.
+    fn app(layer: &CreateFloorLayer) -> Router {
+        Router::new()
             .route(
                 "/write",
                 get(|Extension(s): Extension<FloorSession>| async move {
@@ -264,7 +263,13 @@ mod tests {
                 }),
             )
             .route("/", get(|| async { "ok" }))
-            .layer(layer.clone());
+            .layer(layer.clone())
+    }
+
+    #[tokio::test]
+    async fn a_write_creates_a_session_and_an_untouched_request_nothing() {
+        let layer = CreateFloorLayer::default();
+        let app = app(&layer);
         let get_uri = |uri: &'static str| {
             let app = app.clone();
             async move {
@@ -302,17 +307,8 @@ mod tests {
             auth_core::SecretKey::from_bytes(&[3; 32]).unwrap(),
         ));
         let layer = CreateFloorLayer::signed(keys.clone());
-        let app: Router = Router::new()
-            .route(
-                "/",
-                get(|Extension(s): Extension<FloorSession>| async move {
-                    s.insert("n", 1_u64.into());
-                    "ok"
-                }),
-            )
-            .layer(layer.clone());
-        let res = app
-            .oneshot(Request::get("/").body(Body::empty()).unwrap())
+        let res = app(&layer)
+            .oneshot(Request::get("/write").body(Body::empty()).unwrap())
             .await
             .unwrap();
         let cookie = res.headers()[SET_COOKIE].to_str().unwrap();
