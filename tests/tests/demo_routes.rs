@@ -451,7 +451,12 @@ async fn api_routes_follow_rfc_6750() {
 
     let reply = call(&app, get("/api/me", None, Some(&alice))).await;
     assert_eq!(reply.status, StatusCode::OK);
-    assert_eq!(reply.json_keys(), ["jti", "method", "roles", "sub"]);
+    assert_eq!(reply.json_keys(), ["iss", "jti", "method", "roles", "sub"]);
+    assert_eq!(
+        reply.json()["iss"],
+        "demo",
+        "the demo's own tokens name the demo's issuer"
+    );
     let jti = decode_segment(alice.split('.').nth(1).unwrap())["jti"].clone();
     assert_eq!(reply.json_typed()["jti"], jti, "the jti of the token sent");
     let me = reply.json();
@@ -675,7 +680,7 @@ async fn whoami_accepts_a_session_or_a_bearer_token() {
     let reply = call(&app, get("/whoami", None, Some(&bob))).await;
     assert_eq!(
         reply.json(),
-        serde_json::json!({"sub": "bob", "method": "jwt"})
+        serde_json::json!({"sub": "bob", "method": "jwt", "iss": "demo"})
     );
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.header(CONTENT_TYPE), Some("application/json"));

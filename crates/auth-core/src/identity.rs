@@ -53,7 +53,13 @@ impl fmt::Display for AuthMethod {
     }
 }
 
-/// An authenticated principal: who, how, with which rights, for how long.
+/// An authenticated principal: who, how, who vouches for it, with which rights, for how long.
+///
+/// A principal is the pair ([`issuer`](Self::issuer), [`subject`](Self::subject)): two
+/// issuers may both have a user called `bob`, and they are different people. Compare
+/// identities with [`same_principal`](Self::same_principal), never on the subject alone. A
+/// bearer token's identity names the `iss` of the trust entry that verified it; an identity
+/// logged in locally (a password form) usually has no issuer.
 ///
 /// Cloning is one atomic increment (the data sits behind an [`Arc`]). Authenticating layers
 /// insert it into the request extensions; read it with
@@ -73,9 +79,17 @@ impl fmt::Display for AuthMethod {
 ///     .build();
 ///
 /// assert_eq!(identity.subject(), "alice");
+/// assert_eq!(identity.issuer(), None);
 /// assert!(identity.has_role("user"));
 /// assert!(!identity.has_role("admin"));
 /// assert!(identity.has_scope("write"));
+///
+/// // The same subject from another issuer is another principal.
+/// let external = Identity::builder("alice", AuthMethod::Jwt)
+///     .issuer("https://accounts.example.com")
+///     .build();
+/// assert_eq!(external.issuer(), Some("https://accounts.example.com"));
+/// assert!(!external.same_principal(&identity));
 /// ```
 #[derive(Clone)]
 pub struct Identity {
@@ -85,6 +99,7 @@ pub struct Identity {
 #[derive(PartialEq)]
 struct Inner {
     subject: String,
+    issuer: Option<Arc<str>>,
     method: AuthMethod,
     roles: Vec<String>,
     scopes: Vec<String>,
@@ -99,6 +114,7 @@ impl Identity {
         IdentityBuilder {
             inner: Inner {
                 subject: subject.into(),
+                issuer: None,
                 method,
                 roles: Vec::new(),
                 scopes: Vec::new(),
@@ -112,6 +128,19 @@ impl Identity {
     /// Who this is: the session's user id or the token's `sub`.
     pub fn subject(&self) -> &str {
         &self.inner.subject
+    }
+
+    /// Who vouches for this identity: for a bearer token, the `iss` of the trust entry that
+    /// verified it; for a session, the issuer of the identity that logged in (none for a local
+    /// login). `None` when the authenticating layer is its own authority.
+    pub fn issuer(&self) -> Option<&str> {
+        self.inner.issuer.as_deref()
+    }
+
+    /// Whether `other` is the same principal: the same issuer (or both none) and the same
+    /// subject. Roles, scopes and times are not compared.
+    pub fn same_principal(&self, other: &Self) -> bool {
+        self.inner.subject == other.inner.subject && self.inner.issuer == other.inner.issuer
     }
 
     /// How the identity was authenticated.
@@ -167,6 +196,7 @@ impl fmt::Debug for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Identity")
             .field("subject", &self.inner.subject)
+            .field("issuer", &self.inner.issuer)
             .field("method", &self.inner.method)
             .field("roles", &self.inner.roles)
             .field("scopes", &self.inner.scopes)
@@ -184,6 +214,12 @@ pub struct IdentityBuilder {
 }
 
 impl IdentityBuilder {
+    /// Names the issuer that vouches for this identity (a token's `iss`). Default: none.
+    pub fn issuer(mut self, issuer: impl Into<Arc<str>>) -> Self {
+        self.inner.issuer = Some(issuer.into());
+        self
+    }
+
     /// Adds one role (ignored if already present).
     pub fn role(mut self, role: impl Into<String>) -> Self {
         push_unique(&mut self.inner.roles, role.into());
@@ -358,6 +394,29 @@ mod tests {
             .build();
         assert_eq!(id.scopes(), ["b", "a", "c", "d", "e"]);
         assert_eq!(id.roles(), ["x"]);
+    }
+
+    #[test]
+    fn principals_differ_by_issuer() {
+        let local = Identity::builder("bob", AuthMethod::Jwt).build();
+        let ours = Identity::builder("bob", AuthMethod::Jwt)
+            .issuer("demo")
+            .build();
+        let theirs = Identity::builder("bob", AuthMethod::Jwt)
+            .issuer("https://idp.example")
+            .role("admin")
+            .build();
+        assert!(!ours.same_principal(&theirs));
+        assert!(!ours.same_principal(&local));
+        assert!(
+            ours.same_principal(
+                &Identity::builder("bob", AuthMethod::Session)
+                    .issuer("demo")
+                    .build()
+            )
+        );
+        assert_ne!(ours, theirs);
+        assert!(format!("{theirs:?}").contains("idp.example"));
     }
 
     #[test]

@@ -83,8 +83,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 #[doc(inline)]
 pub use authz::{
-    AuthPredicate, AuthRejection, AuthRejectionKind, Authenticated, DefaultRejection, HasRole,
-    HasScope, RejectionResponse, RequireAuth, RequireAuthLayer, Requirement,
+    AuthPredicate, AuthRejection, AuthRejectionKind, Authenticated, Both, DefaultRejection,
+    FromIssuer, HasRole, HasScope, RejectionResponse, RequireAuth, RequireAuthLayer, Requirement,
 };
 /// Response futures.
 pub mod future {

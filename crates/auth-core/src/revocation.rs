@@ -8,8 +8,15 @@ use time::OffsetDateTime;
 use crate::BoxError;
 
 /// The claims of a verified token that revocation looks at, borrowed.
+///
+/// Every entry of a revocation list lives in the namespace of one issuer: a `jti`, a subject
+/// or a session ID revoked for one issuer never revokes a token of another, whatever the
+/// values.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TokenRef<'a> {
+    /// The token's `iss` (the trust entry that verified it): the namespace of every other
+    /// field.
+    pub issuer: &'a str,
     /// The token's `jti`.
     pub jti: Option<&'a str>,
     /// The token's `sub`.
@@ -71,7 +78,9 @@ pub enum RevocationError {
 /// implementations keep a local mirror that a background task feeds (see `auth-jwt`).
 ///
 /// Revocations are keyed on claims, never on the token string: ECDSA signatures are
-/// malleable, so two different strings can carry the same signed claims.
+/// malleable, so two different strings can carry the same signed claims. Every entry is
+/// keyed on `(issuer, kind, value)`: two issuers may hand out the same `jti` or subject, and
+/// logging one out must never touch the other.
 ///
 /// Object safe: share one as `Arc<dyn RevocationList>`.
 ///
@@ -82,37 +91,45 @@ pub enum RevocationError {
 pub trait RevocationList: std::fmt::Debug + Send + Sync + 'static {
     /// Whether `token` is revoked, answered from local memory only (no I/O, no await).
     ///
-    /// A subject revocation applies when the token has no `iat` or its `iat` is at or before
-    /// the revocation instant (tokens issued in the same second as a "log out everywhere" are
-    /// revoked too). When several subject revocations exist, the latest instant wins.
+    /// Only entries of `token.issuer` apply. A subject revocation applies when the token has
+    /// no `iat` or its `iat` is at or before the revocation instant (tokens issued in the same
+    /// second as a "log out everywhere" are revoked too). When several subject revocations
+    /// exist, the latest instant wins.
     fn status(&self, token: &TokenRef<'_>) -> RevocationStatus;
 
-    /// Revokes the token with this `jti` until `expires_at` (its `exp`), after which the entry
-    /// is dropped.
+    /// Revokes the token of `issuer` with this `jti` until `expires_at` (its `exp`), after
+    /// which the entry is dropped.
     ///
     /// # Errors
     ///
     /// [`RevocationError`] when the revocation could not be recorded.
     async fn revoke_token(
         &self,
+        issuer: &str,
         jti: &str,
         expires_at: OffsetDateTime,
     ) -> Result<(), RevocationError>;
 
-    /// Revokes every token of `subject` issued at or before `issued_before` ("log out
-    /// everywhere"), remembered until `retain_until`.
+    /// Revokes every token of `issuer`'s `subject` issued at or before `issued_before` ("log
+    /// out everywhere"), remembered until `retain_until`.
+    ///
+    /// Pass an `issued_before` that covers the verifier's leeway (now plus the leeway): a
+    /// token whose `iat` lies ahead of the clock by less than the leeway is accepted, and must
+    /// be revoked with the others. `auth_jwt::Logout` does this.
     ///
     /// # Errors
     ///
     /// [`RevocationError`] when the revocation could not be recorded.
     async fn revoke_subject(
         &self,
+        issuer: &str,
         subject: &str,
         issued_before: OffsetDateTime,
         retain_until: OffsetDateTime,
     ) -> Result<(), RevocationError>;
 
-    /// Revokes every token minted for session `session_id`, remembered until `retain_until`.
+    /// Revokes every token of `issuer` minted for session `session_id` (its `sid` claim),
+    /// remembered until `retain_until`.
     ///
     /// The default refuses with [`RevocationError::Unsupported`].
     ///
@@ -121,10 +138,11 @@ pub trait RevocationList: std::fmt::Debug + Send + Sync + 'static {
     /// [`RevocationError`] when the revocation could not be recorded or is not supported.
     async fn revoke_session(
         &self,
+        issuer: &str,
         session_id: &str,
         retain_until: OffsetDateTime,
     ) -> Result<(), RevocationError> {
-        let _ = (session_id, retain_until);
+        let _ = (issuer, session_id, retain_until);
         Err(RevocationError::Unsupported("session revocation"))
     }
 }
@@ -137,28 +155,33 @@ impl<L: RevocationList + ?Sized> RevocationList for Arc<L> {
 
     async fn revoke_token(
         &self,
+        issuer: &str,
         jti: &str,
         expires_at: OffsetDateTime,
     ) -> Result<(), RevocationError> {
-        (**self).revoke_token(jti, expires_at).await
+        (**self).revoke_token(issuer, jti, expires_at).await
     }
 
     async fn revoke_subject(
         &self,
+        issuer: &str,
         subject: &str,
         issued_before: OffsetDateTime,
         retain_until: OffsetDateTime,
     ) -> Result<(), RevocationError> {
         (**self)
-            .revoke_subject(subject, issued_before, retain_until)
+            .revoke_subject(issuer, subject, issued_before, retain_until)
             .await
     }
 
     async fn revoke_session(
         &self,
+        issuer: &str,
         session_id: &str,
         retain_until: OffsetDateTime,
     ) -> Result<(), RevocationError> {
-        (**self).revoke_session(session_id, retain_until).await
+        (**self)
+            .revoke_session(issuer, session_id, retain_until)
+            .await
     }
 }

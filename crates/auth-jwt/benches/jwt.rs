@@ -114,15 +114,15 @@ async fn fill(list: &dyn auth_core::RevocationList) {
     let until = time::OffsetDateTime::now_utc() + time::Duration::days(1);
     let now = time::OffsetDateTime::now_utc();
     for i in 0..10_000 {
-        list.revoke_token(&format!("revoked-jti-{i:05}"), until)
+        list.revoke_token(ISS, &format!("revoked-jti-{i:05}"), until)
             .await
             .unwrap();
     }
     for i in 0..1_000 {
-        list.revoke_subject(&format!("user-{i}"), now, until)
+        list.revoke_subject(ISS, &format!("user-{i}"), now, until)
             .await
             .unwrap();
-        list.revoke_session(&format!("session-{i}"), until)
+        list.revoke_session(ISS, &format!("session-{i}"), until)
             .await
             .unwrap();
     }
@@ -201,9 +201,9 @@ fn bench_revocation(c: &mut Criterion) {
             .warm_up_time(Duration::from_secs(1))
             .sample_size(50);
         let builder = || {
-            auth_jwt::JwtLayer::builder(case.our_key())
-                .add_issuer(ISS)
-                .add_audience(AUD)
+            auth_jwt::JwtLayer::builder(
+                auth_jwt::TrustedIssuer::new(ISS, case.our_key()).add_audience(AUD),
+            )
         };
 
         let mut baseline = service_fn(handler);
@@ -235,6 +235,7 @@ fn bench_revocation(c: &mut Criterion) {
             });
         }
         let token = auth_core::TokenRef {
+            issuer: ISS,
             jti: Some("0123456789abcdef"),
             subject: Some("alice"),
             session_id: None,

@@ -13,12 +13,19 @@ pub enum ConfigError {
     /// too short, ...).
     #[error(transparent)]
     Core(#[from] auth_core::ConfigError),
-    /// No accepted issuer was configured: `iss` is required and must match one.
-    #[error("no issuer configured: call `issuer(..)` at least once")]
-    MissingIssuer,
-    /// No accepted audience was configured: `aud` is required and must match one.
-    #[error("no audience configured: call `audience(..)` at least once")]
-    MissingAudience,
+    /// A trusted issuer has no audience: `aud` is required and must match one of the
+    /// entry's.
+    #[error("trusted issuer {issuer:?} has no audience: call `add_audience(..)` at least once")]
+    MissingAudience {
+        /// The entry's issuer.
+        issuer: String,
+    },
+    /// Two trust entries name the same issuer.
+    #[error("issuer {issuer:?} is trusted twice: one entry per issuer")]
+    DuplicateIssuer {
+        /// The repeated issuer.
+        issuer: String,
+    },
     /// An issuer or audience is empty.
     #[error("the {field} must not be empty")]
     EmptyValue {
@@ -106,7 +113,7 @@ pub enum ConfigError {
         /// The key's id.
         kid: String,
     },
-    /// Two keys of a key set share an id (and issuer).
+    /// Two keys of a key set share an id.
     #[error("duplicate key id {kid:?} in the key set")]
     DuplicateKey {
         /// The repeated id.

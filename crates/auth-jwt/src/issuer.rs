@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use time::Duration;
 
 use crate::algorithm::Family;
-use crate::{Algorithm, ConfigError, IssueError, Jwk, JwkSet, KeySet, VerifyingKey};
+use crate::{Algorithm, ConfigError, IssueError, Jwk, JwkSet, KeySet, TrustedIssuer, VerifyingKey};
 
 /// A private key (or HMAC secret) that signs tokens, bound to one [`Algorithm`].
 ///
@@ -326,7 +326,7 @@ impl Issuer {
     }
 
     /// A [`KeySet`] that verifies what this issuer mints (every key of the ring, bound to its
-    /// `kid` and this issuer), for services that verify their own tokens.
+    /// `kid`), for services that verify their own tokens.
     ///
     /// # Errors
     ///
@@ -334,13 +334,38 @@ impl Issuer {
     pub fn key_set(&self) -> Result<KeySet, ConfigError> {
         let mut builder = KeySet::builder();
         for (kid, key) in self.ring.iter() {
-            builder = builder.add_key(
-                key.verifying_key()?
-                    .with_kid(kid.as_str())?
-                    .with_issuer(Arc::clone(&self.issuer)),
-            )?;
+            builder = builder.add_key(key.verifying_key()?.with_kid(kid.as_str())?)?;
         }
         builder.build()
+    }
+
+    /// The trust entry for this issuer's own tokens: its `iss`, its [`key_set`](Self::key_set)
+    /// and every audience it mints for. Adjust it (leeway, maximum age, ...) before handing it
+    /// to [`JwtLayer::builder`](crate::JwtLayer::builder).
+    ///
+    /// ```
+    /// use auth_core::{KeyId, KeyRing, SecretKey};
+    /// use auth_jwt::{Algorithm, Issuer, JwtLayer, SigningKey};
+    ///
+    /// let issuer = Issuer::new(
+    ///     KeyRing::new(KeyId::new("k1")?, SigningKey::hmac(Algorithm::HS256, SecretKey::generate(32)?)?),
+    ///     "https://auth.example.com",
+    ///     "api",
+    /// )?;
+    /// let layer = JwtLayer::builder(issuer.trusted()?).build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`key_set`](Self::key_set).
+    pub fn trusted(&self) -> Result<TrustedIssuer, ConfigError> {
+        let mut trusted = TrustedIssuer::new(Arc::clone(&self.issuer), self.key_set()?);
+        for audience in self.audience.iter() {
+            trusted = trusted.add_audience(audience);
+        }
+        Ok(trusted)
     }
 
     /// The `iss` of minted tokens.

@@ -21,7 +21,10 @@ const MAX_DOCUMENT: usize = 1024 * 1024;
 
 /// A remote JWK Set (`jwks_uri`), or an OIDC issuer whose discovery document names one.
 ///
-/// Add it to a key set with [`KeySetBuilder::add_jwks`](crate::KeySetBuilder::add_jwks).
+/// Add it to a key set with [`KeySetBuilder::add_jwks`](crate::KeySetBuilder::add_jwks), and
+/// the key set to the [`TrustedIssuer`](crate::TrustedIssuer) that publishes it
+/// ([`TrustedIssuer::discover`](crate::TrustedIssuer::discover) does both for an OpenID
+/// provider).
 ///
 /// - Keys are fetched when the key set is built inside a tokio runtime (else at the first
 ///   request), parsed once and cached; a background task refreshes them every
@@ -37,16 +40,16 @@ const MAX_DOCUMENT: usize = 1024 * 1024;
 ///   [`with_algorithms`](Self::with_algorithms) are skipped.
 ///
 /// ```no_run
-/// use auth_jwt::{JwksSource, JwtLayer, KeySet};
+/// use auth_jwt::{JwksSource, JwtLayer, KeySet, TrustedIssuer};
 ///
 /// # fn main() -> Result<(), auth_jwt::ConfigError> {
 /// let keys = KeySet::builder()
-///     .add_jwks(JwksSource::discover("https://accounts.example.com")?)
+///     .add_jwks(JwksSource::new("https://accounts.example.com/jwks.json")?)
 ///     .build()?;
-/// let layer = JwtLayer::builder(keys)
-///     .add_issuer("https://accounts.example.com")
-///     .add_audience("my-api")
-///     .build()?;
+/// let layer = JwtLayer::builder(
+///     TrustedIssuer::new("https://accounts.example.com", keys).add_audience("my-api"),
+/// )
+/// .build()?;
 /// # let _ = layer;
 /// # Ok(())
 /// # }
@@ -54,7 +57,6 @@ const MAX_DOCUMENT: usize = 1024 * 1024;
 #[derive(Clone)]
 pub struct JwksSource {
     location: Location,
-    issuer: Option<Arc<str>>,
     algorithms: Vec<Algorithm>,
     refresh: Duration,
     min_refetch: Duration,
@@ -79,8 +81,7 @@ impl JwksSource {
     }
 
     /// Keys of the OIDC issuer `issuer`: its `/.well-known/openid-configuration` names the
-    /// `jwks_uri`. The keys are bound to `issuer`, and the discovery document must name the
-    /// same issuer.
+    /// `jwks_uri`, and must name the same issuer (else the fetch fails and no key is used).
     ///
     /// # Errors
     ///
@@ -88,30 +89,19 @@ impl JwksSource {
     /// loopback address).
     pub fn discover(issuer: &str) -> Result<Self, ConfigError> {
         check_url(issuer)?;
-        let mut source = Self::with_location(Location::Discovery {
+        Ok(Self::with_location(Location::Discovery {
             issuer: issuer.to_owned(),
-        });
-        source.issuer = Some(issuer.into());
-        Ok(source)
+        }))
     }
 
     fn with_location(location: Location) -> Self {
         Self {
             location,
-            issuer: None,
             algorithms: vec![Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA],
             refresh: Duration::from_secs(300),
             min_refetch: Duration::from_secs(30),
             timeout: Duration::from_secs(5),
         }
-    }
-
-    /// Binds every key of this source to `issuer`. Default: none for
-    /// [`new`](Self::new), the issuer for [`discover`](Self::discover).
-    #[must_use]
-    pub fn with_issuer(mut self, issuer: impl Into<Arc<str>>) -> Self {
-        self.issuer = Some(issuer.into());
-        self
     }
 
     /// The algorithms accepted from this source. A key naming another `alg` is skipped; a key
@@ -152,7 +142,6 @@ impl fmt::Debug for JwksSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JwksSource")
             .field("location", &self.location)
-            .field("issuer", &self.issuer)
             .field("algorithms", &self.algorithms)
             .field("refresh", &self.refresh)
             .field("min_refetch", &self.min_refetch)
@@ -449,11 +438,7 @@ impl RemoteJwks {
         if !allowed.contains(&alg) || alg.is_hmac() {
             return None;
         }
-        let key = VerifyingKey::from_jwk(jwk, Some(alg)).ok()?;
-        Some(match &self.source.issuer {
-            Some(issuer) => key.with_issuer(Arc::clone(issuer)),
-            None => key,
-        })
+        VerifyingKey::from_jwk(jwk, Some(alg)).ok()
     }
 }
 

@@ -1,7 +1,6 @@
-//! Verification keys, parsed once and bound to a `kid`, an algorithm and optionally an issuer.
+//! Verification keys, parsed once and bound to a `kid` and an algorithm.
 
 use std::fmt;
-use std::sync::Arc;
 
 use auth_core::{KeyId, SecretKey};
 use aws_lc_rs::hmac;
@@ -15,9 +14,10 @@ use crate::{Algorithm, ConfigError, Jwk};
 
 /// One key that verifies token signatures, pre-parsed at configuration time.
 ///
-/// A `VerifyingKey` is bound to exactly one [`Algorithm`], optionally to a `kid` (the lookup
-/// key in a token's header) and optionally to an issuer (a token it verifies must carry that
-/// `iss`). The binding is checked before any signature math: a token whose `alg` header differs
+/// A `VerifyingKey` is bound to exactly one [`Algorithm`] and optionally to a `kid` (the
+/// lookup key in a token's header); it belongs to the [`TrustedIssuer`](crate::TrustedIssuer)
+/// whose key set holds it, so it verifies only that issuer's tokens. The binding is checked
+/// before any signature math: a token whose `alg` header differs
 /// is refused, so an RSA public key can never be used as an HMAC secret.
 ///
 /// Public keys are parsed once (RSA modulus and exponent, EC point, Ed25519 key) so the
@@ -29,8 +29,7 @@ use crate::{Algorithm, ConfigError, Jwk};
 ///
 /// let secret = SecretKey::from_bytes(&[7u8; 32])?;
 /// let key = VerifyingKey::hmac(Algorithm::HS256, &secret)?
-///     .with_kid("2026-01")?
-///     .with_issuer("https://auth.example.com");
+///     .with_kid("2026-01")?;
 /// assert_eq!(key.algorithm(), Algorithm::HS256);
 /// assert_eq!(key.kid(), Some("2026-01"));
 ///
@@ -41,7 +40,6 @@ use crate::{Algorithm, ConfigError, Jwk};
 pub struct VerifyingKey {
     kid: Option<KeyId>,
     alg: Algorithm,
-    issuer: Option<Arc<str>>,
     verifier: Verifier,
 }
 
@@ -73,7 +71,6 @@ impl VerifyingKey {
         Ok(Self {
             kid: None,
             alg,
-            issuer: None,
             verifier: Verifier::Hmac(hmac::Key::new(algorithm, secret.expose_secret())),
         })
     }
@@ -193,7 +190,6 @@ impl VerifyingKey {
                 Self {
                     kid: None,
                     alg,
-                    issuer: None,
                     verifier: Verifier::Hmac(hmac::Key::new(algorithm, &secret)),
                 }
             }
@@ -251,7 +247,6 @@ impl VerifyingKey {
         Ok(Self {
             kid: None,
             alg,
-            issuer: None,
             verifier: Verifier::Public(parsed),
         })
     }
@@ -270,14 +265,6 @@ impl VerifyingKey {
         Ok(self)
     }
 
-    /// Binds the key to an issuer: a token it verifies must carry exactly this `iss`. With
-    /// several issuers in one key set, the `iss` also routes a token to its issuer's keys.
-    #[must_use]
-    pub fn with_issuer(mut self, issuer: impl Into<Arc<str>>) -> Self {
-        self.issuer = Some(issuer.into());
-        self
-    }
-
     /// The algorithm the key is bound to.
     pub fn algorithm(&self) -> Algorithm {
         self.alg
@@ -286,16 +273,6 @@ impl VerifyingKey {
     /// The key id, if bound to one.
     pub fn kid(&self) -> Option<&str> {
         self.kid.as_ref().map(KeyId::as_str)
-    }
-
-    /// The issuer the key is bound to, if any.
-    pub fn issuer(&self) -> Option<&str> {
-        self.issuer.as_deref()
-    }
-
-    /// The bound issuer, shared (no allocation on the request path).
-    pub(crate) fn bound_issuer(&self) -> Option<&Arc<str>> {
-        self.issuer.as_ref()
     }
 
     /// Checks a raw JWS signature over `signing_input` (`BASE64URL(header) "."
@@ -316,7 +293,6 @@ impl fmt::Debug for VerifyingKey {
         f.debug_struct("VerifyingKey")
             .field("kid", &self.kid)
             .field("alg", &self.alg)
-            .field("issuer", &self.issuer)
             .finish_non_exhaustive()
     }
 }

@@ -9,9 +9,10 @@ use crate::{Algorithm, ConfigError, JwkSet, VerifyingKey};
 /// feature, remote JWKS sources.
 ///
 /// Cheap to clone (one `Arc`). Lookup is by the token's `kid` header; a key is used only if
-/// the token's `alg` equals the algorithm the key is bound to. When two issuers publish the
-/// same `kid`, the token's `iss` picks the issuer's key. A token without `kid` is matched only
-/// when exactly one key of its algorithm has no `kid` either.
+/// the token's `alg` equals the algorithm the key is bound to. A token without `kid` is
+/// matched only when exactly one key of its algorithm has no `kid` either. A key set belongs
+/// to one [`TrustedIssuer`](crate::TrustedIssuer): keys of different issuers live in
+/// different sets, so their `kid`s never meet.
 ///
 /// ```
 /// use auth_core::SecretKey;
@@ -80,11 +81,10 @@ impl KeySet {
         &self,
         kid: Option<&str>,
         alg: Algorithm,
-        iss: &mut IssuerHint<'_>,
         f: impl FnOnce(&VerifyingKey) -> R,
     ) -> Result<R, LookupError> {
         let mut wrong_alg = false;
-        match select(&self.inner.keys, kid, alg, iss) {
+        match select(&self.inner.keys, kid, alg) {
             Select::Key(key) => return Ok(f(key)),
             Select::WrongAlg => wrong_alg = true,
             Select::None => {}
@@ -94,7 +94,7 @@ impl KeySet {
             let mut outcome = None;
             for remote in &self.inner.remote {
                 let snapshot = remote.snapshot();
-                match select(&snapshot.keys, kid, alg, iss) {
+                match select(&snapshot.keys, kid, alg) {
                     Select::Key(key) => return Ok(f(key)),
                     Select::WrongAlg => wrong_alg = true,
                     Select::None => {}
@@ -136,14 +136,9 @@ impl KeySetBuilder {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::DuplicateKey`] when the set already holds a key with the same `kid` and
-    /// issuer.
+    /// [`ConfigError::DuplicateKey`] when the set already holds a key with the same `kid`.
     pub fn add_key(mut self, key: VerifyingKey) -> Result<Self, ConfigError> {
-        if self
-            .keys
-            .iter()
-            .any(|k| k.kid() == key.kid() && k.issuer() == key.issuer())
-        {
+        if self.keys.iter().any(|k| k.kid() == key.kid()) {
             return Err(ConfigError::DuplicateKey {
                 kid: key.kid().unwrap_or_default().to_owned(),
             });
@@ -152,20 +147,15 @@ impl KeySetBuilder {
         Ok(self)
     }
 
-    /// Adds every key of a JWK set, each bound to its own `alg` (required) and, when `issuer`
-    /// is given, to that issuer.
+    /// Adds every key of a JWK set, each bound to its own `alg` (required).
     ///
     /// # Errors
     ///
     /// Whatever [`VerifyingKey::from_jwk`] or [`add_key`](Self::add_key) refuses, for the
     /// first bad key.
-    pub fn add_jwk_set(mut self, set: &JwkSet, issuer: Option<&str>) -> Result<Self, ConfigError> {
+    pub fn add_jwk_set(mut self, set: &JwkSet) -> Result<Self, ConfigError> {
         for jwk in &set.keys {
-            let mut key = VerifyingKey::from_jwk(jwk, None)?;
-            if let Some(issuer) = issuer {
-                key = key.with_issuer(issuer);
-            }
-            self = self.add_key(key)?;
+            self = self.add_key(VerifyingKey::from_jwk(jwk, None)?)?;
         }
         Ok(self)
     }
@@ -231,48 +221,15 @@ pub(crate) enum LookupError {
     Refetch(KeyWait),
 }
 
-/// The token's unverified `iss`, read from the decoded payload only when two keys share a
-/// `kid`.
-pub(crate) struct IssuerHint<'a> {
-    payload: &'a [u8],
-    decoded: Option<Option<String>>,
-}
-
-impl<'a> IssuerHint<'a> {
-    /// `payload`: the token's decoded (not yet verified) payload JSON.
-    pub(crate) fn new(payload: &'a [u8]) -> Self {
-        Self {
-            payload,
-            decoded: None,
-        }
-    }
-
-    fn get(&mut self) -> Option<&str> {
-        let payload = self.payload;
-        self.decoded
-            .get_or_insert_with(|| {
-                #[derive(serde::Deserialize)]
-                struct Iss {
-                    iss: Option<String>,
-                }
-                serde_json::from_slice::<Iss>(payload).ok()?.iss
-            })
-            .as_deref()
-    }
-}
-
 enum Select<'k> {
     Key(&'k VerifyingKey),
     WrongAlg,
     None,
 }
 
-fn select<'k>(
-    keys: &'k [VerifyingKey],
-    kid: Option<&str>,
-    alg: Algorithm,
-    iss: &mut IssuerHint<'_>,
-) -> Select<'k> {
+/// The one key with this `kid` and algorithm. Several keys sharing both (possible in a
+/// fetched JWK set) are ambiguous: none is used.
+fn select<'k>(keys: &'k [VerifyingKey], kid: Option<&str>, alg: Algorithm) -> Select<'k> {
     let mut found = None;
     let mut count = 0usize;
     let mut wrong_alg = false;
@@ -287,17 +244,7 @@ fn select<'k>(
     match (count, found) {
         (1, Some(key)) => Select::Key(key),
         (0, _) if wrong_alg => Select::WrongAlg,
-        (0, _) => Select::None,
-        _ => {
-            // Several keys share kid and algorithm: they differ by issuer (duplicates are
-            // refused at build time). Route by the token's `iss`.
-            let Some(issuer) = iss.get() else {
-                return Select::None;
-            };
-            keys.iter()
-                .find(|k| k.kid() == kid && k.algorithm() == alg && k.issuer() == Some(issuer))
-                .map_or(Select::None, Select::Key)
-        }
+        _ => Select::None,
     }
 }
 

@@ -1,10 +1,11 @@
 //! JWT bearer authentication for tower.
 //!
 //! [`JwtLayer`] takes a token from the request ([`TokenSource`]: the `Authorization: Bearer`
-//! header by default, or a cookie, a custom header, a closure), verifies it against a
-//! [`KeySet`], and inserts [`Claims<C>`](auth_core::Claims) and an
-//! [`Identity`](auth_core::Identity) (method [`AuthMethod::Jwt`](auth_core::AuthMethod)) into the
-//! request extensions; a request it lets through without an identity (optional mode) carries an
+//! header by default, or a cookie, a custom header, a closure), verifies it against the
+//! [`TrustedIssuer`] its `iss` names (that issuer's audiences, [`KeySet`] and claim rules),
+//! and inserts [`Claims<C>`](auth_core::Claims) and an [`Identity`](auth_core::Identity)
+//! (method [`AuthMethod::Jwt`](auth_core::AuthMethod), naming its issuer) into the request
+//! extensions; a request it lets through without an identity (optional mode) carries an
 //! [`AuthLayerMarker`](auth_core::AuthLayerMarker) instead. Authorization (roles, scopes) is auth-core's [`RequireAuthLayer`](auth_core::RequireAuthLayer),
 //! which answers 403 `Bearer error="insufficient_scope"` for a token missing a scope.
 //! [`Issuer`] mints tokens and publishes a [`JwkSet`].
@@ -12,8 +13,9 @@
 //! | Item | What it is |
 //! |---|---|
 //! | [`JwtLayer`], [`JwtAuth`], [`JwtLayerBuilder`] | the verifying middleware |
+//! | [`TrustedIssuer`] | one trusted issuer: its audiences, keys, algorithms, claim rules |
 //! | [`TokenSource`] | where the token is read from |
-//! | [`KeySet`], [`VerifyingKey`], [`Algorithm`] | keys pinned to `kid`, algorithm and issuer |
+//! | [`KeySet`], [`VerifyingKey`], [`Algorithm`] | keys pinned to `kid` and algorithm |
 //! | `JwksSource` (feature `jwks`) | remote JWKS with cached rotation, OIDC discovery |
 //! | [`JwtRejection`], [`JwtRejectionKind`], [`RejectionResponse`] | why a request was refused |
 //! | [`Issuer`], [`SigningKey`], [`Jwk`], [`JwkSet`] | minting and publishing |
@@ -28,8 +30,12 @@
 //! - `exp` is required; `nbf` and `iat` are checked when present (an `iat` in the future is
 //!   refused); leeway 30 s by default, at most 5 minutes; an optional maximum age from `iat`.
 //! - `iss` and `aud` are required, type-checked (strings; `aud` a string or array of strings)
-//!   and compared exactly; [`JwtLayerBuilder::build`] refuses a layer without them. `sub` is
-//!   required (it becomes [`Identity::subject`](auth_core::Identity::subject)).
+//!   and compared exactly: `iss` picks the [`TrustedIssuer`], and `aud` must name one of *that
+//!   entry's* audiences; [`JwtLayerBuilder::build`] refuses an entry without one. `sub` is
+//!   required and non-empty (it becomes [`Identity::subject`](auth_core::Identity::subject)).
+//! - A member name used twice in the header or the claims is refused (other JSON parsers
+//!   keep the last one and would read another token than this layer), as is `crit` with any
+//!   value, `null` included.
 //! - HMAC secrets shorter than the hash output, and secrets that look like public keys, are
 //!   configuration errors.
 //! - Rejections follow RFC 6750: no token → 401 `WWW-Authenticate: Bearer` (with the realm, if
@@ -44,7 +50,7 @@
 //! use std::sync::Arc;
 //!
 //! use auth_core::{Identity, KeyId, KeyRing, ManualClock, SecretKey};
-//! use auth_jwt::{Algorithm, Issuer, JwtLayer, SigningKey, VerifyingKey};
+//! use auth_jwt::{Algorithm, Issuer, JwtLayer, SigningKey, TrustedIssuer, VerifyingKey};
 //! use http::{Request, Response, StatusCode, header};
 //! use tower::{ServiceBuilder, ServiceExt};
 //!
@@ -59,9 +65,8 @@
 //! )?
 //! .with_clock(clock.clone());
 //!
-//! let layer = JwtLayer::builder(VerifyingKey::hmac(Algorithm::HS256, &secret)?.with_kid("k1")?)
-//!     .add_issuer("https://auth.example.com")
-//!     .add_audience("api")
+//! let key = VerifyingKey::hmac(Algorithm::HS256, &secret)?.with_kid("k1")?;
+//! let layer = JwtLayer::builder(TrustedIssuer::new("https://auth.example.com", key).add_audience("api"))
 //!     .with_clock(clock)
 //!     .build()?;
 //! let service = ServiceBuilder::new().layer(layer).service_fn(|req: Request<String>| async move {
@@ -102,7 +107,7 @@
 //! use auth_core::{Claims, KeyId, KeyRing, ManualClock, SecretKey};
 //! use auth_jwt::{
 //!     Algorithm, Issuer, JwtLayer, JwtRejection, JwtRejectionKind, SigningKey, TokenSource,
-//!     VerifyingKey,
+//!     TrustedIssuer, VerifyingKey,
 //! };
 //! use http::{Request, Response, StatusCode, header};
 //! use serde::{Deserialize, Serialize};
@@ -132,9 +137,8 @@
 //!     }
 //!     res
 //! };
-//! let layer = JwtLayer::builder(VerifyingKey::hmac(Algorithm::HS256, &secret)?.with_kid("k1")?)
-//!     .add_issuer("https://auth.example.com")
-//!     .add_audience("api")
+//! let key = VerifyingKey::hmac(Algorithm::HS256, &secret)?.with_kid("k1")?;
+//! let layer = JwtLayer::builder(TrustedIssuer::new("https://auth.example.com", key).add_audience("api"))
 //!     .with_source(TokenSource::bearer().or(TokenSource::cookie("access_token")?))
 //!     .with_realm("api")
 //!     .optional()
@@ -174,6 +178,76 @@
 //! );
 //! let kind = res.extensions().get::<JwtRejection>().map(JwtRejection::kind);
 //! assert_eq!(kind, Some(JwtRejectionKind::Malformed));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Trusting several issuers
+//!
+//! Trust is a list of entries, one per issuer, and nothing is shared between them: a token
+//! is checked against the entry its `iss` names and no other, with that entry's keys,
+//! audiences, algorithms, leeway and claim names. An external provider's token can never
+//! carry your own audience into your API, and its `bob` is not your `bob`:
+//! [`Identity::issuer`](auth_core::Identity::issuer) tells them apart, a guard can require an
+//! issuer ([`RequireAuthLayer::issuer`](auth_core::RequireAuthLayer::issuer), or
+//! [`and`](auth_core::RequireAuthLayer::and) with [`FromIssuer`](auth_core::FromIssuer)), and
+//! revocations ([`Logout`], the lists) are kept per issuer.
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use std::sync::Arc;
+//!
+//! use auth_core::{FromIssuer, Identity, KeyId, KeyRing, ManualClock, RequireAuthLayer, SecretKey};
+//! use auth_jwt::{Algorithm, Issuer, JwtLayer, SigningKey, TrustedIssuer};
+//! use http::{Request, Response, StatusCode, header};
+//! use tower::{ServiceBuilder, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let clock = Arc::new(ManualClock::default());
+//! let issuer = |secret: &SecretKey, iss: &str, aud: &str| -> Result<Issuer, Box<dyn std::error::Error>> {
+//!     let key = SigningKey::hmac(Algorithm::HS256, secret.clone())?;
+//!     Ok(Issuer::new(KeyRing::new(KeyId::new("k1")?, key), iss, aud)?.with_clock(clock.clone()))
+//! };
+//! let (our_key, partner_key) = (SecretKey::generate(32)?, SecretKey::generate(32)?);
+//! let ours = issuer(&our_key, "https://auth.example.com", "api")?;
+//! let partner = issuer(&partner_key, "https://partner.example", "partner-api")?;
+//!
+//! let layer = JwtLayer::builder(ours.trusted()?)
+//!     .add_issuer(partner.trusted()?)
+//!     .with_clock(clock.clone())
+//!     .build()?;
+//! // Admin pages for our own admins only.
+//! let admin = RequireAuthLayer::role("admin").and(FromIssuer("https://auth.example.com".into()));
+//! let service = ServiceBuilder::new().layer(layer).layer(admin).service_fn(|req: Request<String>| async move {
+//!     let id = req.extensions().get::<Identity>().expect("the guard passed");
+//!     Ok::<_, Infallible>(Response::new(format!("{} of {}", id.subject(), id.issuer().unwrap_or("?"))))
+//! });
+//! let call = |token: String| {
+//!     let service = service.clone();
+//!     async move {
+//!         let req = Request::builder()
+//!             .header(header::AUTHORIZATION, format!("Bearer {token}"))
+//!             .body(String::new())?;
+//!         Ok::<_, Box<dyn std::error::Error>>(service.oneshot(req).await?)
+//!     }
+//! };
+//! let admin_role = serde_json::json!({ "roles": ["admin"] });
+//!
+//! // Our admin passes, and the handler knows whose `bob` it is.
+//! let res = call(ours.mint_with("bob", &admin_role)?).await?;
+//! assert_eq!(res.status(), StatusCode::OK);
+//! assert_eq!(res.body(), "bob of https://auth.example.com");
+//!
+//! // The partner's `bob`, even with an `admin` role, is someone else: 403.
+//! let res = call(partner.mint_with("bob", &admin_role)?).await?;
+//! assert_eq!(res.status(), StatusCode::FORBIDDEN);
+//!
+//! // A partner token for *our* audience is refused outright (the audience is ours, not
+//! // the partner's): 401.
+//! let sneaky = issuer(&partner_key, "https://partner.example", "api")?;
+//! let res = call(sneaky.mint_with("bob", &admin_role)?).await?;
+//! assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 //! # Ok(())
 //! # }
 //! ```
@@ -287,6 +361,7 @@ pub use keyset::{KeySet, KeySetBuilder};
 pub use middleware::{
     DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, DEFAULT_SUBJECT_REVOCATION_RETENTION, DefaultRejection,
     JwtAuth, JwtLayer, JwtLayerBuilder, JwtRejection, JwtRejectionKind, RejectionResponse,
+    TrustedIssuer,
 };
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use auth_core::{KeyId, KeyRing, SecretKey, SystemClock};
 use auth_jwt::{Algorithm, Issuer, JwtLayer, SigningKey, VerifyingKey};
-use common::{AUD, ISS, call};
+use common::{AUD, ISS, TrustedIssuer, call};
 use jwt_simple::prelude::*;
 
 fn options() -> VerificationOptions {
@@ -20,9 +20,7 @@ fn options() -> VerificationOptions {
 }
 
 fn layer(key: VerifyingKey) -> JwtLayer {
-    JwtLayer::builder(key.with_kid("k1").unwrap())
-        .add_issuer(ISS)
-        .add_audience(AUD)
+    JwtLayer::builder(TrustedIssuer::new(ISS, key.with_kid("k1").unwrap()).add_audience(AUD))
         .with_clock(Arc::new(SystemClock))
         .build()
         .unwrap()

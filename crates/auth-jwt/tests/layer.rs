@@ -161,28 +161,31 @@ async fn cookie_and_header_sources() {
 }
 
 #[tokio::test]
-async fn two_issuers_with_the_same_kid_are_routed_by_iss() {
+async fn two_issuers_with_the_same_kid_are_checked_with_their_own_keys_only() {
     let (a, b) = (Signer::ec(), Signer::ec());
-    let keys = KeySet::builder()
-        .add_key(a.verifying_key("1").with_issuer(ISS))
-        .unwrap()
-        .add_key(b.verifying_key("1").with_issuer("https://other.example"))
-        .unwrap()
-        .build()
-        .unwrap();
-    let layer = builder(keys)
-        .add_issuer("https://other.example")
+    let other = "https://other.example";
+    let layer = builder_with(trusted(a.verifying_key("1")))
+        .add_issuer(TrustedIssuer::new(other, b.verifying_key("1")).add_audience(AUD))
         .build()
         .unwrap();
     let t = craft(&header_for(&a, "1"), &good_claims(), &a);
-    assert_eq!(call(layer.clone(), Some(&t)).await.status, 200);
-    let mut other = good_claims();
-    other["iss"] = json!("https://other.example");
-    let t = craft(&header_for(&b, "1"), &other, &b);
-    assert_eq!(call(layer.clone(), Some(&t)).await.status, 200);
-    // Key of issuer B presenting issuer A's iss: no key of A verifies it.
+    let out = call(layer.clone(), Some(&t)).await;
+    assert_eq!(out.status, 200);
+    assert_eq!(out.identity.unwrap().issuer(), Some(ISS));
+    let mut theirs = good_claims();
+    theirs["iss"] = json!(other);
+    let t = craft(&header_for(&b, "1"), &theirs, &b);
+    let out = call(layer.clone(), Some(&t)).await;
+    assert_eq!(out.status, 200);
+    assert_eq!(out.identity.unwrap().issuer(), Some(other));
+    // Key of issuer B presenting issuer A's iss: only A's keys are tried.
     let t = craft(&header_for(&b, "1"), &good_claims(), &b);
-    assert_invalid(&call(layer, Some(&t)).await, K::InvalidSignature);
+    assert_invalid(&call(layer.clone(), Some(&t)).await, K::InvalidSignature);
+    // An issuer no entry names, whatever the key: refused before any key is tried.
+    let mut stranger = good_claims();
+    stranger["iss"] = json!("https://stranger.example");
+    let t = craft(&header_for(&a, "1"), &stranger, &a);
+    assert_invalid(&call(layer, Some(&t)).await, K::InvalidIssuer);
 }
 
 #[tokio::test]
@@ -239,8 +242,7 @@ async fn issuer_rotation_keeps_old_tokens_valid_and_publishes_public_keys_only()
 #[tokio::test]
 async fn typ_and_max_age_checks() {
     let signer = Signer::hmac();
-    let layer = builder(signer.verifying_key("k1"))
-        .with_typ("at+jwt")
+    let layer = builder_with(trusted(signer.verifying_key("k1")).with_typ("at+jwt"))
         .build()
         .unwrap();
     assert_invalid(
@@ -254,10 +256,10 @@ async fn typ_and_max_age_checks() {
     );
     assert_eq!(call(layer, Some(&t)).await.status, 200);
 
-    let layer = builder(signer.verifying_key("k1"))
-        .with_max_age(time::Duration::minutes(5))
-        .build()
-        .unwrap();
+    let layer =
+        builder_with(trusted(signer.verifying_key("k1")).with_max_age(time::Duration::minutes(5)))
+            .build()
+            .unwrap();
     assert_eq!(call(layer.clone(), Some(&token(&signer))).await.status, 200);
     let mut old = good_claims();
     old["iat"] = json!(NOW - 3600);
@@ -270,20 +272,39 @@ fn unsafe_layer_configs_are_refused_at_build_time() {
     use auth_jwt::{ConfigError, JwtLayer};
     let key = || Signer::hmac().verifying_key("k1");
     assert!(matches!(
-        JwtLayer::builder(key()).add_audience(AUD).build(),
-        Err(ConfigError::MissingIssuer)
+        JwtLayer::builder(TrustedIssuer::new("", key()).add_audience(AUD)).build(),
+        Err(ConfigError::EmptyValue { field: "issuer" })
     ));
     assert!(matches!(
-        JwtLayer::builder(key()).add_issuer(ISS).build(),
-        Err(ConfigError::MissingAudience)
+        JwtLayer::builder(TrustedIssuer::new(ISS, key())).build(),
+        Err(ConfigError::MissingAudience { issuer }) if issuer == ISS
     ));
-    let b = || JwtLayer::builder(key()).add_issuer(ISS).add_audience(AUD);
+    // Every entry needs its own audience: one entry's does not cover another.
     assert!(matches!(
-        b().with_leeway(time::Duration::hours(1)).build(),
+        JwtLayer::builder(trusted(key()))
+            .add_issuer(TrustedIssuer::new("https://other.example", key()))
+            .build(),
+        Err(ConfigError::MissingAudience { issuer }) if issuer == "https://other.example"
+    ));
+    assert!(matches!(
+        JwtLayer::builder(trusted(key()))
+            .add_issuer(trusted(key()))
+            .build(),
+        Err(ConfigError::DuplicateIssuer { issuer }) if issuer == ISS
+    ));
+    assert!(matches!(
+        JwtLayer::builder(trusted(key()).with_algorithms([])).build(),
+        Err(ConfigError::EmptyValue {
+            field: "algorithms"
+        })
+    ));
+    let b = || JwtLayer::builder(trusted(key()));
+    assert!(matches!(
+        JwtLayer::builder(trusted(key()).with_leeway(time::Duration::hours(1))).build(),
         Err(ConfigError::LeewayOutOfRange { .. })
     ));
     assert!(matches!(
-        b().with_leeway(time::Duration::seconds(-1)).build(),
+        JwtLayer::builder(trusted(key()).with_leeway(time::Duration::seconds(-1))).build(),
         Err(ConfigError::LeewayOutOfRange { .. })
     ));
     assert!(matches!(
@@ -295,8 +316,8 @@ fn unsafe_layer_configs_are_refused_at_build_time() {
         Err(ConfigError::InvalidRealm { .. })
     ));
     assert!(matches!(
-        b().add_issuer("").build(),
-        Err(ConfigError::EmptyValue { .. })
+        JwtLayer::builder(trusted(key()).add_audience("")).build(),
+        Err(ConfigError::EmptyValue { field: "audience" })
     ));
     assert!(matches!(
         KeySet::builder().build(),

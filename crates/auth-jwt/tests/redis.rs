@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use auth_core::{RevocationList, RevocationStatus, RevokedBy, TokenRef};
 use auth_jwt::redis::{self, AsyncCommands as _};
-use auth_jwt::{JwtLayer, JwtRejectionKind, RedisRevocationList, StalePolicy};
+use auth_jwt::{JwtLayer, JwtRejectionKind, RedisRevocationList, StalePolicy, TrustedIssuer};
 use common::{AUD, ISS, Signer};
 use http::StatusCode;
 use time::OffsetDateTime;
@@ -70,6 +70,7 @@ fn soon() -> OffsetDateTime {
 
 fn jti(id: &str) -> TokenRef<'_> {
     TokenRef {
+        issuer: ISS,
         jti: Some(id),
         subject: Some("alice"),
         session_id: None,
@@ -215,7 +216,7 @@ async fn a_revocation_on_a_reaches_b_within_one_second() {
         let id = format!("prop-{i}");
         assert_eq!(b.status(&jti(&id)), RevocationStatus::Active);
         let started = Instant::now();
-        a.revoke_token(&id, soon()).await.unwrap();
+        a.revoke_token(ISS, &id, soon()).await.unwrap();
         // The writer sees its own revocation at once.
         assert_eq!(
             a.status(&jti(&id)),
@@ -231,16 +232,18 @@ async fn a_revocation_on_a_reaches_b_within_one_second() {
         delays.push(started.elapsed());
     }
     // Subject and session revocations travel the same way.
-    a.revoke_subject("carol", OffsetDateTime::now_utc(), soon())
+    a.revoke_subject(ISS, "carol", OffsetDateTime::now_utc(), soon())
         .await
         .unwrap();
-    a.revoke_session("sess-1", soon()).await.unwrap();
+    a.revoke_session(ISS, "sess-1", soon()).await.unwrap();
     let carol = TokenRef {
+        issuer: ISS,
         subject: Some("carol"),
         issued_at: Some(OffsetDateTime::now_utc().unix_timestamp() - 5),
         ..TokenRef::default()
     };
     let sess = TokenRef {
+        issuer: ISS,
         session_id: Some("sess-1"),
         ..TokenRef::default()
     };
@@ -285,7 +288,7 @@ async fn b_resyncs_after_its_subscription_is_killed_and_sees_what_it_missed() {
     .await;
     let mut admin = admin(&url).await;
 
-    a.revoke_token("before", soon()).await.unwrap();
+    a.revoke_token(ISS, "before", soon()).await.unwrap();
     wait_until("B sees 'before'", Duration::from_secs(1), || {
         b.status(&jti("before")) != RevocationStatus::Active
     })
@@ -298,8 +301,8 @@ async fn b_resyncs_after_its_subscription_is_killed_and_sees_what_it_missed() {
     wait_until("B notices", Duration::from_secs(5), || !b.is_up()).await;
 
     // Revocations made while B is disconnected: their messages never reach B.
-    a.revoke_token("while-down", soon()).await.unwrap();
-    a.revoke_subject("dave", OffsetDateTime::now_utc(), soon())
+    a.revoke_token(ISS, "while-down", soon()).await.unwrap();
+    a.revoke_subject(ISS, "dave", OffsetDateTime::now_utc(), soon())
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -321,6 +324,7 @@ async fn b_resyncs_after_its_subscription_is_killed_and_sees_what_it_missed() {
         RevocationStatus::Revoked(RevokedBy::Token)
     );
     let dave = TokenRef {
+        issuer: ISS,
         subject: Some("dave"),
         issued_at: Some(OffsetDateTime::now_utc().unix_timestamp() - 1),
         ..TokenRef::default()
@@ -331,7 +335,7 @@ async fn b_resyncs_after_its_subscription_is_killed_and_sees_what_it_missed() {
     );
 
     // And follows the channel again.
-    a.revoke_token("after", soon()).await.unwrap();
+    a.revoke_token(ISS, "after", soon()).await.unwrap();
     wait_until("B sees 'after'", Duration::from_secs(1), || {
         b.status(&jti("after")) != RevocationStatus::Active
     })
@@ -373,9 +377,7 @@ async fn with_the_feed_down_beyond_the_bound_b_answers_503() {
 
     let signer = Signer::hmac();
     let layer = |list: Arc<RedisRevocationList>| {
-        JwtLayer::builder(signer.verifying_key("k1"))
-            .add_issuer(ISS)
-            .add_audience(AUD)
+        JwtLayer::builder(TrustedIssuer::new(ISS, signer.verifying_key("k1")).add_audience(AUD))
             .with_clock(Arc::new(auth_core::ManualClock::at_unix(common::NOW)))
             .with_revocation(list)
             .build()

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use auth_core::{Clock, ManualClock, RevocationError, RevocationList, RevocationStatus, TokenRef};
-use auth_jwt::{JwtLayer, JwtRejectionKind, Logout, MemoryRevocationList};
+use auth_jwt::{JwtLayer, JwtRejectionKind, Logout, MemoryRevocationList, TrustedIssuer};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{AUD, ISS, NOW, Signer, assert_invalid, call, craft, good_claims, header_for};
@@ -27,9 +27,7 @@ fn list(clock: &ManualClock) -> Arc<MemoryRevocationList> {
 }
 
 fn layer(signer: &Signer, clock: &ManualClock, list: Arc<dyn RevocationList>) -> JwtLayer {
-    JwtLayer::builder(signer.verifying_key("k1"))
-        .add_issuer(ISS)
-        .add_audience(AUD)
+    JwtLayer::builder(TrustedIssuer::new(ISS, signer.verifying_key("k1")).add_audience(AUD))
         .with_clock(Arc::new(clock.clone()))
         .with_revocation(list)
         .build()
@@ -65,7 +63,9 @@ async fn revoked_jti_is_401_and_another_token_of_the_same_subject_is_200() {
         StatusCode::OK
     );
 
-    list.revoke_token("first", at(NOW + 600)).await.unwrap();
+    list.revoke_token(ISS, "first", at(NOW + 600))
+        .await
+        .unwrap();
     assert_invalid(
         &call(layer.clone(), Some(&first)).await,
         JwtRejectionKind::Revoked,
@@ -86,7 +86,7 @@ async fn subject_epoch_revokes_earlier_tokens_and_not_later_ones() {
         &json!({"jti": "d", "sub": "bob", "iat": NOW - 100}),
     );
 
-    list.revoke_subject("alice", at(NOW - 5), at(NOW + 3_600))
+    list.revoke_subject(ISS, "alice", at(NOW - 5), at(NOW + 3_600))
         .await
         .unwrap();
     assert_invalid(
@@ -115,7 +115,7 @@ async fn destroying_a_session_revokes_the_tokens_minted_for_it() {
     assert_eq!(call(layer.clone(), Some(&s1)).await.status, StatusCode::OK);
 
     // The session store's destroy hook calls this.
-    list.revoke_session("session-1", at(NOW + 3_600))
+    list.revoke_session(ISS, "session-1", at(NOW + 3_600))
         .await
         .unwrap();
     assert_invalid(
@@ -139,14 +139,13 @@ struct Tenant {
 async fn sid_is_read_on_the_serde_path_too() {
     let (signer, clock) = (Signer::hmac(), clock());
     let list = list(&clock);
-    let typed = JwtLayer::builder(signer.verifying_key("k1"))
-        .add_issuer(ISS)
-        .add_audience(AUD)
-        .with_clock(Arc::new(clock.clone()))
-        .with_revocation(list.clone())
-        .with_claims::<Tenant>()
-        .build()
-        .unwrap();
+    let typed =
+        JwtLayer::builder(TrustedIssuer::new(ISS, signer.verifying_key("k1")).add_audience(AUD))
+            .with_clock(Arc::new(clock.clone()))
+            .with_revocation(list.clone())
+            .with_claims::<Tenant>()
+            .build()
+            .unwrap();
     // A typed claims struct, and an escaped sid the fast scanner leaves to serde.
     let token = token_with(&signer, &json!({"tenant": "t", "sid": "s\u{e9}ssion"}));
     let escaped = {
@@ -168,7 +167,7 @@ async fn sid_is_read_on_the_serde_path_too() {
         StatusCode::OK
     );
 
-    list.revoke_session("s\u{e9}ssion", at(NOW + 3_600))
+    list.revoke_session(ISS, "s\u{e9}ssion", at(NOW + 3_600))
         .await
         .unwrap();
     assert_invalid(&call(typed, Some(&token)).await, JwtRejectionKind::Revoked);
@@ -194,12 +193,12 @@ async fn entries_are_gone_after_the_token_expires() {
     );
     let layer = layer(&signer, &clock, list.clone());
     for i in 0..10 {
-        list.revoke_token(&format!("short-{i}"), at(NOW + 60))
+        list.revoke_token(ISS, &format!("short-{i}"), at(NOW + 60))
             .await
             .unwrap();
     }
-    list.revoke_token("j1", at(NOW + 600)).await.unwrap();
-    list.revoke_subject("bob", at(NOW), at(NOW + 600))
+    list.revoke_token(ISS, "j1", at(NOW + 600)).await.unwrap();
+    list.revoke_subject(ISS, "bob", at(NOW), at(NOW + 600))
         .await
         .unwrap();
     assert_eq!(list.len(), 12);
@@ -262,7 +261,7 @@ async fn the_malleated_es256_twin_of_a_revoked_token_is_revoked_too() {
         call(layer.clone(), Some(&twin)).await.status,
         StatusCode::OK
     );
-    list.revoke_token("j1", at(NOW + 600)).await.unwrap();
+    list.revoke_token(ISS, "j1", at(NOW + 600)).await.unwrap();
     assert_invalid(
         &call(layer.clone(), Some(&token)).await,
         JwtRejectionKind::Revoked,
@@ -281,19 +280,18 @@ async fn a_token_without_jti_is_refused_unless_subject_epochs_are_enough() {
         JwtRejectionKind::MissingTokenId,
     );
 
-    let lenient = JwtLayer::builder(signer.verifying_key("k1"))
-        .add_issuer(ISS)
-        .add_audience(AUD)
-        .with_clock(Arc::new(clock.clone()))
-        .with_revocation(list.clone())
-        .with_jti_required(false)
-        .build()
-        .unwrap();
+    let lenient =
+        JwtLayer::builder(TrustedIssuer::new(ISS, signer.verifying_key("k1")).add_audience(AUD))
+            .with_clock(Arc::new(clock.clone()))
+            .with_revocation(list.clone())
+            .with_jti_required(false)
+            .build()
+            .unwrap();
     assert_eq!(
         call(lenient.clone(), Some(&no_jti)).await.status,
         StatusCode::OK
     );
-    list.revoke_subject("alice", at(NOW), at(NOW + 3_600))
+    list.revoke_subject(ISS, "alice", at(NOW), at(NOW + 3_600))
         .await
         .unwrap();
     assert_invalid(
@@ -312,12 +310,18 @@ impl RevocationList for Down {
         RevocationStatus::Unavailable
     }
 
-    async fn revoke_token(&self, _: &str, _: OffsetDateTime) -> Result<(), RevocationError> {
+    async fn revoke_token(
+        &self,
+        _: &str,
+        _: &str,
+        _: OffsetDateTime,
+    ) -> Result<(), RevocationError> {
         Err(RevocationError::Backend("down".into()))
     }
 
     async fn revoke_subject(
         &self,
+        _: &str,
         _: &str,
         _: OffsetDateTime,
         _: OffsetDateTime,
@@ -386,6 +390,9 @@ async fn logout_helpers_revoke_the_current_token_or_every_token_of_the_subject()
     let phone = token_with(&signer, &json!({"jti": "phone"}));
     let laptop = token_with(&signer, &json!({"jti": "laptop"}));
     let tablet = token_with(&signer, &json!({"jti": "tablet"}));
+    // From an issuer whose clock runs 20 s fast: accepted within the 30 s leeway.
+    let ahead = token_with(&signer, &json!({"jti": "ahead", "iat": NOW + 20}));
+    assert_eq!(send(&layer, "/me", &ahead).await, StatusCode::OK);
 
     assert_eq!(send(&layer, "/logout", &phone).await, StatusCode::OK);
     assert_eq!(send(&layer, "/me", &phone).await, StatusCode::UNAUTHORIZED);
@@ -397,9 +404,11 @@ async fn logout_helpers_revoke_the_current_token_or_every_token_of_the_subject()
     );
     assert_eq!(send(&layer, "/me", &laptop).await, StatusCode::UNAUTHORIZED);
     assert_eq!(send(&layer, "/me", &tablet).await, StatusCode::UNAUTHORIZED);
+    // "Everywhere" covers the leeway: the token dated ahead of the clock is revoked too.
+    assert_eq!(send(&layer, "/me", &ahead).await, StatusCode::UNAUTHORIZED);
 
-    // A token minted a second later is fine.
-    clock.advance(Duration::seconds(1));
+    // A token minted once the leeway has passed is fine.
+    clock.advance(auth_jwt::DEFAULT_LEEWAY + Duration::seconds(1));
     let fresh = token_with(
         &signer,
         &json!({"jti": "fresh", "iat": clock.unix_timestamp()}),

@@ -357,6 +357,97 @@ async fn missing_subject_is_rejected() {
 }
 
 #[tokio::test]
+async fn empty_or_non_string_subject_is_rejected() {
+    let out = with_claims(|c| c["sub"] = json!("")).await;
+    assert_invalid(&out, K::MissingSubject);
+    assert!(out.identity.is_none());
+    for sub in [
+        json!(1),
+        json!(null),
+        json!(["alice"]),
+        json!({"id": "alice"}),
+    ] {
+        let out = with_claims(|c| c["sub"] = sub.clone()).await;
+        assert_eq!(out.status, 401, "{sub}");
+        assert!(
+            matches!(out.kind, Some(K::Malformed | K::MissingSubject)),
+            "{sub}: {out:?}"
+        );
+    }
+}
+
+/// A token with exactly these header and payload texts (duplicate members and all).
+fn raw_token(signer: &Signer, header: &str, payload: &str) -> String {
+    let input = format!("{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()));
+    format!("{input}.{}", b64(&signer.sign(input.as_bytes())))
+}
+
+#[tokio::test]
+async fn a_claims_set_naming_a_member_twice_is_rejected_on_every_path() {
+    #[derive(Clone, serde::Deserialize)]
+    #[allow(dead_code)] // Read by serde only: it puts the claims on the typed path.
+    struct Tenant {
+        #[serde(default)]
+        tenant: Option<String>,
+    }
+    let signer = Signer::hmac();
+    let header = r#"{"alg":"HS256","typ":"JWT","kid":"k1"}"#;
+    let base = format!(
+        r#""iss":"{ISS}","aud":"{AUD}","sub":"alice","exp":{}"#,
+        NOW + 600
+    );
+    let untyped = rsa_layer(&signer);
+    let typed = builder(signer.verifying_key("k1"))
+        .with_claims::<Tenant>()
+        .build()
+        .unwrap();
+    let raw = builder(signer.verifying_key("k1"))
+        .with_raw_claims(true)
+        .build()
+        .unwrap();
+    // The same claims once each: accepted, with one role.
+    let once = raw_token(&signer, header, &format!(r#"{{{base},"roles":["user"]}}"#));
+    let out = call(untyped.clone(), Some(&once)).await;
+    assert_eq!(out.status, 200, "{out:?}");
+    assert_eq!(out.identity.unwrap().roles(), ["user"]);
+    for twice in [
+        r#""roles":["user"],"roles":["admin"]"#,
+        r#""roles":"user","roles":"admin""#,
+        r#""scope":"read","scope":"admin""#,
+        r#""scp":["read"],"scp":["admin"]"#,
+        r#""roles":["user"],"roles":["admin"]"#,
+        r#""tenant":"a","tenant":"b""#,
+        r#""x":1,"x":{"y":2}"#,
+        r#""sub":"alice""#,
+    ] {
+        let t = raw_token(&signer, header, &format!("{{{base},{twice}}}"));
+        for out in [
+            call(untyped.clone(), Some(&t)).await,
+            call(typed.clone(), Some(&t)).await,
+            call(raw.clone(), Some(&t)).await,
+        ] {
+            assert_invalid(&out, K::Malformed);
+            assert!(out.identity.is_none(), "{twice}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_header_naming_a_member_twice_is_rejected() {
+    let signer = Signer::hmac();
+    let payload = good_claims().to_string();
+    for header in [
+        r#"{"alg":"HS256","kid":"k1","kid":"k1"}"#,
+        r#"{"alg":"HS256","kid":"k1","typ":"JWT","typ":"JWT"}"#,
+        r#"{"alg":"HS256","kid":"k1","x5u":"https://a","x5u":"https://b"}"#,
+        r#"{"alg":"HS256","kid":"k1","kid":"k1"}"#,
+    ] {
+        let t = raw_token(&signer, header, &payload);
+        assert_invalid(&call(rsa_layer(&signer), Some(&t)).await, K::Malformed);
+    }
+}
+
+#[tokio::test]
 async fn duplicate_registered_claims_are_rejected() {
     let signer = Signer::hmac();
     let header = b64(header_for(&signer, "k1").to_string().as_bytes());
@@ -373,7 +464,14 @@ async fn duplicate_registered_claims_are_rejected() {
 #[tokio::test]
 async fn unknown_crit_header_is_rejected() {
     let signer = Signer::hmac();
-    for crit in [json!(["exp"]), json!(["b64"]), json!([]), json!("x")] {
+    // `null` included: RFC 7515 allows only a non-empty array, and none is understood.
+    for crit in [
+        json!(["exp"]),
+        json!(["b64"]),
+        json!([]),
+        json!("x"),
+        json!(null),
+    ] {
         let t = craft(
             &json!({"alg": "HS256", "kid": "k1", "crit": crit, "exp": 1}),
             &good_claims(),

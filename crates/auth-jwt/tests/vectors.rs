@@ -48,9 +48,7 @@ async fn rfc7515_a1_through_the_layer_needs_aud_and_sub() {
     // Signature and time check out (clock set before exp), but the vector has no `aud`:
     // a layer that requires one refuses it.
     let key = VerifyingKey::from_jwk(&jwk(A1_KEY), Some(Algorithm::HS256)).unwrap();
-    let layer = JwtLayer::builder(key)
-        .add_issuer("joe")
-        .add_audience("api")
+    let layer = JwtLayer::builder(TrustedIssuer::new("joe", key).add_audience("api"))
         .with_clock(Arc::new(ManualClock::at_unix(1_300_819_000)))
         .build()
         .unwrap();
@@ -60,9 +58,7 @@ async fn rfc7515_a1_through_the_layer_needs_aud_and_sub() {
     );
     // After exp: expired first.
     let key = VerifyingKey::from_jwk(&jwk(A1_KEY), Some(Algorithm::HS256)).unwrap();
-    let late = JwtLayer::builder(key)
-        .add_issuer("joe")
-        .add_audience("api")
+    let late = JwtLayer::builder(TrustedIssuer::new("joe", key).add_audience("api"))
         .with_clock(Arc::new(ManualClock::at_unix(1_300_819_380 + 31)))
         .build()
         .unwrap();
@@ -119,9 +115,7 @@ async fn rfc7515_a5_and_rfc7519_6_1_unsecured_jwt_is_rejected() {
         br#"{"alg":"none"}"#
     );
     let key = VerifyingKey::from_jwk(&jwk(A1_KEY), Some(Algorithm::HS256)).unwrap();
-    let layer = JwtLayer::builder(key)
-        .add_issuer("joe")
-        .add_audience("api")
+    let layer = JwtLayer::builder(TrustedIssuer::new("joe", key).add_audience("api"))
         .with_clock(Arc::new(ManualClock::at_unix(1_300_819_000)))
         .build()
         .unwrap();

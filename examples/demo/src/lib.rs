@@ -21,12 +21,12 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use auth_cookie::{CookieConfig, CookieKeys, CsrfLayer};
 use auth_core::{
-    AuthMethod, Claims, Identity, KeyId, KeyRing, RequireAuthLayer, RevocationList, SecretKey,
-    SessionStore,
+    AuthMethod, Claims, FromIssuer, Identity, KeyId, KeyRing, RequireAuthLayer, RevocationList,
+    SecretKey, SessionStore,
 };
 use auth_jwt::{
     Algorithm, Issuer, JwkSet, JwksSource, JwtLayer, KeySet, Logout, MemoryRevocationList,
-    SigningKey,
+    SigningKey, TrustedIssuer,
 };
 use auth_session::{MemoryStore, Session, SessionError, SessionLayer};
 use axum::extract::rejection::JsonRejection;
@@ -41,6 +41,18 @@ use time::Duration;
 
 /// The token lifetime: 15 minutes.
 pub const TOKEN_LIFETIME: Duration = Duration::minutes(15);
+
+/// The `iss` of the demo's own tokens.
+pub const ISSUER: &str = "demo";
+
+/// The `aud` of the demo's own tokens.
+pub const AUDIENCE: &str = "demo-api";
+
+/// The clock skew tolerated on the demo's own tokens: every instance reads an NTP-synced
+/// clock, so a few seconds. (A "log out everywhere" also refuses tokens minted within this
+/// window after it, since it must cover tokens dated that far ahead.) External issuers keep
+/// the default 30 s.
+pub const OWN_LEEWAY: Duration = Duration::seconds(5);
 
 /// A configuration error: which variable, and what is wrong with it.
 #[derive(Debug)]
@@ -90,9 +102,11 @@ pub enum RevocationChoice {
     Redis(String),
 }
 
-/// An external token issuer whose tokens the bearer routes accept too.
+/// An external token issuer whose tokens the bearer routes accept too: one more trust entry,
+/// sharing nothing with the demo's own (its audience, keys, revocations and identities are
+/// its own).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrustedIssuer {
+pub struct ExternalIssuer {
     /// `DEMO_TRUST_JWKS_URL`: where its public keys are published.
     pub jwks_url: String,
     /// `DEMO_TRUST_ISSUER`: its `iss`.
@@ -119,7 +133,7 @@ pub struct DemoConfig {
     /// `DEMO_REDIS_PREFIX`: the key prefix (and channel name) in Redis, default `demo`.
     pub redis_prefix: String,
     /// `DEMO_TRUST_JWKS_URL` + `DEMO_TRUST_ISSUER` + `DEMO_TRUST_AUDIENCE` (all three or none).
-    pub trust: Option<TrustedIssuer>,
+    pub trust: Option<ExternalIssuer>,
 }
 
 impl Default for DemoConfig {
@@ -207,7 +221,7 @@ impl DemoConfig {
             let [(_, Some(jwks_url)), (_, Some(issuer)), (_, Some(audience))] = trust else {
                 return Err(error("DEMO_TRUST_JWKS_URL", "incomplete trust settings"));
             };
-            config.trust = Some(TrustedIssuer {
+            config.trust = Some(ExternalIssuer {
                 jwks_url,
                 issuer,
                 audience,
@@ -365,33 +379,43 @@ pub async fn app(config: &DemoConfig) -> Result<Router, DemoError> {
         None => generated_ed25519()?,
     };
     let key_id = kid(&signing_kid(&signing))?;
-    let issuer = Issuer::new(KeyRing::new(key_id, signing), "demo", "demo-api")
+    let issuer = Issuer::new(KeyRing::new(key_id, signing), ISSUER, AUDIENCE)
         .map_err(|e| error("DEMO_JWT_KEY_FILE", e.to_string()))?
         .with_lifetime(TOKEN_LIFETIME);
-    let mut keys = KeySet::builder()
-        .add_jwk_set(&issuer.jwk_set(), Some("demo"))
-        .map_err(|e| error("DEMO_JWT_KEY_FILE", e.to_string()))?;
-    if let Some(trust) = &config.trust {
-        let source = JwksSource::new(&trust.jwks_url)
-            .map_err(|e| error("DEMO_TRUST_JWKS_URL", e.to_string()))?
-            .with_issuer(trust.issuer.as_str());
-        keys = keys.add_jwks(source);
-    }
-    let verify_keys = keys
-        .build()
-        .map_err(|e| error("DEMO_TRUST_JWKS_URL", e.to_string()))?;
+    // Trust: the demo's own issuer, plus the external one when configured. Each entry has its
+    // own audience and keys; a token is checked against the entry its `iss` names only.
+    let own = TrustedIssuer::new(
+        ISSUER,
+        KeySet::builder()
+            .add_jwk_set(&issuer.jwk_set())
+            .and_then(auth_jwt::KeySetBuilder::build)
+            .map_err(|e| error("DEMO_JWT_KEY_FILE", e.to_string()))?,
+    )
+    .add_audience(AUDIENCE)
+    .with_leeway(OWN_LEEWAY);
+    let external = match &config.trust {
+        Some(trust) => {
+            let source = JwksSource::new(&trust.jwks_url)
+                .map_err(|e| error("DEMO_TRUST_JWKS_URL", e.to_string()))?;
+            let keys = KeySet::builder()
+                .add_jwks(source)
+                .build()
+                .map_err(|e| error("DEMO_TRUST_JWKS_URL", e.to_string()))?;
+            Some(
+                TrustedIssuer::new(trust.issuer.as_str(), keys)
+                    .add_audience(trust.audience.as_str()),
+            )
+        }
+        None => None,
+    };
     let revocations = revocation_list(config).await?;
     let jwt = |optional: bool| {
-        let builder = JwtLayer::builder(verify_keys.clone())
-            .add_issuer("demo")
-            .add_audience("demo-api")
+        let builder = JwtLayer::builder(own.clone())
             .with_realm("demo")
             .with_revocation(revocations.clone())
             .with_subject_revocation_retention(TOKEN_LIFETIME);
-        let builder = match &config.trust {
-            Some(trust) => builder
-                .add_issuer(trust.issuer.as_str())
-                .add_audience(trust.audience.as_str()),
+        let builder = match &external {
+            Some(external) => builder.add_issuer(external.clone()),
             None => builder,
         };
         let builder = if optional {
@@ -401,7 +425,7 @@ pub async fn app(config: &DemoConfig) -> Result<Router, DemoError> {
         };
         builder
             .build()
-            .map_err(|e| error("DEMO_JWT_KEY_FILE", e.to_string()))
+            .map_err(|e| error("DEMO_TRUST_ISSUER", e.to_string()))
     };
 
     let state = AppState {
@@ -424,8 +448,9 @@ pub async fn app(config: &DemoConfig) -> Result<Router, DemoError> {
         .route("/api/me", get(me_jwt))
         .route(
             "/api/admin",
+            // The demo's own admins: an `admin` scope from an external issuer means nothing here.
             get(|id: Identity| async move { Json(json!({ "admin": id.subject() })) })
-                .route_layer(RequireAuthLayer::scope("admin")),
+                .route_layer(RequireAuthLayer::scope("admin").and(FromIssuer(ISSUER.into()))),
         )
         .route("/api/logout", post(api_logout))
         .route("/api/logout-all", post(api_logout_all))
@@ -542,8 +567,13 @@ fn unauthenticated() -> Response {
 
 async fn me_session(session: Session) -> Result<Response, SessionError> {
     Ok(match session.identity().await? {
-        Some(id) => Json(json!({ "sub": id.subject(), "method": "session", "roles": id.roles() }))
-            .into_response(),
+        Some(id) => {
+            let mut body = json!({ "sub": id.subject(), "method": "session", "roles": id.roles() });
+            if let Some(iss) = id.issuer() {
+                body["iss"] = json!(iss);
+            }
+            Json(body).into_response()
+        }
         None => unauthenticated(),
     })
 }
@@ -595,6 +625,7 @@ async fn me_jwt(
 ) -> Json<serde_json::Value> {
     Json(json!({
         "sub": identity.subject(),
+        "iss": identity.issuer(),
         "method": "jwt",
         "roles": identity.roles(),
         "jti": claims.jti,
@@ -624,7 +655,11 @@ async fn api_logout_all(logout: Logout) -> StatusCode {
 async fn whoami(identity: Option<Identity>) -> Response {
     match identity {
         Some(id) => {
-            Json(json!({ "sub": id.subject(), "method": id.method().as_str() })).into_response()
+            let mut body = json!({ "sub": id.subject(), "method": id.method().as_str() });
+            if let Some(iss) = id.issuer() {
+                body["iss"] = json!(iss);
+            }
+            Json(body).into_response()
         }
         // This route takes bearer tokens too: say so, as RFC 9110 asks of every 401.
         None => (

@@ -28,11 +28,7 @@ pub type App<B> = BoxCloneService<Request<B>, Response<Body>, Infallible>;
 /// The whole app as a tower service over any request body.
 pub fn service<B: Send + 'static>(issuer: &Issuer) -> Result<App<B>, Box<dyn std::error::Error>> {
     let sessions = SessionLayer::new(MemoryStore::new(), CookieKeys::generate()?);
-    let jwt = JwtLayer::builder(issuer.key_set()?)
-        .add_issuer("hyper-only")
-        .add_audience("api")
-        .optional()
-        .build()?;
+    let jwt = JwtLayer::builder(issuer.trusted()?).optional().build()?;
     let svc = ServiceBuilder::new()
         .layer(sessions)
         .layer(jwt)

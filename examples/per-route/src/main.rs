@@ -19,9 +19,7 @@ use axum::routing::{get, post};
 /// The app; `issuer` mints the tokens the JWT routes accept.
 pub fn app(issuer: &Issuer) -> Result<Router, Box<dyn std::error::Error>> {
     let sessions = SessionLayer::new(MemoryStore::new(), CookieKeys::generate()?);
-    let jwt = JwtLayer::builder(issuer.key_set()?)
-        .add_issuer("per-route")
-        .add_audience("api")
+    let jwt = JwtLayer::builder(issuer.trusted()?)
         .optional() // a route guard decides; requests without a token fall back to the session
         .build()?;
 

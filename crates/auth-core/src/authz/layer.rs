@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use tower_layer::Layer;
 
-use super::{AuthPredicate, Authenticated, DefaultRejection, HasRole, HasScope, RequireAuth};
+use super::{
+    AuthPredicate, Authenticated, Both, DefaultRejection, FromIssuer, HasRole, HasScope,
+    RequireAuth,
+};
 
 /// A [`Layer`] that lets a request through only if its [`Identity`](crate::Identity) may pass.
 ///
@@ -114,6 +117,14 @@ impl RequireAuthLayer<HasScope> {
     }
 }
 
+impl RequireAuthLayer<FromIssuer> {
+    /// Identities issued by `issuer` ([`Identity::issuer`](crate::Identity::issuer)) pass;
+    /// others get 403. Combine with a role or scope through [`and`](Self::and).
+    pub fn issuer(issuer: impl Into<Arc<str>>) -> Self {
+        Self::predicate(FromIssuer(issuer.into()))
+    }
+}
+
 impl<P: AuthPredicate> RequireAuthLayer<P> {
     /// Identities that `predicate` accepts pass; others get 403. A closure
     /// `Fn(&Identity) -> bool` is a predicate.
@@ -135,6 +146,22 @@ impl<P: AuthPredicate> RequireAuthLayer<P> {
 }
 
 impl<P, R> RequireAuthLayer<P, R> {
+    /// Also requires `other`: an identity passes only if both predicates accept it.
+    ///
+    /// ```
+    /// use auth_core::{FromIssuer, RequireAuthLayer};
+    ///
+    /// // Admins of our own issuer only: an `admin` scope from another issuer means nothing here.
+    /// let ours = RequireAuthLayer::scope("admin").and(FromIssuer("https://auth.example.com".into()));
+    /// # let _ = ours;
+    /// ```
+    pub fn and<Q: AuthPredicate>(self, other: Q) -> RequireAuthLayer<Both<P, Q>, R> {
+        RequireAuthLayer {
+            predicate: Both(self.predicate, other),
+            rejection: self.rejection,
+        }
+    }
+
     /// Builds rejection responses with `rejection` instead of [`DefaultRejection`].
     pub fn with_rejection<R2>(self, rejection: R2) -> RequireAuthLayer<P, R2> {
         RequireAuthLayer {

@@ -10,6 +10,8 @@ mod service;
 
 pub use future::{RequireAuthFuture, ResponseFuture};
 pub use layer::RequireAuthLayer;
-pub use predicate::{AuthPredicate, Authenticated, HasRole, HasScope, Requirement};
+pub use predicate::{
+    AuthPredicate, Authenticated, Both, FromIssuer, HasRole, HasScope, Requirement,
+};
 pub use rejection::{AuthRejection, AuthRejectionKind, DefaultRejection, RejectionResponse};
 pub use service::RequireAuth;

@@ -98,6 +98,9 @@ impl fmt::Display for AuthRejection {
             (AuthRejectionKind::Forbidden, Some(Requirement::Scope(scope))) => {
                 write!(f, "forbidden: missing scope `{scope}`")
             }
+            (AuthRejectionKind::Forbidden, Some(Requirement::Issuer(issuer))) => {
+                write!(f, "forbidden: not issued by `{issuer}`")
+            }
             (AuthRejectionKind::Forbidden, _) => f.write_str("forbidden"),
         }
     }

@@ -64,6 +64,11 @@ pub struct SessionRecord {
     /// The logged-in subject, if any; stores may index sessions by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// The issuer of the logged-in identity ([`Identity::issuer`](crate::Identity::issuer)),
+    /// when it has one: the subject is `subject` *of this issuer*. Records written before the
+    /// field existed read as `None` (a local login).
+    #[serde(default, rename = "iss", skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
     /// The logged-in subject's roles (empty when anonymous).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
@@ -85,6 +90,7 @@ impl SessionRecord {
             absolute_expires_at: None,
             idle_timeout: None,
             subject: None,
+            issuer: None,
             roles: Vec::new(),
             data: Arc::default(),
         }
@@ -108,6 +114,13 @@ impl SessionRecord {
     #[must_use]
     pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
         self.subject = Some(subject.into());
+        self
+    }
+
+    /// Sets the issuer of the logged-in identity.
+    #[must_use]
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
         self
     }
 
@@ -171,6 +184,7 @@ impl fmt::Debug for SessionRecord {
             .field("absolute_expires_at", &self.absolute_expires_at)
             .field("idle_timeout", &self.idle_timeout)
             .field("subject", &self.subject)
+            .field("issuer", &self.issuer)
             .field("roles", &self.roles)
             .field("data_keys", &self.data.keys().collect::<Vec<_>>())
             .finish()
@@ -219,6 +233,7 @@ mod tests {
         let record = SessionRecord::new(SessionId::from_bytes([7; 16]), at(100), at(200))
             .with_value("ключ", json!({"nested": [1, "two"]}))
             .with_subject("alice")
+            .with_issuer("https://idp.example")
             .with_roles(["user", "admin"])
             .with_absolute_expiry(at(1000))
             .with_idle_timeout(Duration::days(30))

@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use auth_core::SecretKey;
-use auth_jwt::{Algorithm, JwtLayer, VerifyingKey};
+use auth_jwt::{Algorithm, JwtLayer, TrustedIssuer, VerifyingKey};
 use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, ParsedPublicKey};
@@ -178,9 +178,7 @@ impl Case {
 
     /// Our layer with the benchmark's issuer and audience.
     pub(crate) fn our_layer(&self) -> JwtLayer {
-        JwtLayer::builder(self.our_key())
-            .add_issuer(ISS)
-            .add_audience(AUD)
+        JwtLayer::builder(TrustedIssuer::new(ISS, self.our_key()).add_audience(AUD))
             .build()
             .unwrap()
     }

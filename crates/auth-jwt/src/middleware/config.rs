@@ -12,34 +12,28 @@ use auth_core::{
 use serde::de::{DeserializeOwned, IgnoredAny};
 use time::Duration;
 
-use super::parse::{self, GrantNames, Parsed, PayloadError};
+use super::parse::{self, Parsed, PayloadError};
 use super::rejection::Challenges;
+use super::trust::{Entry, TrustedIssuer};
 use super::{DefaultRejection, JwtLayer, JwtRejectionKind};
-use crate::keyset::{IssuerHint, LookupError};
+use crate::keyset::LookupError;
 use crate::revocation::LogoutContext;
-use crate::{Algorithm, ConfigError, KeySet, TokenSource};
+use crate::{Algorithm, ConfigError, TokenSource};
 
 /// The default token length cap: 8 KiB.
 pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
-/// The default leeway for `exp`, `nbf` and `iat`: 30 seconds.
-pub const DEFAULT_LEEWAY: Duration = Duration::seconds(30);
 
-/// Builds a [`JwtLayer`]; created by [`JwtLayer::builder`].
+/// Builds a [`JwtLayer`]; created by [`JwtLayer::builder`] with the first
+/// [`TrustedIssuer`].
 ///
-/// [`add_issuer`](Self::add_issuer) and [`add_audience`](Self::add_audience) are required:
-/// [`build`](Self::build) refuses a layer that would accept any issuer or audience.
+/// Each [`TrustedIssuer`] brings its own audiences, keys and claim rules; what is set here
+/// applies to every token: where it is read from, its size cap, optional mode, the realm, the
+/// clock, the revocation list.
 #[must_use]
 pub struct JwtLayerBuilder<C = ()> {
-    keys: KeySet,
+    trusted: Vec<TrustedIssuer>,
     source: TokenSource,
-    issuers: Vec<Arc<str>>,
-    audiences: Vec<Arc<str>>,
-    leeway: Duration,
-    max_age: Option<Duration>,
     max_token_len: usize,
-    typ: Option<String>,
-    roles_claim: Option<String>,
-    scope_claims: Vec<String>,
     raw_claims: bool,
     optional: bool,
     realm: Option<String>,
@@ -55,18 +49,11 @@ pub struct JwtLayerBuilder<C = ()> {
 pub const DEFAULT_SUBJECT_REVOCATION_RETENTION: Duration = Duration::hours(24);
 
 impl JwtLayerBuilder<()> {
-    pub(super) fn new(keys: KeySet) -> Self {
+    pub(super) fn new(first: TrustedIssuer) -> Self {
         Self {
-            keys,
+            trusted: vec![first],
             source: TokenSource::bearer(),
-            issuers: Vec::new(),
-            audiences: Vec::new(),
-            leeway: DEFAULT_LEEWAY,
-            max_age: None,
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
-            typ: None,
-            roles_claim: Some("roles".to_owned()),
-            scope_claims: vec!["scope".to_owned(), "scp".to_owned()],
             raw_claims: false,
             optional: false,
             realm: None,
@@ -80,17 +67,23 @@ impl JwtLayerBuilder<()> {
 }
 
 impl<C> JwtLayerBuilder<C> {
-    /// Accepts tokens whose `iss` equals `issuer` exactly. Call once per issuer; at least one
-    /// is required.
-    pub fn add_issuer(mut self, issuer: impl Into<Arc<str>>) -> Self {
-        self.issuers.push(issuer.into());
-        self
-    }
-
-    /// Accepts tokens whose `aud` (a string or an array of strings) contains `audience`. Call
-    /// once per audience; at least one is required.
-    pub fn add_audience(mut self, audience: impl Into<Arc<str>>) -> Self {
-        self.audiences.push(audience.into());
+    /// Trusts one more issuer. A token is checked against the entry its `iss` names and no
+    /// other; two entries may not name the same issuer.
+    ///
+    /// ```
+    /// use auth_core::SecretKey;
+    /// use auth_jwt::{Algorithm, JwtLayer, TrustedIssuer, VerifyingKey};
+    ///
+    /// let ours = VerifyingKey::hmac(Algorithm::HS256, &SecretKey::generate(32)?)?;
+    /// let partner = VerifyingKey::hmac(Algorithm::HS256, &SecretKey::generate(32)?)?;
+    /// let layer = JwtLayer::builder(TrustedIssuer::new("https://auth.example.com", ours).add_audience("api"))
+    ///     .add_issuer(TrustedIssuer::new("https://partner.example", partner).add_audience("partner-api"))
+    ///     .build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_issuer(mut self, trusted: TrustedIssuer) -> Self {
+        self.trusted.push(trusted);
         self
     }
 
@@ -100,49 +93,10 @@ impl<C> JwtLayerBuilder<C> {
         self
     }
 
-    /// Clock skew tolerated on `exp`, `nbf` and `iat`. Default: 30 seconds; at most 5 minutes.
-    pub fn with_leeway(mut self, leeway: Duration) -> Self {
-        self.leeway = leeway;
-        self
-    }
-
-    /// Refuses tokens issued longer ago than `max_age` (from `iat`, which becomes required).
-    /// Default: no limit beyond `exp`.
-    pub fn with_max_age(mut self, max_age: Duration) -> Self {
-        self.max_age = Some(max_age);
-        self
-    }
-
     /// Refuses tokens longer than `len` bytes before decoding anything. Default: 8 KiB;
     /// allowed 64 bytes to 64 KiB.
     pub fn with_max_token_len(mut self, len: usize) -> Self {
         self.max_token_len = len;
-        self
-    }
-
-    /// Requires the header `typ` to be `typ` (compared case-insensitively, with or without an
-    /// `application/` prefix, RFC 7515 4.1.9), for example `"at+jwt"` (RFC 9068). Default: not
-    /// checked.
-    pub fn with_typ(mut self, typ: impl Into<String>) -> Self {
-        self.typ = Some(typ.into());
-        self
-    }
-
-    /// The claim whose strings become the identity's roles (an array of strings, or one
-    /// string). Default: `roles`; `None` maps no roles.
-    pub fn with_roles_claim(mut self, claim: Option<&str>) -> Self {
-        self.roles_claim = claim.map(str::to_owned);
-        self
-    }
-
-    /// The claims whose values become the identity's scopes (a space-separated string or an
-    /// array of strings). Default: `scope` and `scp`.
-    pub fn with_scope_claims<I>(mut self, claims: I) -> Self
-    where
-        I: IntoIterator,
-        I::Item: Into<String>,
-    {
-        self.scope_claims = claims.into_iter().map(Into::into).collect();
         self
     }
 
@@ -177,9 +131,9 @@ impl<C> JwtLayerBuilder<C> {
     /// [`Revoked`](JwtRejectionKind::Revoked); a list that cannot answer
     /// ([`RevocationStatus::Unavailable`]) gives 503, kind
     /// [`RevocationUnavailable`](JwtRejectionKind::RevocationUnavailable). The check reads the
-    /// list's local memory only (no network call per request), keyed on `jti`, `sub` (with
-    /// `iat`) and `sid`, never on the token string. Authenticated requests also get a
-    /// [`Logout`](crate::Logout) handle. Default: no list.
+    /// list's local memory only (no network call per request), keyed on the token's issuer
+    /// plus its `jti`, `sub` (with `iat`) and `sid`, never on the token string. Authenticated
+    /// requests also get a [`Logout`](crate::Logout) handle. Default: no list.
     ///
     /// With a list, a token without `jti` is refused (kind
     /// [`MissingTokenId`](JwtRejectionKind::MissingTokenId)) unless
@@ -187,13 +141,12 @@ impl<C> JwtLayerBuilder<C> {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use auth_jwt::{Algorithm, JwtLayer, MemoryRevocationList, VerifyingKey};
+    /// use auth_jwt::{Algorithm, JwtLayer, MemoryRevocationList, TrustedIssuer, VerifyingKey};
     ///
     /// let secret = auth_core::SecretKey::generate(32)?;
     /// let revoked = Arc::new(MemoryRevocationList::new());
-    /// let layer = JwtLayer::builder(VerifyingKey::hmac(Algorithm::HS256, &secret)?)
-    ///     .add_issuer("https://auth.example.com")
-    ///     .add_audience("api")
+    /// let key = VerifyingKey::hmac(Algorithm::HS256, &secret)?;
+    /// let layer = JwtLayer::builder(TrustedIssuer::new("https://auth.example.com", key).add_audience("api"))
     ///     .with_revocation(revoked.clone())
     ///     .build()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -209,8 +162,9 @@ impl<C> JwtLayerBuilder<C> {
     ///
     /// ```
     /// # let secret = auth_core::SecretKey::generate(32)?;
-    /// # use auth_jwt::{Algorithm, JwtLayer, VerifyingKey};
-    /// let builder = JwtLayer::builder(VerifyingKey::hmac(Algorithm::HS256, &secret)?)
+    /// # use auth_jwt::{Algorithm, JwtLayer, TrustedIssuer, VerifyingKey};
+    /// # let key = VerifyingKey::hmac(Algorithm::HS256, &secret)?;
+    /// let builder = JwtLayer::builder(TrustedIssuer::new("https://auth.example.com", key).add_audience("api"))
     ///     .with_jti_required(false);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -221,14 +175,15 @@ impl<C> JwtLayerBuilder<C> {
 
     /// How long a "log out everywhere" made through
     /// [`Logout::revoke_subject`](crate::Logout::revoke_subject) is remembered: at least the
-    /// longest lifetime of the tokens this layer accepts. Default: the
-    /// [maximum age](Self::with_max_age) plus leeway when set, else
+    /// longest lifetime of the tokens this layer accepts. Default: the longest
+    /// [maximum age](TrustedIssuer::with_max_age) plus leeway when every entry sets one, else
     /// [`DEFAULT_SUBJECT_REVOCATION_RETENTION`] (24 hours).
     ///
     /// ```
     /// # let secret = auth_core::SecretKey::generate(32)?;
-    /// # use auth_jwt::{Algorithm, JwtLayer, VerifyingKey};
-    /// let builder = JwtLayer::builder(VerifyingKey::hmac(Algorithm::HS256, &secret)?)
+    /// # use auth_jwt::{Algorithm, JwtLayer, TrustedIssuer, VerifyingKey};
+    /// # let key = VerifyingKey::hmac(Algorithm::HS256, &secret)?;
+    /// let builder = JwtLayer::builder(TrustedIssuer::new("https://auth.example.com", key).add_audience("api"))
     ///     .with_subject_revocation_retention(time::Duration::hours(1));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -241,16 +196,9 @@ impl<C> JwtLayerBuilder<C> {
     /// [`Claims`]). Default: `()`.
     pub fn with_claims<C2>(self) -> JwtLayerBuilder<C2> {
         JwtLayerBuilder {
-            keys: self.keys,
+            trusted: self.trusted,
             source: self.source,
-            issuers: self.issuers,
-            audiences: self.audiences,
-            leeway: self.leeway,
-            max_age: self.max_age,
             max_token_len: self.max_token_len,
-            typ: self.typ,
-            roles_claim: self.roles_claim,
-            scope_claims: self.scope_claims,
             raw_claims: self.raw_claims,
             optional: self.optional,
             realm: self.realm,
@@ -266,43 +214,21 @@ impl<C> JwtLayerBuilder<C> {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::MissingIssuer`], [`ConfigError::MissingAudience`],
-    /// [`ConfigError::EmptyValue`], [`ConfigError::LeewayOutOfRange`],
-    /// [`ConfigError::MaxAgeOutOfRange`], [`ConfigError::MaxTokenLengthOutOfRange`],
-    /// [`ConfigError::InvalidRealm`]: each names the setting at fault.
+    /// For an entry: [`ConfigError::MissingAudience`], [`ConfigError::EmptyValue`],
+    /// [`ConfigError::LeewayOutOfRange`], [`ConfigError::MaxAgeOutOfRange`],
+    /// [`ConfigError::DuplicateIssuer`]; for the layer:
+    /// [`ConfigError::MaxTokenLengthOutOfRange`], [`ConfigError::InvalidRealm`]. Each names the
+    /// setting at fault.
     pub fn build(self) -> Result<JwtLayer<C, DefaultRejection>, ConfigError> {
-        if self.issuers.is_empty() {
-            return Err(ConfigError::MissingIssuer);
-        }
-        if self.audiences.is_empty() {
-            return Err(ConfigError::MissingAudience);
-        }
-        if self.issuers.iter().any(|i| i.is_empty()) {
-            return Err(ConfigError::EmptyValue { field: "issuer" });
-        }
-        if self.audiences.iter().any(|a| a.is_empty()) {
-            return Err(ConfigError::EmptyValue { field: "audience" });
-        }
-        if self.typ.as_deref() == Some("") {
-            return Err(ConfigError::EmptyValue { field: "typ" });
-        }
-        if self.roles_claim.as_deref() == Some("") || self.scope_claims.iter().any(String::is_empty)
-        {
-            return Err(ConfigError::EmptyValue {
-                field: "claim name",
-            });
-        }
-        if self.leeway.is_negative() || self.leeway > Duration::minutes(5) {
-            return Err(ConfigError::LeewayOutOfRange {
-                seconds: self.leeway.whole_seconds(),
-            });
-        }
-        if let Some(age) = self.max_age
-            && !age.is_positive()
-        {
-            return Err(ConfigError::MaxAgeOutOfRange {
-                seconds: age.whole_seconds(),
-            });
+        let mut entries: Vec<Entry> = Vec::with_capacity(self.trusted.len());
+        for trusted in self.trusted {
+            let entry = trusted.compile()?;
+            if entries.iter().any(|e| e.issuer == entry.issuer) {
+                return Err(ConfigError::DuplicateIssuer {
+                    issuer: entry.issuer.to_string(),
+                });
+            }
+            entries.push(entry);
         }
         if !(64..=65_536).contains(&self.max_token_len) {
             return Err(ConfigError::MaxTokenLengthOutOfRange {
@@ -313,41 +239,33 @@ impl<C> JwtLayerBuilder<C> {
             Challenges::new(self.realm.as_deref()).ok_or_else(|| ConfigError::InvalidRealm {
                 realm: self.realm.clone().unwrap_or_default(),
             })?;
-        let typ = self.typ.map(|t| {
-            let t = t.to_ascii_lowercase();
-            t.strip_prefix("application/")
-                .map(str::to_owned)
-                .unwrap_or(t)
-                .into_boxed_str()
-        });
+        let longest_age = entries
+            .iter()
+            .map(|e| e.max_age.map(|age| age.saturating_add(e.leeway)))
+            .collect::<Option<Vec<i64>>>()
+            .and_then(|ages| ages.into_iter().max())
+            .map(Duration::seconds);
         let retention = self
             .retention
-            .or_else(|| self.max_age.map(|a| a + self.leeway))
+            .or(longest_age)
             .unwrap_or(DEFAULT_SUBJECT_REVOCATION_RETENTION);
         let revocation = self.revocation.map(|list| Revocation {
             logout: Arc::new(LogoutContext {
                 list: Arc::clone(&list),
                 clock: Arc::clone(&self.clock),
                 retention,
+                issuers: entries
+                    .iter()
+                    .map(|e| (Arc::clone(&e.issuer), Duration::seconds(e.leeway)))
+                    .collect(),
             }),
             list,
             jti_required: self.jti_required,
         });
         let config = Config {
-            keys: self.keys,
+            entries: entries.into(),
             source: self.source,
-            issuers: self.issuers.into(),
-            audiences: self.audiences.into(),
-            leeway: self.leeway.whole_seconds(),
-            max_age: self.max_age.map(|a| a.whole_seconds()),
             max_token_len: self.max_token_len,
-            typ,
-            roles_claim: self.roles_claim.map(String::into_boxed_str),
-            scope_claims: self
-                .scope_claims
-                .into_iter()
-                .map(String::into_boxed_str)
-                .collect(),
             raw_claims: self.raw_claims,
             optional: self.optional,
             challenges,
@@ -361,9 +279,7 @@ impl<C> JwtLayerBuilder<C> {
 impl<C> fmt::Debug for JwtLayerBuilder<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JwtLayerBuilder")
-            .field("keys", &self.keys)
-            .field("issuers", &self.issuers)
-            .field("audiences", &self.audiences)
+            .field("trusted", &self.trusted)
             .field("optional", &self.optional)
             .field("revocation", &self.revocation)
             .finish_non_exhaustive()
@@ -386,16 +302,10 @@ struct SidOnly {
 
 /// The immutable, shared configuration of a layer.
 pub(crate) struct Config {
-    pub(crate) keys: KeySet,
+    /// The trust entries; a token is checked against the one its `iss` names.
+    entries: Box<[Entry]>,
     pub(crate) source: TokenSource,
-    issuers: Box<[Arc<str>]>,
-    audiences: Box<[Arc<str>]>,
-    leeway: i64,
-    max_age: Option<i64>,
     max_token_len: usize,
-    typ: Option<Box<str>>,
-    roles_claim: Option<Box<str>>,
-    scope_claims: Box<[Box<str>]>,
     raw_claims: bool,
     pub(crate) optional: bool,
     pub(crate) challenges: Challenges,
@@ -406,14 +316,9 @@ pub(crate) struct Config {
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
-            .field("keys", &self.keys)
+            .field("entries", &self.entries)
             .field("source", &self.source)
-            .field("issuers", &self.issuers)
-            .field("audiences", &self.audiences)
-            .field("leeway", &self.leeway)
-            .field("max_age", &self.max_age)
             .field("max_token_len", &self.max_token_len)
-            .field("typ", &self.typ)
             .field("optional", &self.optional)
             .field("revocation", &self.revocation.as_ref().map(|r| &r.list))
             .finish_non_exhaustive()
@@ -466,13 +371,37 @@ fn json_object(bytes: &[u8]) -> bool {
     bytes.trim_ascii_start().first() == Some(&b'{')
 }
 
+/// A verified token: its claims, its identity, and the index of the entry that verified it.
+pub(crate) struct Verified<C> {
+    pub(crate) claims: Claims<C>,
+    pub(crate) identity: Identity,
+    pub(crate) entry: usize,
+}
+
 impl Config {
-    /// Verifies `token` completely: size, structure, header, key, signature, claims.
+    /// The entry a token's payload names. With one entry there is nothing to choose: the
+    /// claims check compares `iss` with it after the signature. With several, the `iss` is
+    /// read (unverified) from the payload first, so that only that entry's keys are tried;
+    /// the claims check compares it again once the token is verified.
+    fn entry_for(&self, payload: &[u8]) -> Result<(usize, &Entry), JwtRejectionKind> {
+        if let [only] = &*self.entries {
+            return Ok((0, only));
+        }
+        let iss = parse::issuer_of(payload).ok_or(JwtRejectionKind::Malformed)?;
+        let iss = iss.ok_or(JwtRejectionKind::InvalidIssuer)?;
+        self.entries
+            .iter()
+            .enumerate()
+            .find(|(_, e)| *e.issuer == *iss)
+            .ok_or(JwtRejectionKind::InvalidIssuer)
+    }
+
+    /// Verifies `token` completely: size, structure, header, entry, key, signature, claims.
     pub(crate) fn verify<C: DeserializeOwned>(
         &self,
         token: &[u8],
         allow_wait: bool,
-    ) -> Result<(Claims<C>, Identity), Failure> {
+    ) -> Result<Verified<C>, Failure> {
         use JwtRejectionKind as K;
         if token.len() > self.max_token_len {
             return Err(K::TooLarge.into());
@@ -497,17 +426,6 @@ impl Config {
         if header.crit {
             return Err(K::UnsupportedCritical.into());
         }
-        if let Some(expected) = &self.typ {
-            let typ = header.typ.as_deref().unwrap_or_default();
-            let typ = typ
-                .get(..12)
-                .filter(|p| p.eq_ignore_ascii_case("application/"))
-                .and_then(|_| typ.get(12..))
-                .unwrap_or(typ);
-            if !typ.eq_ignore_ascii_case(expected) {
-                return Err(K::InvalidType.into());
-            }
-        }
 
         // Every part is decoded before the signature is checked, so any byte outside the
         // base64url alphabet anywhere in the token is `Malformed` (the bearer source leaves
@@ -517,17 +435,17 @@ impl Config {
         let (mut sig_stack, mut sig_heap) = ([MaybeUninit::uninit(); STACK_SIGNATURE], Vec::new());
         let signature = decode(s64, &mut sig_stack, &mut sig_heap).ok_or(K::Malformed)?;
         let signing_input = token.get(..h64.len() + 1 + p64.len()).ok_or(K::Malformed)?;
-        let mut hint = IssuerHint::new(payload);
-        let kid = header.kid.as_deref();
-        let checked = self.keys.with_key(kid, alg, &mut hint, |key| {
-            (
-                key.verify_signature(signing_input, signature),
-                key.bound_issuer().cloned(),
-            )
+        if !json_object(payload) {
+            return Err(K::Malformed.into());
+        }
+        let (index, entry) = self.entry_for(payload)?;
+        entry.check_header(alg, header.typ.as_deref())?;
+        let checked = entry.keys.with_key(header.kid.as_deref(), alg, |key| {
+            key.verify_signature(signing_input, signature)
         });
-        let bound_issuer = match checked {
-            Ok((true, issuer)) => issuer,
-            Ok((false, _)) => return Err(K::InvalidSignature.into()),
+        match checked {
+            Ok(true) => {}
+            Ok(false) => return Err(K::InvalidSignature.into()),
             Err(LookupError::Unknown) => return Err(K::UnknownKey.into()),
             Err(LookupError::WrongAlgorithm) => return Err(K::InvalidAlgorithm.into()),
             Err(LookupError::Unavailable) => return Err(K::KeysUnavailable.into()),
@@ -539,20 +457,17 @@ impl Config {
                     K::UnknownKey.into()
                 });
             }
-        };
+        }
         #[cfg(not(feature = "jwks"))]
         let _ = allow_wait;
 
-        if !json_object(payload) {
-            return Err(K::Malformed.into());
-        }
         let Parsed {
             claims,
             roles,
             scopes,
             sid,
-        } = self.parse_claims::<C>(payload)?;
-        self.check_claims(&claims, bound_issuer.as_deref())?;
+        } = self.parse_claims::<C>(entry, payload)?;
+        entry.check_claims(&claims, self.clock.unix_timestamp())?;
         if let Some(revocation) = &self.revocation {
             let sid = match sid {
                 Some(sid) => sid,
@@ -562,11 +477,12 @@ impl Config {
                         .sid
                 }
             };
-            Self::check_revocation(revocation, &claims, sid.as_deref())?;
+            Self::check_revocation(revocation, entry, &claims, sid.as_deref())?;
         }
 
         let subject = claims.sub.clone().unwrap_or_default();
-        let mut identity = Identity::builder(subject, AuthMethod::Jwt);
+        let mut identity =
+            Identity::builder(subject, AuthMethod::Jwt).issuer(Arc::clone(&entry.issuer));
         if !roles.is_empty() {
             identity = identity.roles(roles);
         }
@@ -583,20 +499,21 @@ impl Config {
             let raw = serde_json::from_slice(payload).map_err(|_| K::Malformed)?;
             identity = identity.claims(raw);
         }
-        Ok((claims, identity.build()))
+        Ok(Verified {
+            claims,
+            identity: identity.build(),
+            entry: index,
+        })
     }
 
     /// The typed claims plus the roles and scopes, in one pass when `C` allows it.
     fn parse_claims<C: DeserializeOwned>(
         &self,
+        entry: &Entry,
         payload: &[u8],
     ) -> Result<Parsed<C>, JwtRejectionKind> {
         use JwtRejectionKind as K;
-        let names = GrantNames {
-            roles: self.roles_claim.as_deref(),
-            scopes: &self.scope_claims,
-            sid: self.revocation.is_some(),
-        };
+        let names = entry.names(self.revocation.is_some());
         let kind = |e| match e {
             PayloadError::Claim("iss") => K::InvalidIssuer,
             PayloadError::Claim("aud") => K::InvalidAudience,
@@ -607,13 +524,14 @@ impl Config {
             other => return other.map_err(kind),
         }
         // A custom claims type of a shape the one-pass parser does not stream (an enum, a
-        // tuple...): serde's own `flatten`, then a second pass for roles and scopes.
+        // tuple...): a first pass for the registered claims, roles and scopes (which also
+        // refuses duplicate members), then serde's own `flatten`.
+        let grants = parse::parse_payload::<IgnoredAny>(payload, &names).map_err(kind)?;
         let claims = Claims::<C>::from_json(payload).map_err(|e| match e.claim() {
             Some("iss") => K::InvalidIssuer,
             Some("aud") => K::InvalidAudience,
             _ => K::Malformed,
         })?;
-        let grants = parse::parse_payload::<IgnoredAny>(payload, &names).map_err(kind)?;
         Ok(Parsed {
             claims,
             roles: grants.roles,
@@ -622,14 +540,16 @@ impl Config {
         })
     }
 
-    /// The revocation check: local memory only, keyed on claims.
+    /// The revocation check: local memory only, keyed on the entry's issuer and the claims.
     fn check_revocation<C>(
         revocation: &Revocation,
+        entry: &Entry,
         claims: &Claims<C>,
         sid: Option<&str>,
     ) -> Result<(), JwtRejectionKind> {
         use JwtRejectionKind as K;
         let token = TokenRef {
+            issuer: &entry.issuer,
             jti: claims.jti.as_deref(),
             subject: claims.sub.as_deref(),
             session_id: sid,
@@ -641,53 +561,11 @@ impl Config {
         match revocation.list.status(&token) {
             RevocationStatus::Active => Ok(()),
             RevocationStatus::Revoked(by) => {
-                tracing::debug!(by = ?by, "bearer token revoked");
+                tracing::debug!(by = ?by, issuer = %entry.issuer, "bearer token revoked");
                 Err(K::Revoked)
             }
             // `Unavailable`, and any future status this layer does not know: fail closed.
             _ => Err(K::RevocationUnavailable),
         }
-    }
-
-    fn check_claims<C>(
-        &self,
-        claims: &Claims<C>,
-        bound_issuer: Option<&str>,
-    ) -> Result<(), JwtRejectionKind> {
-        use JwtRejectionKind as K;
-        let now = self.clock.unix_timestamp();
-        let leeway = self.leeway;
-        let exp = claims.exp.ok_or(K::MissingExpiry)?.unix();
-        if now >= exp.saturating_add(leeway) {
-            return Err(K::Expired);
-        }
-        if let Some(nbf) = claims.nbf
-            && now.saturating_add(leeway) < nbf.unix()
-        {
-            return Err(K::NotYetValid);
-        }
-        if let Some(iat) = claims.iat
-            && iat.unix() > now.saturating_add(leeway)
-        {
-            return Err(K::NotYetValid);
-        }
-        if let Some(max_age) = self.max_age {
-            let iat = claims.iat.ok_or(K::Expired)?.unix();
-            if now.saturating_sub(iat) > max_age.saturating_add(leeway) {
-                return Err(K::Expired);
-            }
-        }
-        let iss = claims.iss.as_deref().ok_or(K::InvalidIssuer)?;
-        if !self.issuers.iter().any(|i| &**i == iss) || bound_issuer.is_some_and(|b| b != iss) {
-            return Err(K::InvalidIssuer);
-        }
-        let aud = claims.aud.as_ref().ok_or(K::InvalidAudience)?;
-        if !self.audiences.iter().any(|a| aud.contains(a)) {
-            return Err(K::InvalidAudience);
-        }
-        if claims.sub.is_none() {
-            return Err(K::MissingSubject);
-        }
-        Ok(())
     }
 }

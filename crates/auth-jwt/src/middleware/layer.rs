@@ -8,7 +8,7 @@ use tower_layer::Layer;
 
 use super::config::{Config, JwtLayerBuilder};
 use super::{DefaultRejection, JwtAuth};
-use crate::KeySet;
+use crate::TrustedIssuer;
 
 /// A [`Layer`] that verifies bearer JWTs and inserts [`Claims<C>`](auth_core::Claims) and an
 /// [`Identity`](auth_core::Identity) into the request extensions.
@@ -23,10 +23,10 @@ pub struct JwtLayer<C = (), R = DefaultRejection> {
 }
 
 impl JwtLayer {
-    /// Starts configuring a layer that verifies with `keys` (a [`KeySet`], or one
-    /// [`VerifyingKey`](crate::VerifyingKey)).
-    pub fn builder(keys: impl Into<KeySet>) -> JwtLayerBuilder<()> {
-        JwtLayerBuilder::new(keys.into())
+    /// Starts configuring a layer that trusts `issuer` (more with
+    /// [`add_issuer`](JwtLayerBuilder::add_issuer)).
+    pub fn builder(issuer: TrustedIssuer) -> JwtLayerBuilder<()> {
+        JwtLayerBuilder::new(issuer)
     }
 }
 

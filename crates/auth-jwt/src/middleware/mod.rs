@@ -8,10 +8,10 @@ mod layer;
 mod parse;
 mod rejection;
 mod service;
+mod trust;
 
-pub use config::{
-    DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, DEFAULT_SUBJECT_REVOCATION_RETENTION, JwtLayerBuilder,
-};
+pub use config::{DEFAULT_MAX_TOKEN_LEN, DEFAULT_SUBJECT_REVOCATION_RETENTION, JwtLayerBuilder};
 pub use layer::JwtLayer;
 pub use rejection::{DefaultRejection, JwtRejection, JwtRejectionKind, RejectionResponse};
 pub use service::JwtAuth;
+pub use trust::{DEFAULT_LEEWAY, TrustedIssuer};

@@ -57,32 +57,141 @@ pub(super) struct Header<'a> {
     pub(super) crit: bool,
 }
 
-/// The general parser: every JSON form serde accepts. `jku`, `x5u`, `jwk`, `x5c` and every
-/// other member are skipped, never used.
-#[derive(serde::Deserialize)]
-struct SerdeHeader<'a> {
-    #[serde(borrow)]
-    alg: Cow<'a, str>,
-    #[serde(borrow, default)]
-    kid: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    typ: Option<Cow<'a, str>>,
-    #[serde(default)]
-    crit: Option<IgnoredAny>,
-}
-
 /// Parses a protected header: the fast scanner for the usual shape, else serde.
 pub(super) fn parse_header(json: &[u8]) -> Option<Header<'_>> {
     if let Some(fast) = scan_header(json) {
         return Some(fast);
     }
-    let h: SerdeHeader<'_> = serde_json::from_slice(json).ok()?;
-    Some(Header {
-        alg: h.alg,
-        kid: h.kid,
-        typ: h.typ,
-        crit: h.crit.is_some(),
-    })
+    serde_header(json)
+}
+
+/// The general header parser: every JSON form serde accepts, each member name at most once
+/// (RFC 7515, 4: names must be unique; other parsers keep the last of two, so reading
+/// either would let two implementations see different headers). `jku`, `x5u`, `jwk`, `x5c`
+/// and every other member are skipped, never used; `crit` is recorded whatever its value
+/// (`null` included: RFC 7515 allows only a non-empty array, and the layer refuses any).
+fn serde_header(json: &[u8]) -> Option<Header<'_>> {
+    struct HeaderVisitor;
+
+    impl<'de> Visitor<'de> for HeaderVisitor {
+        type Value = Header<'de>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JOSE header object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header<'de>, A::Error> {
+            let mut names = Names::default();
+            let (mut alg, mut kid, mut typ, mut crit) = (None, None, None, false);
+            while let Some(name) = map.next_key_seed(CowStr)? {
+                let slot = match &*name {
+                    "alg" => &mut alg,
+                    "kid" => &mut kid,
+                    "typ" => &mut typ,
+                    "crit" => {
+                        map.next_value::<IgnoredAny>()?;
+                        crit = true;
+                        names.insert(name)?;
+                        continue;
+                    }
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                        names.insert(name)?;
+                        continue;
+                    }
+                };
+                *slot = map.next_value_seed(OptionalStr)?;
+                names.insert(name)?;
+            }
+            Ok(Header {
+                alg: alg.ok_or_else(|| A::Error::missing_field("alg"))?,
+                kid,
+                typ,
+                crit,
+            })
+        }
+    }
+
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let header = de.deserialize_map(HeaderVisitor).ok()?;
+    de.end().ok()?;
+    Some(header)
+}
+
+/// The member names of one JSON object seen so far: a second use of a name is an error.
+#[derive(Default)]
+struct Names<'de>(Vec<Cow<'de, str>>);
+
+impl<'de> Names<'de> {
+    fn insert<E: de::Error>(&mut self, name: Cow<'de, str>) -> Result<(), E> {
+        if self.0.contains(&name) {
+            return Err(E::custom("duplicate member"));
+        }
+        self.0.push(name);
+        Ok(())
+    }
+}
+
+/// A string, borrowed from the input when it holds no escape.
+struct CowStr;
+
+impl<'de> DeserializeSeed<'de> for CowStr {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Cow<'de, str>, D::Error> {
+        de.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CowStr {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
+/// A string or `null` (absent).
+struct OptionalStr;
+
+impl<'de> DeserializeSeed<'de> for OptionalStr {
+    type Value = Option<Cow<'de, str>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
+        de.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for OptionalStr {
+    type Value = Option<Cow<'de, str>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string or null")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
+        CowStr.deserialize(de).map(Some)
+    }
 }
 
 // The scanners walk the text with a byte cursor (the input is checked to be UTF-8 once, up
@@ -517,18 +626,31 @@ fn same_name(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
-/// The claims of the usual payload, without serde: registered claims of the right type and
-/// at most once, roles and scopes as strings or arrays of strings, any other member skipped.
-/// `None` for anything else, including every error: serde then parses (and decides), so the
-/// scanner never accepts what serde would refuse nor reads a value differently.
+/// The most members the scanner tracks for duplicates; a larger claims set goes to serde.
+const SCAN_MEMBERS: usize = 32;
+
+/// The claims of the usual payload, without serde: registered claims of the right type,
+/// roles and scopes as strings or arrays of strings, any other member skipped, and no member
+/// name twice. `None` for anything else, including every error: serde then parses (and
+/// decides), so the scanner never accepts what serde would refuse nor reads a value
+/// differently.
 fn scan_claims(json: &str, names: &GrantNames<'_>) -> Option<Scanned> {
     let mut claims = Claims::new(());
     let (mut roles, mut scopes) = (Vec::new(), Vec::new());
     let mut sid: Option<String> = None;
+    let mut seen: [&str; SCAN_MEMBERS] = [""; SCAN_MEMBERS];
+    let mut members = 0;
     let mut c = Cursor::new(json);
     c.ws_eat(b'{')?;
     c.items(b'}', |c| {
         let name = c.string(StringKind::Claims)?;
+        // A name used twice: serde refuses it (other parsers would keep one of the values).
+        let earlier = seen.get(..members)?;
+        if earlier.iter().any(|s| same_name(s, name)) {
+            return None;
+        }
+        *seen.get_mut(members)? = name;
+        members += 1;
         c.ws_eat(b':')?;
         c.ws();
         let grant = if names.roles.is_some_and(|r| same_name(r, name)) {
@@ -579,6 +701,81 @@ fn scan_claims(json: &str, names: &GrantNames<'_>) -> Option<Scanned> {
         Some(())
     })?;
     c.at_end().then_some((claims, roles, scopes, sid))
+}
+
+/// The `iss` of a payload (not yet verified), to pick the trust entry whose keys may check
+/// it: `Some(None)` when there is no `iss` or it is not a string, `None` when the payload is
+/// not a JSON object or names a member twice. Only a top-level string counts, read the way
+/// serde reads it.
+pub(super) fn issuer_of(payload: &[u8]) -> Option<Option<Cow<'_, str>>> {
+    let text = std::str::from_utf8(payload).ok()?;
+    scan_issuer(text).or_else(|| serde_issuer(payload))
+}
+
+/// The fast path of [`issuer_of`]: plain strings, at most [`SCAN_MEMBERS`] members.
+fn scan_issuer(json: &str) -> Option<Option<Cow<'_, str>>> {
+    let mut iss = None;
+    let mut not_a_string = false;
+    let mut seen: [&str; SCAN_MEMBERS] = [""; SCAN_MEMBERS];
+    let mut members = 0;
+    let mut c = Cursor::new(json);
+    c.ws_eat(b'{')?;
+    c.items(b'}', |c| {
+        let name = c.string(StringKind::Claims)?;
+        let earlier = seen.get(..members)?;
+        if earlier.iter().any(|s| same_name(s, name)) {
+            return None;
+        }
+        *seen.get_mut(members)? = name;
+        members += 1;
+        c.ws_eat(b':')?;
+        c.ws();
+        if same_name(name, "iss") && c.peek()? == b'"' {
+            iss = Some(Cow::Borrowed(c.string(StringKind::Claims)?));
+        } else {
+            not_a_string |= same_name(name, "iss");
+            skip_value(c, 0)?;
+        }
+        Some(())
+    })?;
+    c.at_end().then_some(())?;
+    Some(if not_a_string { None } else { iss })
+}
+
+/// The general path of [`issuer_of`].
+fn serde_issuer(payload: &[u8]) -> Option<Option<Cow<'_, str>>> {
+    struct IssuerVisitor;
+
+    impl<'de> Visitor<'de> for IssuerVisitor {
+        type Value = Option<Cow<'de, str>>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut names = Names::default();
+            let mut iss = None;
+            while let Some(name) = map.next_key_seed(CowStr)? {
+                if name == "iss" {
+                    // Any other type is not an issuer (the claims check refuses it later).
+                    iss = match map.next_value::<Value>()? {
+                        Value::String(s) => Some(Cow::Owned(s)),
+                        _ => None,
+                    };
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+                names.insert(name)?;
+            }
+            Ok(iss)
+        }
+    }
+
+    let mut de = serde_json::Deserializer::from_slice(payload);
+    let iss = de.deserialize_map(IssuerVisitor).ok()?;
+    de.end().ok()?;
+    Some(iss)
 }
 
 fn scan_registered(claims: &mut Claims<()>, r: Registered, c: &mut Cursor<'_>) -> Option<()> {
@@ -690,11 +887,11 @@ enum Grant {
     Scopes,
 }
 
-/// A classified member name; the text is kept only for members the custom claims may read.
+/// A classified member name, with its text (borrowed from the payload unless escaped).
 struct Key<'de> {
     registered: Option<Registered>,
     grant: Option<Grant>,
-    name: Option<Cow<'de, str>>,
+    name: Cow<'de, str>,
 }
 
 struct Slots<'n, 'c> {
@@ -707,11 +904,11 @@ struct Slots<'n, 'c> {
 }
 
 impl Slots<'_, '_> {
-    fn classify<'de>(&self, name: &str, keep: Option<Cow<'de, str>>) -> Key<'de> {
-        let registered = Registered::from_name(name);
-        let grant = if self.names.roles == Some(name) {
+    fn classify<'de>(&self, name: Cow<'de, str>) -> Key<'de> {
+        let registered = Registered::from_name(&name);
+        let grant = if self.names.roles == Some(&*name) {
             Some(Grant::Roles)
-        } else if self.names.scopes.iter().any(|s| &**s == name) {
+        } else if self.names.scopes.iter().any(|s| **s == *name) {
             Some(Grant::Scopes)
         } else {
             None
@@ -719,7 +916,7 @@ impl Slots<'_, '_> {
         Key {
             registered,
             grant,
-            name: if registered.is_none() { keep } else { None },
+            name,
         }
     }
 
@@ -810,7 +1007,6 @@ impl<'de> DeserializeSeed<'de> for RegisteredSeed<'_, '_, '_> {
 
 struct KeySeed<'s, 'n, 'c> {
     slots: &'s Slots<'n, 'c>,
-    keep: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for KeySeed<'_, '_, '_> {
@@ -829,15 +1025,11 @@ impl<'de> Visitor<'de> for KeySeed<'_, '_, '_> {
     }
 
     fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
-        Ok(self
-            .slots
-            .classify(v, self.keep.then_some(Cow::Borrowed(v))))
+        Ok(self.slots.classify(Cow::Borrowed(v)))
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-        Ok(self
-            .slots
-            .classify(v, self.keep.then(|| Cow::Owned(v.to_owned()))))
+        Ok(self.slots.classify(Cow::Owned(v.to_owned())))
     }
 }
 
@@ -861,13 +1053,14 @@ impl<'de, C: DeserializeOwned> Visitor<'de> for PayloadVisitor<'_, '_, '_, C> {
                 pending: None,
                 fields: None,
                 done: false,
+                seen: Names::default(),
             },
         })
     }
 }
 
 /// The payload's map, with registered claims (and the roles and scopes) taken out on the way.
-struct Filter<'m, 's, 'n, 'c, A> {
+struct Filter<'de, 'm, 's, 'n, 'c, A> {
     map: &'m mut A,
     slots: &'s mut Slots<'n, 'c>,
     /// The grant of the member whose name was just handed out.
@@ -875,16 +1068,26 @@ struct Filter<'m, 's, 'n, 'c, A> {
     /// The fields of the struct being read: others are skipped, as `flatten` does.
     fields: Option<&'static [&'static str]>,
     done: bool,
+    /// Every member name so far: a claims set names each member once.
+    seen: Names<'de>,
 }
 
-impl<'de, A: MapAccess<'de>> Filter<'_, '_, '_, '_, A> {
+impl<'de, A: MapAccess<'de>> Filter<'de, '_, '_, '_, '_, A> {
+    /// The next member's name, refusing one seen before.
+    fn next_name(&mut self) -> Result<Option<Key<'de>>, A::Error> {
+        let key = self.map.next_key_seed(KeySeed {
+            slots: &*self.slots,
+        })?;
+        if let Some(key) = &key {
+            self.seen.insert(key.name.clone())?;
+        }
+        Ok(key)
+    }
+
     /// Consumes what the custom claims did not read.
     fn drain(&mut self) -> Result<(), A::Error> {
         while !self.done {
-            match self.map.next_key_seed(KeySeed {
-                slots: &*self.slots,
-                keep: false,
-            })? {
+            match self.next_name()? {
                 Some(key) => self.slots.value(key.registered, key.grant, self.map)?,
                 None => self.done = true,
             }
@@ -893,7 +1096,7 @@ impl<'de, A: MapAccess<'de>> Filter<'_, '_, '_, '_, A> {
     }
 }
 
-impl<'de, A: MapAccess<'de>> MapAccess<'de> for Filter<'_, '_, '_, '_, A> {
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for Filter<'de, '_, '_, '_, '_, A> {
     type Error = A::Error;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
@@ -905,16 +1108,14 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Filter<'_, '_, '_, '_, A> {
                 registered,
                 grant,
                 name,
-            }) = self.map.next_key_seed(KeySeed {
-                slots: &*self.slots,
-                keep: true,
-            })?
+            }) = self.next_name()?
             else {
                 self.done = true;
                 break;
             };
+            let custom = registered.is_none();
             match name {
-                Some(name) if self.fields.is_none_or(|f| f.iter().any(|f| *f == &*name)) => {
+                name if custom && self.fields.is_none_or(|f| f.iter().any(|f| *f == &*name)) => {
                     self.pending = grant;
                     let key = match name {
                         Cow::Borrowed(b) => {
@@ -949,11 +1150,11 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Filter<'_, '_, '_, '_, A> {
 }
 
 /// The custom claims' deserializer: the members left after the registered claims.
-struct Rest<'m, 's, 'n, 'c, A> {
-    map: Filter<'m, 's, 'n, 'c, A>,
+struct Rest<'de, 'm, 's, 'n, 'c, A> {
+    map: Filter<'de, 'm, 's, 'n, 'c, A>,
 }
 
-impl<'de, A: MapAccess<'de>> Rest<'_, '_, '_, '_, A> {
+impl<'de, A: MapAccess<'de>> Rest<'de, '_, '_, '_, '_, A> {
     fn unsupported<T>(self) -> Result<T, A::Error> {
         self.map.slots.unsupported = true;
         Err(A::Error::custom("unsupported custom claims shape"))
@@ -970,7 +1171,7 @@ macro_rules! unsupported {
     };
 }
 
-impl<'de, A: MapAccess<'de>> Deserializer<'de> for Rest<'_, '_, '_, '_, A> {
+impl<'de, A: MapAccess<'de>> Deserializer<'de> for Rest<'de, '_, '_, '_, '_, A> {
     type Error = A::Error;
 
     fn deserialize_any<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, A::Error> {
@@ -1315,10 +1516,11 @@ mod tests {
             br#" { "typ" : "at+jwt" , "alg":"ES256" } "#,
         ] {
             let fast = scan_header(json).unwrap();
-            let slow: SerdeHeader<'_> = serde_json::from_slice(json).unwrap();
+            let slow = serde_header(json).unwrap();
             assert_eq!(fast.alg, slow.alg);
             assert_eq!(fast.kid, slow.kid);
             assert_eq!(fast.typ, slow.typ);
+            assert!(!fast.crit && !slow.crit);
         }
         for json in [
             &br#"{"alg":"HS256","alg":"none"}"#[..],
@@ -1334,5 +1536,91 @@ mod tests {
                 String::from_utf8_lossy(json)
             );
         }
+    }
+
+    #[test]
+    fn headers_with_a_member_twice_are_refused_whatever_the_member() {
+        for json in [
+            &br#"{"alg":"HS256","alg":"HS256"}"#[..],
+            br#"{"alg":"HS256","x5u":"a","x5u":"b"}"#,
+            br#"{"alg":"HS256","kid":"a","k\u0069d":"b"}"#,
+            br#"{"alg":"HS256","crit":["b64"],"crit":["b64"]}"#,
+        ] {
+            assert!(
+                parse_header(json).is_none(),
+                "{}",
+                String::from_utf8_lossy(json)
+            );
+        }
+        // One of each is fine, escapes and unknown members included.
+        let h = parse_header(br#"{"a\u006cg":"HS256","x5u":"a","kid":null}"#).unwrap();
+        assert_eq!(h.alg, "HS256");
+        assert_eq!(h.kid, None);
+    }
+
+    #[test]
+    fn crit_counts_as_present_whatever_its_value() {
+        for json in [
+            &br#"{"alg":"HS256","crit":null}"#[..],
+            br#"{"alg":"HS256","crit":[]}"#,
+            br#"{"alg":"HS256","crit":["exp"]}"#,
+            br#"{"alg":"HS256","crit":"b64"}"#,
+        ] {
+            assert!(
+                parse_header(json).unwrap().crit,
+                "{}",
+                String::from_utf8_lossy(json)
+            );
+        }
+        assert!(!parse_header(br#"{"alg":"HS256","kid":"k"}"#).unwrap().crit);
+    }
+
+    #[test]
+    fn claims_with_a_member_twice_are_refused_on_both_paths() {
+        for json in [
+            &br#"{"roles":["user"],"roles":["admin"]}"#[..],
+            br#"{"scope":"read","scope":"admin"}"#,
+            br#"{"scp":["a"],"scp":["b"]}"#,
+            br#"{"x":1,"x":2}"#,
+            br#"{"roles":["user"],"r\u006fles":["admin"]}"#,
+            br#"{"sub":"a","sub":"a"}"#,
+        ] {
+            assert!(fast(json).is_none(), "{}", String::from_utf8_lossy(json));
+            assert!(slow(json).is_err(), "{}", String::from_utf8_lossy(json));
+            // A typed custom claims type takes the serde path too.
+            #[derive(serde::Deserialize)]
+            #[allow(dead_code)]
+            struct Custom {
+                x: Option<i64>,
+            }
+            let scopes: Vec<Box<str>> = vec!["scope".into(), "scp".into()];
+            assert!(parse_payload::<Custom>(json, &names(&scopes)).is_err());
+        }
+        // Many members (past what the scanner tracks) still go through the check.
+        let mut many: String = (0..40).map(|i| format!("\"m{i}\":{i},")).collect();
+        many.insert(0, '{');
+        many.push_str("\"m3\":0}");
+        assert!(slow(many.as_bytes()).is_err());
+        let unique = many.replace("\"m3\":0", "\"last\":0");
+        assert!(slow(unique.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn issuer_of_reads_the_top_level_string_only() {
+        let iss = |json: &[u8]| issuer_of(json).map(|i| i.map(Cow::into_owned));
+        assert_eq!(
+            iss(br#"{"sub":"a","iss":"https://i"}"#),
+            Some(Some("https://i".to_owned()))
+        );
+        assert_eq!(
+            iss(br#"{"i\u0073s":"https://i"}"#),
+            Some(Some("https://i".to_owned()))
+        );
+        assert_eq!(iss(br#"{"x":{"iss":"nested"}}"#), Some(None));
+        assert_eq!(iss(br#"{"iss":1}"#), Some(None));
+        assert_eq!(iss(br#"{"iss":"a","iss":"b"}"#), None);
+        assert_eq!(iss(br#"{"iss":"a","i\u0073s":"b"}"#), None);
+        assert_eq!(iss(br#"{"iss":"a"} x"#), None);
+        assert_eq!(iss(br#"[1]"#), None);
     }
 }

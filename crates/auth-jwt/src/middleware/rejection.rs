@@ -25,16 +25,17 @@ pub enum JwtRejectionKind {
     /// No token in any configured source. 401, no error code.
     Missing,
     /// Not a compact JWS (wrong number of parts, bad base64url, header or claims not a JSON
-    /// object, a registered claim of the wrong type, an `Authorization` header that is not
-    /// a single well-formed bearer credential).
+    /// object, a member name used twice in the header or the claims, a registered claim of
+    /// the wrong type, an `Authorization` header that is not a single well-formed bearer
+    /// credential).
     Malformed,
     /// Longer than the configured cap; refused before any decoding.
     TooLarge,
     /// The header's `alg` is unsupported (`none` included) or differs from the algorithm the
     /// key is bound to.
     InvalidAlgorithm,
-    /// The header carries a `crit` parameter; no extension is understood, so it is refused
-    /// (RFC 7515, 4.1.11).
+    /// The header carries a `crit` parameter (any value, `null` included); no extension is
+    /// understood, so it is refused (RFC 7515, 4.1.11).
     UnsupportedCritical,
     /// The header's `typ` is not the configured one.
     InvalidType,
@@ -45,13 +46,13 @@ pub enum JwtRejectionKind {
     InvalidSignature,
     /// `exp` is missing.
     MissingExpiry,
-    /// `sub` is missing.
+    /// `sub` is missing or empty.
     MissingSubject,
     /// Past `exp` (plus leeway), or older than the maximum age from `iat`.
     Expired,
     /// Before `nbf`, or `iat` in the future (minus leeway).
     NotYetValid,
-    /// `iss` is missing, not a string, not accepted, or not the issuer the key is bound to.
+    /// `iss` is missing, not a string, or names no trusted issuer.
     InvalidIssuer,
     /// `aud` is missing, not a string or array of strings, or names no accepted audience.
     InvalidAudience,

@@ -10,7 +10,7 @@ use http::{Request, Response};
 use serde::de::DeserializeOwned;
 use tower_service::Service;
 
-use super::config::{Config, Failure};
+use super::config::{Config, Failure, Verified};
 use super::future::{Pending, ResponseFuture};
 use super::{DefaultRejection, JwtLayer, JwtRejection, JwtRejectionKind, RejectionResponse};
 use crate::keyset::KeyWait;
@@ -145,10 +145,14 @@ where
         Found::Owned(token) => config.verify::<C>(token.as_bytes(), allow_wait),
     };
     match verdict {
-        Ok((claims, identity)) => {
+        Ok(Verified {
+            claims,
+            identity,
+            entry,
+        }) => {
             if let Some(revocation) = &config.revocation {
                 req.extensions_mut()
-                    .insert(LogoutSlot::new::<C>(&revocation.logout));
+                    .insert(LogoutSlot::new::<C>(&revocation.logout, entry));
             }
             req.extensions_mut().insert(claims);
             req.extensions_mut().insert(identity);

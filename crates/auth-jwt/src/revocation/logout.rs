@@ -13,13 +13,16 @@ use time::{Duration, OffsetDateTime};
 #[derive(Clone)]
 pub(crate) struct LogoutSlot {
     ctx: Arc<LogoutContext>,
+    /// The index of the trust entry that verified the token, in `ctx.issuers`.
+    entry: usize,
     current: fn(&Extensions) -> Option<Current>,
 }
 
 impl LogoutSlot {
-    pub(crate) fn new<C: Send + Sync + 'static>(ctx: &Arc<LogoutContext>) -> Self {
+    pub(crate) fn new<C: Send + Sync + 'static>(ctx: &Arc<LogoutContext>, entry: usize) -> Self {
         Self {
             ctx: Arc::clone(ctx),
+            entry,
             current: current_of::<C>,
         }
     }
@@ -31,6 +34,8 @@ pub(crate) struct LogoutContext {
     pub(crate) clock: SharedClock,
     /// How long a subject revocation is remembered.
     pub(crate) retention: Duration,
+    /// Each trust entry's issuer and leeway, in the layer's order.
+    pub(crate) issuers: Box<[(Arc<str>, Duration)]>,
 }
 
 #[derive(Clone)]
@@ -62,7 +67,7 @@ fn current_of<C: Send + Sync + 'static>(ext: &Extensions) -> Option<Current> {
 /// use std::sync::Arc;
 ///
 /// use auth_core::{KeyId, KeyRing, ManualClock, SecretKey};
-/// use auth_jwt::{Algorithm, Issuer, JwtLayer, Logout, MemoryRevocationList, SigningKey, VerifyingKey};
+/// use auth_jwt::{Algorithm, Issuer, JwtLayer, Logout, MemoryRevocationList, SigningKey};
 /// use http::{Request, Response, StatusCode, header};
 /// use tower::{ServiceBuilder, ServiceExt};
 ///
@@ -77,9 +82,7 @@ fn current_of<C: Send + Sync + 'static>(ext: &Extensions) -> Option<Current> {
 /// )?
 /// .with_clock(clock.clone());
 /// let revoked = Arc::new(MemoryRevocationList::new().with_clock(clock.clone()));
-/// let layer = JwtLayer::builder(VerifyingKey::hmac(Algorithm::HS256, &secret)?.with_kid("k1")?)
-///     .add_issuer("https://auth.example.com")
-///     .add_audience("api")
+/// let layer = JwtLayer::builder(issuer.trusted()?)
 ///     .with_clock(clock)
 ///     .with_revocation(revoked)
 ///     .build()?;
@@ -106,6 +109,8 @@ fn current_of<C: Send + Sync + 'static>(ext: &Extensions) -> Option<Current> {
 #[derive(Clone)]
 pub struct Logout {
     ctx: Arc<LogoutContext>,
+    issuer: Arc<str>,
+    leeway: Duration,
     current: Current,
 }
 
@@ -119,10 +124,25 @@ impl Logout {
     /// ```
     pub fn from_extensions(extensions: &Extensions) -> Option<Self> {
         let slot = extensions.get::<LogoutSlot>()?;
+        let (issuer, leeway) = slot.ctx.issuers.get(slot.entry)?;
         Some(Self {
+            issuer: Arc::clone(issuer),
+            leeway: *leeway,
             ctx: Arc::clone(&slot.ctx),
             current: (slot.current)(extensions)?,
         })
+    }
+
+    /// The issuer of the current token: every revocation made through this handle is in
+    /// its namespace.
+    ///
+    /// ```
+    /// # fn f(logout: auth_jwt::Logout) {
+    /// println!("logging out {} of {}", logout.subject(), logout.issuer());
+    /// # }
+    /// ```
+    pub fn issuer(&self) -> &str {
+        &self.issuer
     }
 
     /// The subject of the current token.
@@ -147,7 +167,8 @@ impl Logout {
         self.current.jti.as_deref()
     }
 
-    /// The revocation list, for other revocations (a session: `revoke_session`).
+    /// The revocation list, for other revocations (a session: `revoke_session`, with
+    /// [`issuer`](Self::issuer)).
     ///
     /// ```
     /// # fn f(logout: auth_jwt::Logout) {
@@ -182,15 +203,18 @@ impl Logout {
                 .unwrap_or_else(|_| self.ctx.clock.now() + self.ctx.retention),
             None => self.ctx.clock.now() + self.ctx.retention,
         };
-        self.ctx.list.revoke_token(jti, until).await
+        self.ctx.list.revoke_token(&self.issuer, jti, until).await
     }
 
-    /// Revokes every token of the current subject issued up to now, this one included ("log
-    /// out everywhere"), remembered for the layer's
+    /// Revokes every token of the current subject (of the current issuer) issued up to now,
+    /// this one included ("log out everywhere"), remembered for the layer's
     /// [subject revocation retention](crate::JwtLayerBuilder::with_subject_revocation_retention).
     ///
-    /// Tokens are compared on `iat` in whole seconds: a token minted in the same second as
-    /// this call is revoked too.
+    /// Tokens are compared on `iat` in whole seconds, and the instant covers the issuer's
+    /// [leeway](crate::TrustedIssuer::with_leeway): a token whose `iat` lies ahead of this
+    /// clock (an issuer whose clock runs fast) is accepted within the leeway, so it is
+    /// revoked too. The price: tokens minted for this subject within the leeway after the
+    /// call are refused as well; keep the leeway of an issuer that shares your clock small.
     ///
     /// ```
     /// # async fn f(logout: auth_jwt::Logout) -> Result<(), auth_core::RevocationError> {
@@ -203,7 +227,8 @@ impl Logout {
     /// What the list answers.
     pub async fn revoke_subject(&self) -> Result<(), RevocationError> {
         let now = self.ctx.clock.now();
-        let mut retain_until = now + self.ctx.retention;
+        let issued_before = now + self.leeway;
+        let mut retain_until = issued_before + self.ctx.retention;
         if let Some(exp) = self
             .current
             .expires_at
@@ -213,7 +238,12 @@ impl Logout {
         }
         self.ctx
             .list
-            .revoke_subject(&self.current.subject, now, retain_until)
+            .revoke_subject(
+                &self.issuer,
+                &self.current.subject,
+                issued_before,
+                retain_until,
+            )
             .await
     }
 }
@@ -221,6 +251,7 @@ impl Logout {
 impl fmt::Debug for Logout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Logout")
+            .field("issuer", &self.issuer)
             .field("subject", &self.current.subject)
             .field("list", &self.ctx.list)
             .finish_non_exhaustive()

@@ -53,7 +53,10 @@ impl Kind {
 
 struct Entry {
     kind: Kind,
-    id: Box<str>,
+    /// The issuer's length in `key`.
+    split: usize,
+    /// The issuer, then the value (`jti`, subject or session id): one allocation.
+    key: Box<str>,
     /// For a subject: tokens with `iat <= epoch` are revoked. Unused otherwise.
     epoch: i64,
     /// Unix seconds after which the entry is dropped (the token's `exp`, or `retain_until`,
@@ -64,6 +67,16 @@ struct Entry {
 /// The map's keys are already hashes (SipHash with a per-list random key): no rehash.
 #[derive(Default)]
 struct PassThrough(u64);
+
+impl Entry {
+    fn is(&self, kind: Kind, issuer: &str, id: &str) -> bool {
+        self.kind == kind
+            && self.split == issuer.len()
+            && self.key.len() == issuer.len() + id.len()
+            && self.key.starts_with(issuer)
+            && self.key.ends_with(id)
+    }
+}
 
 impl Hasher for PassThrough {
     fn finish(&self) -> u64 {
@@ -83,17 +96,14 @@ impl Hasher for PassThrough {
 
 #[derive(Default)]
 struct Shard {
-    /// Hash of (kind, id) to the entries with that hash (almost always one).
+    /// Hash of (kind, issuer, id) to the entries with that hash (almost always one).
     map: HashMap<u64, Vec<Entry>, BuildHasherDefault<PassThrough>>,
     next_sweep: i64,
 }
 
 impl Shard {
-    fn find(&self, hash: u64, kind: Kind, id: &str) -> Option<&Entry> {
-        self.map
-            .get(&hash)?
-            .iter()
-            .find(|e| e.kind == kind && &*e.id == id)
+    fn find(&self, hash: u64, kind: Kind, issuer: &str, id: &str) -> Option<&Entry> {
+        self.map.get(&hash)?.iter().find(|e| e.is(kind, issuer, id))
     }
 
     /// Drops entries past their time; returns how many of each kind went.
@@ -117,9 +127,11 @@ impl Shard {
 /// A [`RevocationList`] in this process's memory: the default, and the local mirror of
 /// [`RedisRevocationList`](crate::RedisRevocationList).
 ///
-/// - **Fast check.** [`status`](RevocationList::status) hashes each present claim once
-///   (SipHash, keyed per list), takes one shard's read lock (16 shards) and probes; it never
-///   allocates and skips a kind entirely while no entry of that kind exists.
+/// - **Per issuer.** Every entry is keyed on `(issuer, kind, value)`: a `jti`, subject or
+///   session revoked for one issuer never touches another issuer's tokens.
+/// - **Fast check.** [`status`](RevocationList::status) hashes each present claim once with
+///   its issuer (SipHash, keyed per list), takes one shard's read lock (16 shards) and probes;
+///   it never allocates and skips a kind entirely while no entry of that kind exists.
 /// - **Expiry.** A `jti` entry is kept until the token's `exp`, a subject or session entry
 ///   until its `retain_until`, each plus a grace period (default 5 minutes, the largest leeway
 ///   [`JwtLayer`](crate::JwtLayer) accepts, so a revoked token is never accepted inside the
@@ -149,10 +161,19 @@ impl Shard {
 ///     .with_grace(Duration::ZERO);
 /// let now = clock.now();
 ///
-/// list.revoke_token("t-1", now + Duration::minutes(15)).await?;
-/// let token = TokenRef { jti: Some("t-1"), subject: Some("alice"), ..TokenRef::default() };
+/// list.revoke_token("https://auth.example.com", "t-1", now + Duration::minutes(15)).await?;
+/// let token = TokenRef {
+///     issuer: "https://auth.example.com",
+///     jti: Some("t-1"),
+///     subject: Some("alice"),
+///     ..TokenRef::default()
+/// };
 /// assert_eq!(list.status(&token), RevocationStatus::Revoked(RevokedBy::Token));
 /// assert_eq!(list.len(), 1);
+///
+/// // The same `jti` from another issuer is another token.
+/// let theirs = TokenRef { issuer: "https://idp.example", ..token };
+/// assert_eq!(list.status(&theirs), RevocationStatus::Active);
 ///
 /// // The entry goes when the token would have expired anyway.
 /// clock.advance(Duration::minutes(16));
@@ -311,8 +332,9 @@ impl MemoryRevocationList {
         total
     }
 
-    fn hash(&self, kind: Kind, id: &str) -> u64 {
-        self.hasher.hash_one((kind as u8, id))
+    fn hash(&self, kind: Kind, issuer: &str, id: &str) -> u64 {
+        // `str` hashes with a terminator: ("ab", "c") and ("a", "bc") differ.
+        self.hasher.hash_one((kind as u8, issuer, id))
     }
 
     fn shard(&self, hash: u64) -> Option<&RwLock<Shard>> {
@@ -326,18 +348,19 @@ impl MemoryRevocationList {
             .is_some_and(|c| c.load(Ordering::Relaxed) > 0)
     }
 
-    /// The epoch of the entry `(kind, id)`, if there is one.
-    fn lookup(&self, kind: Kind, id: &str) -> Option<i64> {
-        let hash = self.hash(kind, id);
+    /// The epoch of the entry `(kind, issuer, id)`, if there is one.
+    fn lookup(&self, kind: Kind, issuer: &str, id: &str) -> Option<i64> {
+        let hash = self.hash(kind, issuer, id);
         let shard = self.shard(hash)?.read().unwrap_or_else(|e| e.into_inner());
-        shard.find(hash, kind, id).map(|e| e.epoch)
+        shard.find(hash, kind, issuer, id).map(|e| e.epoch)
     }
 
-    /// Records a revocation: `(kind, id)` with `epoch` (subjects), kept until `until` plus
-    /// grace. Competing entries keep the maximum of both values.
+    /// Records a revocation: `(kind, issuer, id)` with `epoch` (subjects), kept until `until`
+    /// plus grace. Competing entries keep the maximum of both values.
     pub(crate) fn record(
         &self,
         kind: Kind,
+        issuer: &str,
         id: &str,
         epoch: i64,
         until: i64,
@@ -348,14 +371,14 @@ impl MemoryRevocationList {
             // The tokens it could affect are expired (past the grace period) already.
             return Ok(());
         }
-        let hash = self.hash(kind, id);
+        let hash = self.hash(kind, issuer, id);
         let Some(lock) = self.shard(hash) else {
             return Err(RevocationError::Full);
         };
         for attempt in 0..2 {
             let mut shard = lock.write().unwrap_or_else(|e| e.into_inner());
             if let Some(bucket) = shard.map.get_mut(&hash)
-                && let Some(entry) = bucket.iter_mut().find(|e| e.kind == kind && &*e.id == id)
+                && let Some(entry) = bucket.iter_mut().find(|e| e.is(kind, issuer, id))
             {
                 entry.epoch = entry.epoch.max(epoch);
                 entry.drop_after = entry.drop_after.max(drop_after);
@@ -373,9 +396,13 @@ impl MemoryRevocationList {
                 })
                 .is_ok();
             if reserved {
+                let mut key = String::with_capacity(issuer.len() + id.len());
+                key.push_str(issuer);
+                key.push_str(id);
                 shard.map.entry(hash).or_default().push(Entry {
                     kind,
-                    id: id.into(),
+                    split: issuer.len(),
+                    key: key.into_boxed_str(),
                     epoch,
                     drop_after,
                 });
@@ -401,22 +428,23 @@ impl MemoryRevocationList {
 
     /// The status of `token`; what [`RevocationList::status`] answers.
     pub(crate) fn check(&self, token: &TokenRef<'_>) -> RevocationStatus {
+        let issuer = token.issuer;
         if let Some(jti) = token.jti
             && self.has_any(Kind::Token)
-            && self.lookup(Kind::Token, jti).is_some()
+            && self.lookup(Kind::Token, issuer, jti).is_some()
         {
             return RevocationStatus::Revoked(RevokedBy::Token);
         }
         if let Some(subject) = token.subject
             && self.has_any(Kind::Subject)
-            && let Some(epoch) = self.lookup(Kind::Subject, subject)
+            && let Some(epoch) = self.lookup(Kind::Subject, issuer, subject)
             && token.issued_at.is_none_or(|iat| iat <= epoch)
         {
             return RevocationStatus::Revoked(RevokedBy::Subject);
         }
         if let Some(sid) = token.session_id
             && self.has_any(Kind::Session)
-            && self.lookup(Kind::Session, sid).is_some()
+            && self.lookup(Kind::Session, issuer, sid).is_some()
         {
             return RevocationStatus::Revoked(RevokedBy::Session);
         }
@@ -448,20 +476,23 @@ impl RevocationList for MemoryRevocationList {
 
     async fn revoke_token(
         &self,
+        issuer: &str,
         jti: &str,
         expires_at: OffsetDateTime,
     ) -> Result<(), RevocationError> {
-        self.record(Kind::Token, jti, 0, expires_at.unix_timestamp())
+        self.record(Kind::Token, issuer, jti, 0, expires_at.unix_timestamp())
     }
 
     async fn revoke_subject(
         &self,
+        issuer: &str,
         subject: &str,
         issued_before: OffsetDateTime,
         retain_until: OffsetDateTime,
     ) -> Result<(), RevocationError> {
         self.record(
             Kind::Subject,
+            issuer,
             subject,
             issued_before.unix_timestamp(),
             retain_until.unix_timestamp(),
@@ -470,10 +501,17 @@ impl RevocationList for MemoryRevocationList {
 
     async fn revoke_session(
         &self,
+        issuer: &str,
         session_id: &str,
         retain_until: OffsetDateTime,
     ) -> Result<(), RevocationError> {
-        self.record(Kind::Session, session_id, 0, retain_until.unix_timestamp())
+        self.record(
+            Kind::Session,
+            issuer,
+            session_id,
+            0,
+            retain_until.unix_timestamp(),
+        )
     }
 }
 
@@ -489,8 +527,11 @@ mod tests {
             .with_grace(Duration::ZERO)
     }
 
+    const ISS: &str = "https://issuer.example";
+
     fn tok<'a>(jti: &'a str, sub: &'a str, iat: i64) -> TokenRef<'a> {
         TokenRef {
+            issuer: ISS,
             jti: Some(jti),
             subject: Some(sub),
             session_id: None,
@@ -502,7 +543,7 @@ mod tests {
     async fn revoked_jti_is_revoked_and_others_are_active() {
         let clock = ManualClock::at_unix(1_000);
         let l = list(&clock);
-        l.revoke_token("a", clock.now() + Duration::minutes(5))
+        l.revoke_token(ISS, "a", clock.now() + Duration::minutes(5))
             .await
             .unwrap();
         assert_eq!(
@@ -518,6 +559,7 @@ mod tests {
         let l = list(&clock);
         let keep = clock.now() + Duration::hours(1);
         l.revoke_subject(
+            ISS,
             "alice",
             OffsetDateTime::from_unix_timestamp(950).unwrap(),
             keep,
@@ -526,6 +568,7 @@ mod tests {
         .unwrap();
         // An earlier epoch does not lower the later one.
         l.revoke_subject(
+            ISS,
             "alice",
             OffsetDateTime::from_unix_timestamp(900).unwrap(),
             keep,
@@ -538,6 +581,7 @@ mod tests {
         assert_eq!(l.status(&tok("x", "alice", 951)), RevocationStatus::Active);
         assert_eq!(l.status(&tok("x", "bob", 1)), RevocationStatus::Active);
         let no_iat = TokenRef {
+            issuer: ISS,
             subject: Some("alice"),
             ..TokenRef::default()
         };
@@ -545,10 +589,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn entries_of_one_issuer_never_revoke_another_issuers_tokens() {
+        let clock = ManualClock::at_unix(1_000);
+        let l = list(&clock);
+        let keep = clock.now() + Duration::hours(1);
+        l.revoke_token(ISS, "j", keep).await.unwrap();
+        l.revoke_subject(ISS, "bob", clock.now(), keep)
+            .await
+            .unwrap();
+        l.revoke_session(ISS, "s", keep).await.unwrap();
+        let mut theirs = tok("j", "bob", 900);
+        theirs.session_id = Some("s");
+        theirs.issuer = "https://idp.example";
+        assert_eq!(l.status(&theirs), RevocationStatus::Active);
+        // Concatenations that would collide without the split are distinct keys.
+        l.revoke_token("ab", "c", keep).await.unwrap();
+        let mut split = tok("bc", "nobody", 900);
+        split.issuer = "a";
+        assert_eq!(l.status(&split), RevocationStatus::Active);
+        split.issuer = "ab";
+        split.jti = Some("c");
+        assert_eq!(
+            l.status(&split),
+            RevocationStatus::Revoked(RevokedBy::Token)
+        );
+        let mut ours = theirs;
+        ours.issuer = ISS;
+        assert_eq!(l.status(&ours), RevocationStatus::Revoked(RevokedBy::Token));
+    }
+
+    #[tokio::test]
     async fn session_revocation_matches_sid() {
         let clock = ManualClock::at_unix(1_000);
         let l = list(&clock);
-        l.revoke_session("s1", clock.now() + Duration::hours(1))
+        l.revoke_session(ISS, "s1", clock.now() + Duration::hours(1))
             .await
             .unwrap();
         let mut t = tok("x", "alice", 1);
@@ -565,9 +639,13 @@ mod tests {
             .with_clock(Arc::new(clock.clone()))
             .with_grace(Duration::seconds(60));
         for i in 0..100 {
-            l.revoke_token(&format!("j{i}"), clock.now() + Duration::seconds(10 + i))
-                .await
-                .unwrap();
+            l.revoke_token(
+                ISS,
+                &format!("j{i}"),
+                clock.now() + Duration::seconds(10 + i),
+            )
+            .await
+            .unwrap();
         }
         assert_eq!(l.len(), 100);
         clock.advance(Duration::seconds(60 + 10 + 49));
@@ -579,7 +657,7 @@ mod tests {
         assert_eq!(l.purge_expired(), 50);
         assert!(l.is_empty());
         // Already expired: nothing to remember.
-        l.revoke_token("old", clock.now() - Duration::hours(1))
+        l.revoke_token(ISS, "old", clock.now() - Duration::hours(1))
             .await
             .unwrap();
         assert!(l.is_empty());
@@ -591,21 +669,23 @@ mod tests {
         let l = list(&clock).with_capacity(3);
         let soon = clock.now() + Duration::seconds(10);
         let later = clock.now() + Duration::hours(1);
-        l.revoke_token("a", soon).await.unwrap();
-        l.revoke_token("b", later).await.unwrap();
-        l.revoke_subject("s", clock.now(), later).await.unwrap();
+        l.revoke_token(ISS, "a", soon).await.unwrap();
+        l.revoke_token(ISS, "b", later).await.unwrap();
+        l.revoke_subject(ISS, "s", clock.now(), later)
+            .await
+            .unwrap();
         assert!(matches!(
-            l.revoke_token("c", later).await,
+            l.revoke_token(ISS, "c", later).await,
             Err(RevocationError::Full)
         ));
         // Every live entry is still there.
         assert!(l.status(&tok("a", "x", 1)) != RevocationStatus::Active);
         assert!(l.status(&tok("b", "x", 1)) != RevocationStatus::Active);
         // Re-revoking needs no room.
-        l.revoke_token("b", later).await.unwrap();
+        l.revoke_token(ISS, "b", later).await.unwrap();
         // Once "a" expires, its slot is reused.
         clock.advance(Duration::seconds(11));
-        l.revoke_token("c", later).await.unwrap();
+        l.revoke_token(ISS, "c", later).await.unwrap();
         assert_eq!(l.len(), 3);
         assert!(l.status(&tok("c", "x", 1)) != RevocationStatus::Active);
     }
@@ -620,7 +700,7 @@ mod tests {
                 let l = Arc::clone(&l);
                 s.spawn(move || {
                     for i in 0..500 {
-                        l.record(Kind::Token, &format!("{t}-{i}"), 0, until)
+                        l.record(Kind::Token, ISS, &format!("{t}-{i}"), 0, until)
                             .unwrap();
                         assert!(
                             l.status(&tok(&format!("{t}-{i}"), "x", 1)) != RevocationStatus::Active

@@ -217,11 +217,19 @@ impl fmt::Debug for RedisRevocationListBuilder {
 /// A [`RevocationList`] shared by every instance through Redis, checked from a local mirror
 /// (feature `redis`).
 ///
-/// - **Writes** (`revoke_*`) run one script on Redis: the key `{prefix}{jti|sub|sid}:{id}`
-///   holds `"{epoch} {until}"` (the maximum of competing revocations) and expires at
-///   `until` plus the mirror's grace period (TTL = remaining token lifetime); the same
-///   script PUBLISHes the revocation on the channel. The writer applies it to its own mirror
-///   at once.
+/// - **Writes** (`revoke_*`) run one script on Redis: the key
+///   `{prefix}{jti|sub|sid}@{issuer length}:{issuer}{value}` holds `"{epoch} {until}"` (the
+///   maximum of competing revocations) and expires at `until` plus the mirror's grace period
+///   (TTL = remaining token lifetime); the same script PUBLISHes the revocation on the
+///   channel (`"v2 {tag} {epoch} {until} {issuer length} {issuer}{value}"`). The writer
+///   applies it to its own mirror at once. Every entry belongs to one issuer: the same `jti`
+///   or subject of two issuers are two keys.
+/// - **Upgrading from keys without an issuer.** Lists before the issuer was part of the key
+///   wrote `{prefix}{jti|sub|sid}:{value}` and messages without the `v2` mark; this version
+///   neither reads nor applies them (a revocation must not leak into another issuer's
+///   namespace). They expire on their own within one token lifetime; to keep them in force
+///   meanwhile, call [`migrate_unscoped_keys`](Self::migrate_unscoped_keys) once with the
+///   issuer they were made for.
 /// - **Reads** ([`status`](RevocationList::status)) consult only the local
 ///   [`MemoryRevocationList`] mirror: never a network call on the request path.
 /// - **Feed.** A tokio task SUBSCRIBEs, then SCANs the prefix (full resync), then applies
@@ -236,16 +244,15 @@ impl fmt::Debug for RedisRevocationListBuilder {
 ///
 /// ```no_run
 /// use std::sync::Arc;
-/// use auth_jwt::{Algorithm, JwtLayer, RedisRevocationList, VerifyingKey};
+/// use auth_jwt::{Algorithm, JwtLayer, RedisRevocationList, TrustedIssuer, VerifyingKey};
 ///
 /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
 /// let client = auth_jwt::redis::Client::open("redis://127.0.0.1/")?;
 /// let revoked = Arc::new(RedisRevocationList::builder(client).with_prefix("api:revoked:").start().await?);
 /// revoked.wait_synced(std::time::Duration::from_secs(5)).await;
 /// # let secret = auth_core::SecretKey::generate(32)?;
-/// let layer = JwtLayer::builder(VerifyingKey::hmac(Algorithm::HS256, &secret)?)
-///     .add_issuer("https://auth.example.com")
-///     .add_audience("api")
+/// let key = VerifyingKey::hmac(Algorithm::HS256, &secret)?;
+/// let layer = JwtLayer::builder(TrustedIssuer::new("https://auth.example.com", key).add_audience("api"))
 ///     .with_revocation(revoked)
 ///     .build()?;
 /// # Ok(()) }
@@ -325,9 +332,73 @@ impl RedisRevocationList {
         &self.shared.memory
     }
 
+    /// Re-keys the revocations written before entries carried an issuer
+    /// (`{prefix}{jti|sub|sid}:{value}`) under `issuer`, keeping their epochs and lifetimes,
+    /// announces them, and deletes the old keys; returns how many were moved. Run it once,
+    /// from one instance, after upgrading, with the issuer those revocations were made for.
+    ///
+    /// ```no_run
+    /// # async fn f(list: auth_jwt::RedisRevocationList) -> Result<(), auth_core::RevocationError> {
+    /// let moved = list.migrate_unscoped_keys("https://auth.example.com").await?;
+    /// println!("{moved} revocations now belong to https://auth.example.com");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`RevocationError::Backend`] when Redis fails; keys moved so far stay moved, and a
+    /// second run picks up the rest.
+    pub async fn migrate_unscoped_keys(&self, issuer: &str) -> Result<u64, RevocationError> {
+        let backend = |e: redis::RedisError| RevocationError::Backend(Box::new(e));
+        let mut conn = self.conn.clone();
+        let pattern = format!("{}*", glob_escape(&self.shared.prefix));
+        let mut cursor: u64 = 0;
+        let mut old = Vec::new();
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await
+                .map_err(backend)?;
+            old.extend(keys.into_iter().filter_map(|key| {
+                let rest = key.strip_prefix(&self.shared.prefix)?;
+                let (tag, id) = rest.split_once(':')?;
+                let kind = Kind::from_tag(tag)?;
+                Some((key.clone(), kind, id.to_owned()))
+            }));
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        let mut moved = 0;
+        for (key, kind, id) in old {
+            let value: Option<String> = redis::cmd("GET")
+                .arg(&key)
+                .query_async(&mut conn)
+                .await
+                .map_err(backend)?;
+            if let Some((epoch, until)) = value.as_deref().and_then(parse_value) {
+                self.write(kind, issuer, &id, epoch, until).await?;
+                moved += 1;
+            }
+            redis::cmd("DEL")
+                .arg(&key)
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(backend)?;
+        }
+        Ok(moved)
+    }
+
     async fn write(
         &self,
         kind: Kind,
+        issuer: &str,
         id: &str,
         epoch: i64,
         until: i64,
@@ -337,7 +408,12 @@ impl RedisRevocationList {
         if until.saturating_add(grace) <= memory.clock().unix_timestamp() {
             return Ok(());
         }
-        let key = format!("{}{}:{id}", self.shared.prefix, kind.tag());
+        let key = format!(
+            "{}{}@{}:{issuer}{id}",
+            self.shared.prefix,
+            kind.tag(),
+            issuer.len()
+        );
         let mut conn = self.conn.clone();
         let mut invocation = self.script.key(&key);
         invocation
@@ -345,14 +421,14 @@ impl RedisRevocationList {
             .arg(until)
             .arg(grace)
             .arg(&self.shared.channel)
-            .arg(kind.tag())
-            .arg(id);
+            .arg(format!("v2 {}", kind.tag()))
+            .arg(format!("{} {issuer}{id}", issuer.len()));
         let value: String = tokio::time::timeout(WRITE_TIMEOUT, invocation.invoke_async(&mut conn))
             .await
             .map_err(|e| RevocationError::Backend(Box::new(e)))?
             .map_err(|e| RevocationError::Backend(Box::new(e)))?;
         let (epoch, until) = parse_value(&value).unwrap_or((epoch, until));
-        self.shared.apply(kind, id, epoch, until);
+        self.shared.apply(kind, issuer, id, epoch, until);
         Ok(())
     }
 }
@@ -390,21 +466,24 @@ impl RevocationList for RedisRevocationList {
 
     async fn revoke_token(
         &self,
+        issuer: &str,
         jti: &str,
         expires_at: OffsetDateTime,
     ) -> Result<(), RevocationError> {
-        self.write(Kind::Token, jti, 0, expires_at.unix_timestamp())
+        self.write(Kind::Token, issuer, jti, 0, expires_at.unix_timestamp())
             .await
     }
 
     async fn revoke_subject(
         &self,
+        issuer: &str,
         subject: &str,
         issued_before: OffsetDateTime,
         retain_until: OffsetDateTime,
     ) -> Result<(), RevocationError> {
         self.write(
             Kind::Subject,
+            issuer,
             subject,
             issued_before.unix_timestamp(),
             retain_until.unix_timestamp(),
@@ -414,11 +493,18 @@ impl RevocationList for RedisRevocationList {
 
     async fn revoke_session(
         &self,
+        issuer: &str,
         session_id: &str,
         retain_until: OffsetDateTime,
     ) -> Result<(), RevocationError> {
-        self.write(Kind::Session, session_id, 0, retain_until.unix_timestamp())
-            .await
+        self.write(
+            Kind::Session,
+            issuer,
+            session_id,
+            0,
+            retain_until.unix_timestamp(),
+        )
+        .await
     }
 }
 
@@ -474,25 +560,36 @@ impl Shared {
         self.policy == StalePolicy::FailClosed
     }
 
-    fn apply(&self, kind: Kind, id: &str, epoch: i64, until: i64) {
-        if self.memory.record(kind, id, epoch, until).is_err() {
+    fn apply(&self, kind: Kind, issuer: &str, id: &str, epoch: i64, until: i64) {
+        if self.memory.record(kind, issuer, id, epoch, until).is_err() {
             self.overflow.store(true, Ordering::Relaxed);
             tracing::error!("revocation mirror full: a revocation could not be mirrored");
         }
     }
 
-    /// Applies one pub/sub message: `"{tag} {epoch} {until} {id}"`.
+    /// Applies one pub/sub message: `"v2 {tag} {epoch} {until} {issuer length} {issuer}{id}"`.
+    /// Messages without the `v2` mark come from a version that did not key on the issuer:
+    /// ignored.
     fn apply_message(&self, payload: &[u8]) {
         let parsed = std::str::from_utf8(payload).ok().and_then(|text| {
-            let mut parts = text.splitn(4, ' ');
+            let mut parts = text.splitn(6, ' ');
+            (parts.next()? == "v2").then_some(())?;
             let kind = Kind::from_tag(parts.next()?)?;
             let epoch = parts.next()?.parse().ok()?;
             let until = parts.next()?.parse().ok()?;
-            Some((kind, epoch, until, parts.next()?))
+            let split: usize = parts.next()?.parse().ok()?;
+            let scoped = parts.next()?;
+            Some((
+                kind,
+                epoch,
+                until,
+                scoped.get(..split)?,
+                scoped.get(split..)?,
+            ))
         });
         match parsed {
-            Some((kind, epoch, until, id)) => self.apply(kind, id, epoch, until),
-            None => tracing::warn!("ignored a malformed revocation message"),
+            Some((kind, epoch, until, issuer, id)) => self.apply(kind, issuer, id, epoch, until),
+            None => tracing::warn!("ignored a malformed or pre-issuer revocation message"),
         }
     }
 
@@ -530,14 +627,11 @@ impl Shared {
                 let values: Vec<Option<String>> =
                     redis::cmd("MGET").arg(&keys).query_async(conn).await?;
                 for (key, value) in keys.iter().zip(values) {
-                    let entry = key
-                        .strip_prefix(&self.prefix)
-                        .and_then(|rest| rest.split_once(':'))
-                        .and_then(|(tag, id)| Some((Kind::from_tag(tag)?, id)));
-                    if let (Some((kind, id)), Some((epoch, until))) =
+                    let entry = key.strip_prefix(&self.prefix).and_then(parse_scoped_key);
+                    if let (Some((kind, issuer, id)), Some((epoch, until))) =
                         (entry, value.as_deref().and_then(parse_value))
                     {
-                        self.apply(kind, id, epoch, until);
+                        self.apply(kind, issuer, id, epoch, until);
                     }
                 }
             }
@@ -551,6 +645,16 @@ impl Shared {
         }
         Ok(())
     }
+}
+
+/// `{tag}@{issuer length}:{issuer}{id}` (after the prefix); `None` for anything else, keys
+/// without an issuer included.
+fn parse_scoped_key(rest: &str) -> Option<(Kind, &str, &str)> {
+    let (tag, rest) = rest.split_once('@')?;
+    let kind = Kind::from_tag(tag)?;
+    let (split, scoped) = rest.split_once(':')?;
+    let split: usize = split.parse().ok()?;
+    Some((kind, scoped.get(..split)?, scoped.get(split..)?))
 }
 
 fn parse_value(value: &str) -> Option<(i64, i64)> {

@@ -5,6 +5,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use auth_core::{Identity, ManualClock, SecretKey};
+pub use auth_jwt::TrustedIssuer;
 use auth_jwt::{Algorithm, JwtLayer, JwtLayerBuilder, JwtRejection, JwtRejectionKind, KeySet};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
@@ -166,11 +167,19 @@ pub fn token(signer: &Signer) -> String {
     craft(&header_for(signer, "k1"), &good_claims(), signer)
 }
 
+/// The test issuer `ISS` with audience `AUD`, verified with `keys`.
+pub fn trusted(keys: impl Into<KeySet>) -> TrustedIssuer {
+    TrustedIssuer::new(ISS, keys).add_audience(AUD)
+}
+
+/// A layer builder trusting `trusted`, on the test clock.
+pub fn builder_with(trusted: TrustedIssuer) -> JwtLayerBuilder<()> {
+    JwtLayer::builder(trusted).with_clock(Arc::new(ManualClock::at_unix(NOW)))
+}
+
+/// A layer builder trusting `ISS` (audience `AUD`) with `keys`, on the test clock.
 pub fn builder(keys: impl Into<KeySet>) -> JwtLayerBuilder<()> {
-    JwtLayer::builder(keys)
-        .add_issuer(ISS)
-        .add_audience(AUD)
-        .with_clock(Arc::new(ManualClock::at_unix(NOW)))
+    builder_with(trusted(keys))
 }
 
 #[derive(Debug)]
