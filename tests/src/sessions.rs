@@ -510,7 +510,7 @@ pub mod scenarios {
         assert_eq!(
             victim.send("GET", "/get/lang").await.body,
             "fr",
-            "same-session data survives login"
+            "a key kept on login (`with_keep_on_login`) survives it"
         );
     }
 

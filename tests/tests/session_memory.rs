@@ -374,7 +374,11 @@ async fn unsigned_cookie_mode_carries_the_bare_id_and_refuses_unknown_ones() {
     assert_eq!(value.len(), 22, "the bare 22-character ID: {cookie}");
     assert_eq!(client.send("GET", "/me").await.body, "alice");
     // Another well-formed ID that the store does not know is anonymous, and is not adopted.
-    let forged = format!("id={}", auth_core::SessionId::generate().unwrap().encode());
+    let forged = format!(
+        "{}={}",
+        auth_session::DEFAULT_COOKIE_NAME,
+        auth_core::SessionId::generate().unwrap().encode()
+    );
     assert_eq!(
         send(&app, "GET", "/me", Some(&forged)).await.status,
         StatusCode::UNAUTHORIZED

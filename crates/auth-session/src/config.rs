@@ -15,8 +15,24 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::minutes(30);
 pub const DEFAULT_ABSOLUTE_TIMEOUT: Duration = Duration::hours(12);
 /// Default touch interval: read-only traffic extends the idle deadline at most once a minute.
 pub const DEFAULT_TOUCH_INTERVAL: Duration = Duration::minutes(1);
-/// Default cookie name: neutral, says nothing about the framework.
-pub const DEFAULT_COOKIE_NAME: &str = "id";
+/// Default cookie name: `__Host-id`, neutral (it says nothing about the framework) and
+/// `__Host-` prefixed.
+///
+/// # Security
+///
+/// The layer reads the first cookie of its name that the request carries. Browsers accept a
+/// plain-named cookie from a sibling subdomain (`Domain=.example.com`, set by
+/// `evil.example.com`) and send it to `app.example.com` too, often before the app's own; with a
+/// plain name, whoever controls any subdomain could slip in a session cookie of their own
+/// (logging the victim into the attacker's session: session swapping) or a garbage one
+/// (logging the victim out). Browsers refuse a `__Host-` cookie unless it is `Secure`, has
+/// `Path=/` and no `Domain`, so no other host can set or shadow it, and a look-alike under
+/// another name is never read.
+pub const DEFAULT_COOKIE_NAME: &str = "__Host-id";
+/// The cookie name of
+/// [`SessionLayer::with_insecure_dev_cookie`](crate::SessionLayer::with_insecure_dev_cookie):
+/// `id`, unprefixed (browsers accept a prefixed cookie only with `Secure`).
+pub const DEV_COOKIE_NAME: &str = "id";
 
 /// How a save that lost a race on the same key is resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -18,6 +18,29 @@
 //!   [`CachingStore`] puts a fast store in front of a shared one with bounded staleness;
 //!   `testkit` (feature `test-util`) is the conformance suite every store passes.
 //!
+//! # Security
+//!
+//! - **The session cookie is `__Host-id`** ([`DEFAULT_COOKIE_NAME`]): `Secure`, `Path=/`, no
+//!   `Domain`, `HttpOnly`, `SameSite=Lax`, its value signed and bound to that name. The
+//!   `__Host-` prefix is why a sibling subdomain cannot plant a session cookie: browsers send
+//!   a cookie set for the parent domain (`Domain=.example.com`) along with the app's own, and
+//!   under a plain name the first one wins, so whoever controls `evil.example.com` could log
+//!   the victim into the attacker's session or out of their own. Browsers accept a `__Host-`
+//!   cookie only from the app's own host, and the plain-named look-alike is never read.
+//!   Development over plain HTTP is explicit: [`SessionLayer::with_insecure_dev_cookie`].
+//! - **A login always cycles the ID and keeps nothing written before it**, unless the
+//!   principal already logged in logs in again: data written while anonymous (an attacker
+//!   may have prepared that session) and another principal's data are flushed, except the
+//!   keys of [`SessionLayer::with_keep_on_login`] (default none; a shopping cart is the
+//!   usual one).
+//! - **A principal is an issuer and a subject**: [`Session::login`] stores
+//!   [`Identity::issuer`](auth_core::Identity::issuer) with the session and
+//!   [`Session::identity`] gives it back, so `bob` of one identity provider is never taken
+//!   for `bob` of another or a local `bob`. (The stores' per-user listings, `sessions_of`
+//!   and `delete_sessions_of`, are still keyed on the subject alone: see their docs.)
+//! - Unknown, expired or tampered cookies are anonymous and never adopted; a logout deletes
+//!   the record server-side; saves never recreate a deleted session.
+//!
 //! # Feature flags
 //!
 //! | Feature | Default | Enables |
@@ -102,7 +125,7 @@ pub use caching::CachingStore;
 #[doc(inline)]
 pub use config::{
     ConflictPolicy, DEFAULT_ABSOLUTE_TIMEOUT, DEFAULT_COOKIE_NAME, DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_TOUCH_INTERVAL, SessionExpiry,
+    DEFAULT_TOUCH_INTERVAL, DEV_COOKIE_NAME, SessionExpiry,
 };
 #[doc(inline)]
 pub use error::{ConfigError, SessionError};

@@ -507,9 +507,27 @@ impl Session {
         Ok(())
     }
 
-    /// Logs `identity` in: its subject and roles are stored with the session, and the session
-    /// ID **always** changes (no session fixation). If another subject was logged in, the data
-    /// is flushed, except the keys the layer keeps on login; the same subject keeps its data.
+    /// Logs `identity` in: its principal (its [issuer](Identity::issuer), if any, and its
+    /// subject) and roles are stored with the session, and the session ID **always** changes
+    /// (no session fixation).
+    ///
+    /// The data is flushed, except the keys the layer
+    /// [keeps on login](crate::SessionLayer::with_keep_on_login) (default: none), unless this
+    /// principal is already logged in:
+    ///
+    /// | logged in before | the data |
+    /// |---|---|
+    /// | nobody (anonymous) | flushed |
+    /// | another subject, or the same subject of another issuer | flushed |
+    /// | this principal (same issuer or both none, same subject) | kept |
+    ///
+    /// # Security
+    ///
+    /// Flushing anonymous data stops a fixation-style injection: an attacker who prepares an
+    /// anonymous session with chosen keys (`role_override`, a redirect target) and gets the
+    /// victim to log in over it finds none of them in the victim's session. The subject is
+    /// compared together with its issuer: `bob` of one identity provider is not `bob` of
+    /// another, nor a local `bob`.
     ///
     /// # Errors
     ///
@@ -520,12 +538,15 @@ impl Session {
         let keep = &self.inner.config().keep_on_login;
         state.keep_loaded_data();
         let record = self.inner.ensure_record(state)?;
-        let other_subject = record
-            .subject
-            .as_deref()
-            .is_some_and(|s| s != identity.subject());
-        if other_subject {
-            record.data_mut().retain(|key, _| keep.contains(key));
+        let same_principal = record.subject.as_deref() == Some(identity.subject())
+            && record.issuer.as_deref() == identity.issuer();
+        if !same_principal {
+            // (Written only when there is something to drop: the data may be shared.)
+            if record.data.keys().any(|key| !keep.contains(key)) {
+                record.data_mut().retain(|key, _| keep.contains(key));
+            }
+            // Only for another principal: a re-login keeps the (shared) issuer string.
+            record.issuer = identity.issuer().map(Arc::from);
         }
         record.subject = Some(identity.subject().to_owned());
         record.roles = identity.roles().to_vec();
@@ -584,7 +605,8 @@ impl Session {
         Ok(())
     }
 
-    /// The logged-in identity (method [`AuthMethod::Session`]), or `None`.
+    /// The logged-in identity (method [`AuthMethod::Session`]), or `None`. It names the
+    /// issuer of the identity that logged in ([`Identity::issuer`]), if that had one.
     ///
     /// # Errors
     ///
@@ -597,13 +619,14 @@ impl Session {
 
 fn identity_of(record: &Working) -> Option<Identity> {
     let subject = record.subject.as_deref()?;
-    Some(
-        Identity::builder(subject, AuthMethod::Session)
-            .roles(record.roles.iter().cloned())
-            .issued_at(date(record.created_at))
-            .expires_at(date(record.expires_at))
-            .build(),
-    )
+    let mut identity = Identity::builder(subject, AuthMethod::Session)
+        .roles(record.roles.iter().cloned())
+        .issued_at(date(record.created_at))
+        .expires_at(date(record.expires_at));
+    if let Some(issuer) = &record.issuer {
+        identity = identity.issuer(Arc::clone(issuer));
+    }
+    Some(identity.build())
 }
 
 impl IdentityResolver for SessionInner {

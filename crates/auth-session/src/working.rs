@@ -28,6 +28,10 @@ pub(crate) struct Working {
     pub(crate) absolute_expires_at: Option<i128>,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) subject: Option<String>,
+    /// The issuer of the logged-in identity, if it has one: `subject` is a subject *of this
+    /// issuer*. Shared, so a `MemoryStore` entry and the identities built from it hold the
+    /// same string (a load clones a pointer, not the text).
+    pub(crate) issuer: Option<Arc<str>>,
     pub(crate) roles: Vec<String>,
     pub(crate) data: Arc<SessionData>,
 }
@@ -43,6 +47,7 @@ impl Working {
             absolute_expires_at: None,
             idle_timeout: None,
             subject: None,
+            issuer: None,
             roles: Vec::new(),
             data: Arc::default(),
         }
@@ -60,6 +65,7 @@ impl Working {
                 .map(time::OffsetDateTime::unix_timestamp_nanos),
             idle_timeout: record.idle_timeout,
             subject: record.subject,
+            issuer: record.issuer.map(Arc::from),
             roles: record.roles,
             data: record.data,
         }
@@ -77,6 +83,7 @@ impl Working {
         record.absolute_expires_at = self.absolute_expires_at.map(date);
         record.idle_timeout = self.idle_timeout;
         record.subject.clone_from(&self.subject);
+        record.issuer = self.issuer.as_deref().map(str::to_owned);
         record.roles.clone_from(&self.roles);
         record.data = Arc::clone(&self.data);
         record
@@ -104,6 +111,7 @@ impl fmt::Debug for Working {
             .field("absolute_expires_at", &self.absolute_expires_at)
             .field("idle_timeout", &self.idle_timeout)
             .field("subject", &self.subject)
+            .field("issuer", &self.issuer)
             .field("roles", &self.roles)
             .field("keys", &self.data.keys().collect::<Vec<_>>())
             .finish()
@@ -131,6 +139,7 @@ mod tests {
         record.absolute_expires_at = Some(at(1000, 999_999_999));
         record.idle_timeout = Some(Duration::new(30, 1));
         record.subject = Some("alice".into());
+        record.issuer = Some("https://idp.example".into());
         record.roles = vec!["admin".into()];
         let working = Working::from_record(record.clone());
         assert_eq!(working.created_at, 10_000_000_005);
@@ -143,6 +152,8 @@ mod tests {
         assert_eq!(back.absolute_expires_at, record.absolute_expires_at);
         assert_eq!(back.idle_timeout, record.idle_timeout);
         assert_eq!(back.subject, record.subject);
+        assert_eq!(working.issuer.as_deref(), Some("https://idp.example"));
+        assert_eq!(back.issuer, record.issuer);
         assert_eq!(back.roles, record.roles);
         assert!(
             Arc::ptr_eq(&back.data, &record.data),

@@ -17,7 +17,9 @@ use time::Duration;
 use tower::util::BoxCloneSyncService;
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 
-use crate::{MemoryStore, Session, SessionConflict, SessionExpiry, SessionLayer};
+use crate::{
+    DEFAULT_COOKIE_NAME, MemoryStore, Session, SessionConflict, SessionExpiry, SessionLayer,
+};
 
 type App = BoxCloneSyncService<Request<String>, Response<String>, Infallible>;
 
@@ -215,7 +217,7 @@ async fn create_read_modify_and_headers() {
     let created = send(&f.app, "/set/n/1", None).await;
     assert_eq!(created.status, StatusCode::OK);
     let set_cookie = created.set_cookie.unwrap();
-    assert!(set_cookie.starts_with("id=v1."), "{set_cookie}");
+    assert!(set_cookie.starts_with("__Host-id=v1."), "{set_cookie}");
     assert!(
         set_cookie.ends_with("; HttpOnly; SameSite=Lax; Secure; Path=/"),
         "{set_cookie}"
@@ -281,8 +283,9 @@ async fn unknown_tampered_and_expired_ids_are_never_adopted() {
     );
 
     // Unknown: signed correctly, but no such session (another layer's keys sign the same).
-    let unknown = keys("k", 3).seal_signed("id", &SessionId::generate().unwrap().encode());
-    let unknown = format!("id={unknown}");
+    let unknown_id = SessionId::generate().unwrap().encode();
+    let unknown = keys("k", 3).seal_signed(DEFAULT_COOKIE_NAME, &unknown_id);
+    let unknown = format!("{DEFAULT_COOKIE_NAME}={unknown}");
     assert_eq!(send(&f.app, "/get/n", Some(&unknown)).await.body, "None");
     let written = send(&f.app, "/set/n/9", Some(&unknown)).await;
     assert_ne!(
@@ -307,7 +310,7 @@ async fn logout_deletes_and_a_late_save_does_not_resurrect() {
 
     let out = send(&f.app, "/logout", Some(&cookie)).await;
     let removal = out.set_cookie.unwrap();
-    assert!(removal.starts_with("id=;"), "{removal}");
+    assert!(removal.starts_with("__Host-id=;"), "{removal}");
     assert!(removal.contains("Max-Age=0"), "{removal}");
     assert!(f.store.load(&id).await.unwrap().is_none());
     assert_eq!(
@@ -319,7 +322,7 @@ async fn logout_deletes_and_a_late_save_does_not_resurrect() {
 
     // Logout without a session still clears the cookie, and creates nothing.
     let out = send(&f.app, "/logout", None).await;
-    assert!(out.set_cookie.unwrap().starts_with("id=;"));
+    assert!(out.set_cookie.unwrap().starts_with("__Host-id=;"));
     assert!(f.store.is_empty());
 }
 
@@ -336,10 +339,8 @@ async fn login_and_cycle_always_change_the_id() {
     assert!(f.store.load(&first).await.unwrap().is_none(), "old ID gone");
     assert_eq!(send(&f.app, "/me", Some(&cookie)).await.body, "alice");
     assert_eq!(send(&f.app, "/me", Some(&anonymous)).await.body, "");
-    assert_eq!(
-        send(&f.app, "/get/cart", Some(&cookie)).await.body,
-        "Some(\"3\")"
-    );
+    // What the anonymous session held is not carried into the login (no keep-on-login keys).
+    assert_eq!(send(&f.app, "/get/cart", Some(&cookie)).await.body, "None");
 
     let cycled = send(&f.app, "/cycle", Some(&cookie)).await;
     let third = id_of(&pair(&cycled.set_cookie.unwrap()), true);
@@ -584,24 +585,39 @@ async fn session_cookie_found_in_any_cookie_field(f: Fixture) {
         }
     };
     let found = "Some(\"a\")";
-    let value = cookie.strip_prefix("id=").unwrap();
-    let spaced = format!(" id = {value} ");
+    let name = DEFAULT_COOKIE_NAME.as_bytes();
+    let value = cookie.strip_prefix("__Host-id=").unwrap();
+    let spaced = format!(" __Host-id = {value} ");
     // A second field, after other cookies and bad pairs; a half pair at the end of one field
     // never joins the next.
-    let first_field: &[u8] = b"a=1; id; bad=\xff; =x; id";
-    assert_eq!(get(vec![first_field, cookie.as_bytes()]).await, found);
+    let first_field = [b"a=1; ", name, b"; bad=\xff; =x; ", name].concat();
+    assert_eq!(get(vec![&first_field, cookie.as_bytes()]).await, found);
     assert_eq!(get(vec![b"x=1", b"y=2", spaced.as_bytes()]).await, found);
     // The first valid pair wins; an invalid one before it is skipped.
-    let mut later = b"id=\xff; ".to_vec();
-    later.extend_from_slice(format!("{cookie}; id=other").as_bytes());
+    let mut later = [name, b"=\xff; "].concat();
+    later.extend_from_slice(format!("{cookie}; __Host-id=other").as_bytes());
     assert_eq!(get(vec![&later]).await, found);
     // ... also when the valid one is in a later field.
-    assert_eq!(get(vec![b"id=\xff", cookie.as_bytes()]).await, found);
-    assert_eq!(get(vec![b"id=other", cookie.as_bytes()]).await, "None");
-    // Names are compared byte for byte.
-    let renamed = format!("ID={value}; {}", cookie.replacen("id", "i d", 1));
-    assert_eq!(get(vec![renamed.as_bytes()]).await, "None");
-    assert_eq!(get(vec![b"", b"id"]).await, "None");
+    assert_eq!(
+        get(vec![&[name, b"=\xff"].concat(), cookie.as_bytes()]).await,
+        found
+    );
+    assert_eq!(
+        get(vec![b"__Host-id=other", cookie.as_bytes()]).await,
+        "None"
+    );
+    // Names are compared byte for byte: never case-folded, trimmed inside or percent-decoded,
+    // and the unprefixed name is another cookie.
+    for renamed in [
+        format!("__HOST-ID={value}"),
+        format!("__Host-i d={value}"),
+        format!("__%48ost-id={value}"),
+        format!("\u{2000}__Host-id={value}"),
+        format!("id={value}"),
+    ] {
+        assert_eq!(get(vec![renamed.as_bytes()]).await, "None", "{renamed}");
+    }
+    assert_eq!(get(vec![b"", name]).await, "None");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -6,9 +6,10 @@
 //!   shard is a `std::sync::Mutex` around a `HashMap`, held only for the map operation (never
 //!   across an `.await`). Different sessions rarely contend.
 //! - **Compact.** A shard keeps 56 bytes per session (version, times as Unix seconds, the
-//!   data's pointer, null when there is none, and a pointer to the subject and roles, null
-//!   unless someone is logged in) under its 16-byte ID, not the whole `SessionRecord`. Data is
-//!   shared with the record it came from: saving and loading clone an `Arc`, never the map.
+//!   data's pointer, null when there is none, and a pointer to the login, its subject, issuer
+//!   and roles, null unless someone is logged in) under its 16-byte ID, not the whole
+//!   `SessionRecord`. Data is shared with the record it came from: saving and loading clone an
+//!   `Arc`, never the map.
 //! - **Bounded.** Each shard holds at most its share of [`MemoryStore::with_max_sessions`]; a
 //!   create into a full shard first drops that shard's expired sessions, then evicts its live
 //!   session that expires soonest, with a `tracing::warn!`.
@@ -18,6 +19,7 @@
 //!   them first), and all at once by
 //!   [`cleanup_expired`](auth_core::SessionStore::cleanup_expired).
 
+mod entry;
 mod hash;
 mod queue;
 mod shard;
@@ -33,8 +35,9 @@ use auth_core::{
 };
 use time::OffsetDateTime;
 
+use self::entry::{Entry, Source};
 use self::hash::{Key, KeyedState};
-use self::shard::{Entry, Shard, Source};
+use self::shard::Shard;
 use crate::working::Working;
 
 /// The most shards a store uses.

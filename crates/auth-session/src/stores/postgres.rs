@@ -380,6 +380,9 @@ impl PostgresStore {
     /// The live sessions whose subject is `subject`, soonest to expire first (the per-user
     /// index: "your active sessions").
     ///
+    /// Keyed on the subject alone: `bob` of every issuer (and a local `bob`) is listed, so
+    /// keep the records whose [`issuer`](SessionRecord::issuer) you mean.
+    ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -426,6 +429,10 @@ impl PostgresStore {
     /// # Ok(())
     /// # }
     /// ```
+    ///
+    /// # Security
+    ///
+    /// Keyed on the subject alone: this also ends the sessions of `bob` of every issuer.
     ///
     /// # Errors
     ///

@@ -759,6 +759,9 @@ impl RedisStore {
     /// index, then one `HMGET` per indexed session (concurrently); listing prunes only
     /// entries whose horizon is over (a deleted session's entry went with it).
     ///
+    /// Keyed on the subject alone: `bob` of every issuer (and a local `bob`) is listed, so
+    /// keep the records whose [`issuer`](SessionRecord::issuer) you mean.
+    ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -817,6 +820,10 @@ impl RedisStore {
     /// # Ok(())
     /// # }
     /// ```
+    ///
+    /// # Security
+    ///
+    /// Keyed on the subject alone: this also ends the sessions of `bob` of every issuer.
     ///
     /// # Errors
     ///

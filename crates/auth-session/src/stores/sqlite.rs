@@ -355,6 +355,9 @@ impl SqliteStore {
 
     /// The live sessions whose subject is `subject`, soonest to expire first.
     ///
+    /// Keyed on the subject alone: `bob` of every issuer (and a local `bob`) is listed, so
+    /// keep the records whose [`issuer`](SessionRecord::issuer) you mean.
+    ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -398,6 +401,10 @@ impl SqliteStore {
     /// # Ok(())
     /// # }
     /// ```
+    ///
+    /// # Security
+    ///
+    /// Keyed on the subject alone: this also ends the sessions of `bob` of every issuer.
     ///
     /// # Errors
     ///

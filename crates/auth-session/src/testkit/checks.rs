@@ -12,7 +12,7 @@ use time::Duration;
 use super::Harness;
 
 /// How long "live" records live: far beyond any check, even on real time.
-const LIVE: Duration = Duration::hours(1);
+pub(super) const LIVE: Duration = Duration::hours(1);
 /// How long short-lived records live (whole seconds are stored, so 1 to 2 s in practice).
 const SHORT: Duration = Duration::seconds(2);
 /// How far the checks move time to expire a short-lived record.
@@ -24,22 +24,22 @@ pub const CONCURRENT_TASKS: usize = 32;
 pub const CONCURRENT_ROUNDS: u64 = 3;
 
 /// One running check: names itself in every failure.
-struct Check(&'static str);
+pub(super) struct Check(pub(super) &'static str);
 
 impl Check {
     /// Reports a failure. The kit is a test library: like `assert!`, it fails by panicking.
     #[allow(clippy::panic)]
-    fn fail(&self, why: impl fmt::Display) -> ! {
+    pub(super) fn fail(&self, why: impl fmt::Display) -> ! {
         panic!("store conformance check `{}` failed: {why}", self.0)
     }
 
-    fn ensure(&self, condition: bool, why: impl FnOnce() -> String) {
+    pub(super) fn ensure(&self, condition: bool, why: impl FnOnce() -> String) {
         if !condition {
             self.fail(why());
         }
     }
 
-    fn ok<T>(&self, result: StoreResult<T>, operation: &str) -> T {
+    pub(super) fn ok<T>(&self, result: StoreResult<T>, operation: &str) -> T {
         match result {
             Ok(value) => value,
             Err(error) => self.fail(format_args!("{operation} returned an error: {error}")),
@@ -47,43 +47,53 @@ impl Check {
     }
 
     #[allow(clippy::needless_pass_by_value)] // called like `assert_eq!`, with values or refs
-    fn eq<T: PartialEq + fmt::Debug>(&self, got: T, want: T, what: &str) {
+    pub(super) fn eq<T: PartialEq + fmt::Debug>(&self, got: T, want: T, what: &str) {
         if got != want {
             self.fail(format_args!("{what}: got {got:?}, want {want:?}"));
         }
     }
 
-    fn id(&self) -> SessionId {
+    pub(super) fn id(&self) -> SessionId {
         match SessionId::generate() {
             Ok(id) => id,
             Err(error) => self.fail(format_args!("could not generate an ID: {error}")),
         }
     }
 
-    fn record<H: Harness>(&self, harness: &H, ttl: Duration) -> SessionRecord {
+    pub(super) fn record<H: Harness>(&self, harness: &H, ttl: Duration) -> SessionRecord {
         let now = harness.now();
         SessionRecord::new(self.id(), now, now + ttl)
     }
 
-    async fn create<S: SessionStore>(&self, store: &S, record: &SessionRecord) {
+    pub(super) async fn create<S: SessionStore>(&self, store: &S, record: &SessionRecord) {
         let outcome = self.ok(store.create(record).await, "create");
         self.eq(outcome, CreateOutcome::Created, "create of a fresh ID");
     }
 
-    async fn load<S: SessionStore>(&self, store: &S, id: &SessionId, what: &str) -> SessionRecord {
+    pub(super) async fn load<S: SessionStore>(
+        &self,
+        store: &S,
+        id: &SessionId,
+        what: &str,
+    ) -> SessionRecord {
         match self.ok(store.load(id).await, "load") {
             Some(record) => record,
             None => self.fail(format_args!("{what}: load returned None")),
         }
     }
 
-    async fn load_none<S: SessionStore>(&self, store: &S, id: &SessionId, what: &str) {
+    pub(super) async fn load_none<S: SessionStore>(&self, store: &S, id: &SessionId, what: &str) {
         if self.ok(store.load(id).await, "load").is_some() {
             self.fail(format_args!("{what}: load returned a record"));
         }
     }
 
-    async fn save<S: SessionStore>(&self, store: &S, record: &SessionRecord, what: &str) -> u64 {
+    pub(super) async fn save<S: SessionStore>(
+        &self,
+        store: &S,
+        record: &SessionRecord,
+        what: &str,
+    ) -> u64 {
         match self.ok(store.save(record).await, "save") {
             SaveOutcome::Saved { version } => {
                 self.eq(version, record.version + 1, "version after save");
@@ -621,59 +631,4 @@ pub async fn unicode_keys_and_values_round_trip<H: Harness>(harness: &H) {
     c.save(&store, &changed, "save of unicode data").await;
     let loaded = c.load(&store, &record.id, "saved unicode data").await;
     c.eq(&loaded.data, &changed.data, "saved unicode data");
-}
-
-/// The subject field round-trips through create and save, including its removal.
-pub async fn subject_round_trips<H: Harness>(harness: &H) {
-    let c = Check("subject_round_trips");
-    let store = harness.store().await;
-    let anonymous = c.record(harness, LIVE).with_value("k", json!(1));
-    c.create(&store, &anonymous).await;
-    let loaded = c
-        .load(&store, &anonymous.id, "record without subject")
-        .await;
-    c.eq(loaded.subject, None, "subject of a record without one");
-
-    let record = c
-        .record(harness, LIVE)
-        .with_subject("alice")
-        .with_roles(["user", "admin"]);
-    c.create(&store, &record).await;
-    let loaded = c.load(&store, &record.id, "record with subject").await;
-    c.eq(
-        loaded.subject.as_deref(),
-        Some("alice"),
-        "subject after create",
-    );
-    c.eq(
-        loaded.roles.clone(),
-        vec!["user".to_owned(), "admin".to_owned()],
-        "roles after create",
-    );
-
-    let renamed = loaded.with_subject("ünïcødé@例え.jp");
-    c.save(&store, &renamed, "save with a new subject").await;
-    let loaded = c
-        .load(&store, &record.id, "record with a new subject")
-        .await;
-    c.eq(
-        loaded.subject.as_deref(),
-        Some("ünïcødé@例え.jp"),
-        "subject after save",
-    );
-
-    let mut cleared = loaded;
-    cleared.subject = None;
-    cleared.roles.clear();
-    c.save(&store, &cleared, "save without subject").await;
-    let loaded = c
-        .load(&store, &record.id, "record whose subject was removed")
-        .await;
-    c.eq(loaded.subject, None, "subject after removal");
-    c.eq(loaded.roles.is_empty(), true, "roles after removal");
-    c.eq(
-        loaded.data,
-        Arc::new(SessionData::new()),
-        "data of a subject-only record",
-    );
 }

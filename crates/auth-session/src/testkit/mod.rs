@@ -33,6 +33,7 @@
 //! | [`large_values_round_trip`] | a 1 MiB value, a 10,000-key map |
 //! | [`unicode_keys_and_values_round_trip`] | unicode keys and values, exactly |
 //! | [`subject_round_trips`] | subject set, changed, removed |
+//! | [`issuer_round_trips`] | issuer set, changed, removed, carried by a cycle; `bob` of two issuers kept apart |
 //!
 //! # Example
 //!
@@ -60,6 +61,7 @@
 
 mod checks;
 mod harness;
+mod principal;
 
 pub use checks::{
     CONCURRENT_ROUNDS, CONCURRENT_TASKS, absolute_expiry_is_enforced,
@@ -68,9 +70,10 @@ pub use checks::{
     delete_is_idempotent, idle_expiry_follows_touch, large_values_round_trip,
     load_of_expired_id_is_none, load_of_unknown_id_is_none, save_after_delete_is_not_found,
     save_after_expiry_is_not_found, save_bumps_version_and_persists, stale_save_conflicts,
-    subject_round_trips, touch_never_creates, unicode_keys_and_values_round_trip,
+    touch_never_creates, unicode_keys_and_values_round_trip,
 };
 pub use harness::{ClockHarness, Harness, RealTimeHarness};
+pub use principal::{issuer_round_trips, subject_round_trips};
 
 /// Runs every check against stores from `harness`, one store per check, in the order of the
 /// table in the [module docs](self).
@@ -107,4 +110,5 @@ pub async fn run<H: Harness>(harness: &H) {
     large_values_round_trip(harness).await;
     unicode_keys_and_values_round_trip(harness).await;
     subject_round_trips(harness).await;
+    issuer_round_trips(harness).await;
 }

@@ -1,0 +1,363 @@
+//! What a `MemoryStore` keeps per session: the compact [`Entry`], and the [`Source`]s it is
+//! made from (a `SessionRecord`, or the layer's working session).
+
+use std::sync::{Arc, OnceLock};
+
+use auth_core::{SessionData, SessionId, SessionRecord, StoreError, StoreResult};
+use time::{Duration, OffsetDateTime};
+
+use crate::unix_time::{nanos_of, seconds_of};
+use crate::working::Working;
+
+/// `absolute_expires_at` is `None`. No `OffsetDateTime` has this timestamp.
+const NO_DEADLINE: i64 = i64::MAX;
+/// `idle_timeout` is `None`. A timeout of exactly `i64::MIN` seconds is kept as `MIN + 1`.
+const NO_TIMEOUT: i64 = i64::MIN;
+
+/// What the store keeps per session: 56 bytes, plus a box only when someone is logged in
+/// (48 bytes: subject, issuer and roles, plus their text).
+pub(super) struct Entry {
+    version: u64,
+    created_at: i64,
+    pub(super) expires_at: i64,
+    absolute_expires_at: i64,
+    idle_timeout: i64,
+    /// Never an empty map. Inline rather than in the login box: most sessions that hold data
+    /// have no subject, and a create then allocates nothing for the entry.
+    data: Option<Arc<SessionData>>,
+    login: Option<Box<Login>>,
+}
+
+/// Who is logged in, when someone is: the principal (issuer and subject) and its roles.
+struct Login {
+    subject: Option<Box<str>>,
+    /// The issuer of the logged-in identity, if it has one. Shared with the working sessions
+    /// loaded from this entry (a load clones the pointer).
+    issuer: Option<Arc<str>>,
+    /// The logged-in subject's roles.
+    roles: Box<[Box<str>]>,
+}
+
+impl Login {
+    fn of(record: &impl Source) -> Option<Box<Self>> {
+        if is_anonymous(record) {
+            return None;
+        }
+        Some(Box::new(Self {
+            subject: record.subject().map(Box::<str>::from),
+            issuer: record.shared_issuer(),
+            roles: record
+                .roles()
+                .iter()
+                .map(|r| Box::from(r.as_str()))
+                .collect(),
+        }))
+    }
+
+    fn matches(&self, record: &impl Source) -> bool {
+        let roles = record.roles();
+        self.subject.as_deref() == record.subject()
+            && self.issuer.as_deref() == record.issuer()
+            && self.roles.len() == roles.len()
+            && self.roles.iter().zip(roles).all(|(a, b)| **a == **b)
+    }
+
+    fn subject(&self) -> Option<String> {
+        self.subject.as_deref().map(str::to_owned)
+    }
+
+    fn issuer(&self) -> Option<Arc<str>> {
+        self.issuer.clone()
+    }
+
+    fn roles(&self) -> Vec<String> {
+        self.roles.iter().map(|r| r.to_string()).collect()
+    }
+}
+
+impl Entry {
+    /// The compact form of `record`, at `version`. Shares the record's data (no copy).
+    pub(super) fn from_record(record: &impl Source, version: u64) -> Self {
+        let (created_at, expires_at, absolute_expires_at) = record.seconds();
+        Self {
+            version,
+            created_at,
+            expires_at,
+            absolute_expires_at: absolute_expires_at.unwrap_or(NO_DEADLINE),
+            idle_timeout: record
+                .idle_timeout()
+                .map_or(NO_TIMEOUT, |t| t.whole_seconds().max(NO_TIMEOUT + 1)),
+            data: (!record.data().is_empty()).then(|| Arc::clone(record.data())),
+            login: Login::of(record),
+        }
+    }
+
+    /// Makes this entry the compact form of `record` at `version`, keeping its login box when
+    /// the login did not change.
+    pub(super) fn assign(&mut self, record: &impl Source, version: u64) {
+        let (created_at, expires_at, absolute_expires_at) = record.seconds();
+        self.version = version;
+        self.created_at = created_at;
+        self.expires_at = expires_at;
+        self.absolute_expires_at = absolute_expires_at.unwrap_or(NO_DEADLINE);
+        self.idle_timeout = record
+            .idle_timeout()
+            .map_or(NO_TIMEOUT, |t| t.whole_seconds().max(NO_TIMEOUT + 1));
+        self.data = (!record.data().is_empty()).then(|| Arc::clone(record.data()));
+        let unchanged = match &self.login {
+            Some(login) => login.matches(record),
+            None => is_anonymous(record),
+        };
+        if !unchanged {
+            self.login = Login::of(record);
+        }
+    }
+
+    pub(super) const fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The full record. Allocates only for the subject; the data is shared.
+    pub(super) fn to_record(&self, id: SessionId) -> StoreResult<SessionRecord> {
+        let mut record = template().clone();
+        record.id = id;
+        record.version = self.version;
+        record.created_at = timestamp(self.created_at)?;
+        record.expires_at = timestamp(self.expires_at)?;
+        if self.absolute_expires_at != NO_DEADLINE {
+            record.absolute_expires_at = Some(timestamp(self.absolute_expires_at)?);
+        }
+        if self.idle_timeout != NO_TIMEOUT {
+            record.idle_timeout = Some(Duration::seconds(self.idle_timeout));
+        }
+        if let Some(login) = &self.login {
+            record.subject = login.subject();
+            record.issuer = login.issuer.as_deref().map(str::to_owned);
+            record.roles = login.roles();
+        }
+        if let Some(data) = &self.data {
+            record.data = Arc::clone(data);
+        }
+        Ok(record)
+    }
+}
+
+impl Entry {
+    /// The session as the layer works on it: integers only, no calendar dates. Allocates
+    /// only for the subject and roles; the issuer and the data are shared.
+    pub(super) fn to_working(&self, id: SessionId) -> Working {
+        let mut working = Working {
+            id,
+            version: self.version,
+            created_at: nanos_of(self.created_at),
+            expires_at: nanos_of(self.expires_at),
+            absolute_expires_at: (self.absolute_expires_at != NO_DEADLINE)
+                .then(|| nanos_of(self.absolute_expires_at)),
+            idle_timeout: (self.idle_timeout != NO_TIMEOUT)
+                .then(|| Duration::seconds(self.idle_timeout)),
+            subject: None,
+            issuer: None,
+            roles: Vec::new(),
+            data: Arc::clone(self.data.as_ref().unwrap_or(&template().data)),
+        };
+        if let Some(login) = &self.login {
+            working.subject = login.subject();
+            working.issuer = login.issuer();
+            working.roles = login.roles();
+        }
+        working
+    }
+}
+
+/// What an entry is made from: a record (the `SessionStore` calls) or the layer's working
+/// session (its direct calls).
+pub(crate) trait Source {
+    fn id(&self) -> &SessionId;
+    fn version(&self) -> u64;
+    /// `created_at`, `expires_at` and `absolute_expires_at` in whole Unix seconds, rounded
+    /// down.
+    fn seconds(&self) -> (i64, i64, Option<i64>);
+    fn idle_timeout(&self) -> Option<Duration>;
+    fn subject(&self) -> Option<&str>;
+    fn issuer(&self) -> Option<&str>;
+    /// The issuer, to keep: a new string for a record, the working session's own for it.
+    fn shared_issuer(&self) -> Option<Arc<str>>;
+    fn roles(&self) -> &[String];
+    fn data(&self) -> &Arc<SessionData>;
+}
+
+/// Whether `record` has nobody logged in (no subject, issuer or roles): no login box.
+fn is_anonymous(record: &impl Source) -> bool {
+    record.subject().is_none() && record.issuer().is_none() && record.roles().is_empty()
+}
+
+impl Source for SessionRecord {
+    fn id(&self) -> &SessionId {
+        &self.id
+    }
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn seconds(&self) -> (i64, i64, Option<i64>) {
+        (
+            self.created_at.unix_timestamp(),
+            self.expires_at.unix_timestamp(),
+            self.absolute_expires_at.map(OffsetDateTime::unix_timestamp),
+        )
+    }
+    fn idle_timeout(&self) -> Option<Duration> {
+        self.idle_timeout
+    }
+    fn subject(&self) -> Option<&str> {
+        self.subject.as_deref()
+    }
+    fn issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
+    }
+    fn shared_issuer(&self) -> Option<Arc<str>> {
+        self.issuer.as_deref().map(Arc::from)
+    }
+    fn roles(&self) -> &[String] {
+        &self.roles
+    }
+    fn data(&self) -> &Arc<SessionData> {
+        &self.data
+    }
+}
+
+impl Source for Working {
+    fn id(&self) -> &SessionId {
+        &self.id
+    }
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn seconds(&self) -> (i64, i64, Option<i64>) {
+        (
+            seconds_of(self.created_at),
+            seconds_of(self.expires_at),
+            self.absolute_expires_at.map(seconds_of),
+        )
+    }
+    fn idle_timeout(&self) -> Option<Duration> {
+        self.idle_timeout
+    }
+    fn subject(&self) -> Option<&str> {
+        self.subject.as_deref()
+    }
+    fn issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
+    }
+    fn shared_issuer(&self) -> Option<Arc<str>> {
+        self.issuer.clone()
+    }
+    fn roles(&self) -> &[String] {
+        &self.roles
+    }
+    fn data(&self) -> &Arc<SessionData> {
+        &self.data
+    }
+}
+
+/// An empty record whose clone allocates nothing: its data is one shared empty map.
+fn template() -> &'static SessionRecord {
+    static TEMPLATE: OnceLock<SessionRecord> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        SessionRecord::new(
+            SessionId::from_bytes([0; SessionId::LEN]),
+            OffsetDateTime::UNIX_EPOCH,
+            OffsetDateTime::UNIX_EPOCH,
+        )
+    })
+}
+
+fn timestamp(seconds: i64) -> StoreResult<OffsetDateTime> {
+    // Every stored value came from an `OffsetDateTime`, so this cannot fail in practice.
+    match crate::unix_time::from_unix_seconds(seconds) {
+        Some(at) => Ok(at),
+        None => OffsetDateTime::from_unix_timestamp(seconds).map_err(StoreError::decode),
+    }
+}
+
+#[cfg(test)]
+impl Entry {
+    /// An anonymous entry without data that expires at `expires_at`.
+    pub(super) fn expiring_at(expires_at: i64) -> Self {
+        Self {
+            version: 1,
+            created_at: 0,
+            expires_at,
+            absolute_expires_at: NO_DEADLINE,
+            idle_timeout: NO_TIMEOUT,
+            data: None,
+            login: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::hash::Key;
+    use super::*;
+
+    #[test]
+    fn records_and_working_sessions_round_to_the_same_seconds() {
+        for nanos in [
+            0_i128,
+            1,
+            -1,
+            -500_000_000,
+            -1_000_000_000,
+            -1_000_000_001,
+            999_999_999,
+            1_735_689_600_123_456_789,
+        ] {
+            let at = OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap();
+            let mut record = SessionRecord::new(SessionId::from_bytes([1; 16]), at, at);
+            (record.created_at, record.expires_at) = (at, at);
+            record.absolute_expires_at = Some(at);
+            let working = Working::from_record(record.clone());
+            assert_eq!(
+                Source::seconds(&record),
+                Source::seconds(&working),
+                "{nanos}"
+            );
+            assert_eq!(
+                Source::seconds(&record).0,
+                nanos.div_euclid(1_000_000_000) as i64
+            );
+        }
+    }
+
+    #[test]
+    fn entry_is_compact() {
+        assert_eq!(size_of::<Entry>(), 56);
+        assert_eq!(size_of::<(Key, Entry)>(), 72);
+    }
+
+    #[test]
+    fn the_login_box_holds_the_issuer_and_is_replaced_when_the_principal_changes() {
+        assert_eq!(size_of::<Login>(), 48);
+        let (id, at) = (SessionId::from_bytes([1; 16]), OffsetDateTime::UNIX_EPOCH);
+        let anonymous = SessionRecord::new(id, at, at);
+        let of_a = anonymous.clone().with_subject("bob").with_issuer("idp-a");
+        let mut entry = Entry::from_record(&of_a, 1);
+        assert_eq!(entry.to_record(id).unwrap(), of_a);
+        let (first, second) = (entry.to_working(id), entry.to_working(id));
+        let issuer = |w: &Working| w.issuer.clone().unwrap();
+        assert!(
+            Arc::ptr_eq(&issuer(&first), &issuer(&second)),
+            "loads share it"
+        );
+        // The same login keeps its box; bob of another issuer, or of none, does not.
+        let before = entry.login.as_deref().map(std::ptr::from_ref);
+        entry.assign(&first, 2);
+        assert_eq!(entry.login.as_deref().map(std::ptr::from_ref), before);
+        entry.assign(&of_a.with_issuer("idp-b"), 3);
+        assert_eq!(entry.to_working(id).issuer.as_deref(), Some("idp-b"));
+        entry.assign(&anonymous.clone().with_subject("bob"), 4);
+        assert_eq!(entry.to_record(id).unwrap().issuer, None);
+        entry.assign(&anonymous, 5);
+        assert!(entry.login.is_none(), "anonymous: no box");
+    }
+}
