@@ -20,7 +20,8 @@ use time::OffsetDateTime;
 /// - `exp`, `nbf` and `iat` are JSON integers (seconds since the epoch); floats, strings and
 ///   `null` are refused;
 /// - `iss`, `sub` and `jti` are strings; `null` is refused (leave the claim out instead);
-/// - a registered claim that appears twice is refused.
+/// - a claim that appears twice is refused, registered or not (JSON parsers disagree on which
+///   of two values counts: most keep the last, some the first).
 ///
 /// A type error names the claim: `invalid `aud` claim: expected a string or an array of strings`.
 /// Whether a claim is *required* (and which values are accepted) is the verifier's decision,
@@ -131,12 +132,78 @@ where
     ///
     /// # Errors
     ///
-    /// [`ClaimsError`] when the input is not a JSON object, a registered claim has the wrong
-    /// type or appears twice, or `T` does not accept the remaining claims.
+    /// [`ClaimsError`] when the input is not a JSON object, a claim appears twice, a
+    /// registered claim has the wrong type, or `T` does not accept the remaining claims.
     /// [`ClaimsError::claim`] names the registered claim at fault, if any.
     pub fn from_json(json: &[u8]) -> Result<Self, ClaimsError> {
+        unique_members(json).map_err(ClaimsError::new)?;
         serde_json::from_slice(json).map_err(ClaimsError::new)
     }
+}
+
+/// Checks that the top-level object of `json` names every member once (names compared after
+/// unescaping). A registered claim twice is reported as serde reports it
+/// (``duplicate field `exp` ``), so [`ClaimsError::claim`] names it.
+fn unique_members(json: &[u8]) -> Result<(), serde_json::Error> {
+    use std::borrow::Cow;
+
+    use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess};
+
+    struct Name;
+
+    impl<'de> DeserializeSeed<'de> for Name {
+        type Value = Cow<'de, str>;
+
+        fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
+            de.deserialize_str(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Name {
+        type Value = Cow<'de, str>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a member name")
+        }
+
+        fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Cow::Borrowed(v))
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v.to_owned()))
+        }
+    }
+
+    struct Members;
+
+    impl<'de> Visitor<'de> for Members {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen: Vec<Cow<'de, str>> = Vec::new();
+            while let Some(name) = map.next_key_seed(Name)? {
+                if seen.contains(&name) {
+                    return Err(if REGISTERED_CLAIMS.contains(&&*name) {
+                        A::Error::custom(format_args!("duplicate field `{name}`"))
+                    } else {
+                        A::Error::custom("a claim appears twice")
+                    });
+                }
+                map.next_value::<IgnoredAny>()?;
+                seen.push(name);
+            }
+            Ok(())
+        }
+    }
+
+    let mut de = serde_json::Deserializer::from_slice(json);
+    de.deserialize_map(Members)?;
+    de.end()
 }
 
 /// Why a claims set could not be parsed.
@@ -526,6 +593,24 @@ mod tests {
     #[test]
     fn duplicate_registered_claim_is_refused() {
         assert_eq!(refused_claim(r#"{"exp":1,"exp":2}"#), Some("exp"));
+        assert_eq!(refused_claim(r#"{"exp":1,"e\u0078p":1}"#), Some("exp"));
+    }
+
+    #[test]
+    fn any_claim_twice_is_refused() {
+        for json in [
+            r#"{"roles":["user"],"roles":["admin"]}"#,
+            r#"{"x":1,"x":1}"#,
+            r#"{"scope":"a","sc\u006fpe":"b"}"#,
+        ] {
+            assert!(
+                Claims::<Value>::from_json(json.as_bytes()).is_err(),
+                "{json}"
+            );
+            assert_eq!(refused_claim(json), None, "{json}");
+        }
+        // Nested objects are values: their members are the value's business.
+        assert!(Claims::<()>::from_json(br#"{"a":{"b":1},"c":{"b":2}}"#).is_ok());
     }
 
     #[test]

@@ -423,3 +423,162 @@ async fn with_the_feed_down_beyond_the_bound_b_answers_503() {
     drop((closed, open));
     cleanup(&url, &prefix).await;
 }
+
+/// Issue #17, item 1, on the shared list: entries are keyed on the issuer in Redis keys,
+/// pub/sub messages and the resync, so one issuer's `jti` or subject never revokes another
+/// issuer's token, on the writer, on a follower, or on an instance that starts later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_stay_in_their_issuers_namespace_on_every_instance() {
+    let Some(url) =
+        auth_tests::redis_url("entries_stay_in_their_issuers_namespace_on_every_instance")
+    else {
+        return;
+    };
+    const OTHER: &str = "https://idp.example";
+    let (prefix, channel) = names("issuers");
+    let bound = Duration::from_secs(10);
+    let a = start(&url, &prefix, &channel, bound, StalePolicy::FailClosed).await;
+    let b = start(&url, &prefix, &channel, bound, StalePolicy::FailClosed).await;
+    let of = |issuer: &'static str, jti: &'static str, sub: &'static str| TokenRef {
+        issuer,
+        jti: Some(jti),
+        subject: Some(sub),
+        session_id: Some("sess"),
+        issued_at: Some(OffsetDateTime::now_utc().unix_timestamp() - 5),
+    };
+
+    // The other issuer revokes a jti, a subject and a session that our tokens share.
+    a.revoke_token(OTHER, "shared-jti", soon()).await.unwrap();
+    a.revoke_subject(OTHER, "bob", OffsetDateTime::now_utc(), soon())
+        .await
+        .unwrap();
+    a.revoke_session(OTHER, "sess", soon()).await.unwrap();
+    // An issuer whose name ends like a prefix of the value must not collide either.
+    a.revoke_token("https://idp.ex", "ample", soon())
+        .await
+        .unwrap();
+    wait_until(
+        "the other issuer's entries on B",
+        Duration::from_secs(1),
+        || {
+            b.status(&of(OTHER, "shared-jti", "alice"))
+                == RevocationStatus::Revoked(RevokedBy::Token)
+                && b.status(&of(OTHER, "x", "bob")) == RevocationStatus::Revoked(RevokedBy::Subject)
+                && b.status(&of(OTHER, "x", "alice"))
+                    == RevocationStatus::Revoked(RevokedBy::Session)
+        },
+    )
+    .await;
+    // A third instance learns them from the resync (SCAN) alone.
+    let c = start(&url, &prefix, &channel, bound, StalePolicy::FailClosed).await;
+    for list in [&a, &b, &c] {
+        assert_eq!(
+            list.status(&of(OTHER, "shared-jti", "alice")),
+            RevocationStatus::Revoked(RevokedBy::Token)
+        );
+        let mut ours = of(ISS, "shared-jti", "bob");
+        assert_eq!(list.status(&ours), RevocationStatus::Active, "{list:?}");
+        ours.session_id = None;
+        assert_eq!(list.status(&ours), RevocationStatus::Active);
+        // "https://idp.ex" + "ample" was revoked; "https://idp.exa" + "mple" was not.
+        let mut split = of("https://idp.exa", "mple", "nobody");
+        split.session_id = None;
+        assert_eq!(list.status(&split), RevocationStatus::Active);
+        split.issuer = "https://idp.ex";
+        split.jti = Some("ample");
+        assert_eq!(
+            list.status(&split),
+            RevocationStatus::Revoked(RevokedBy::Token)
+        );
+    }
+    cleanup(&url, &prefix).await;
+}
+
+/// Revocations written before entries carried an issuer (`{prefix}jti:{value}`, messages
+/// without `v2`) are neither read nor applied, until `migrate_unscoped_keys` moves them
+/// under the issuer they were made for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unscoped_legacy_entries_are_ignored_until_migrated() {
+    let Some(url) = auth_tests::redis_url("unscoped_legacy_entries_are_ignored_until_migrated")
+    else {
+        return;
+    };
+    let (prefix, channel) = names("legacy");
+    let until = soon().unix_timestamp();
+    let mut conn = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(format!("{prefix}jti:old-jti"))
+        .arg(format!("0 {until}"))
+        .arg("EXAT")
+        .arg(until + 300)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(format!("{prefix}sub:old-sub"))
+        .arg(format!("{} {until}", until - 600))
+        .arg("EXAT")
+        .arg(until + 300)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let bound = Duration::from_secs(10);
+    let a = start(&url, &prefix, &channel, bound, StalePolicy::FailClosed).await;
+    let b = start(&url, &prefix, &channel, bound, StalePolicy::FailClosed).await;
+    let old = TokenRef {
+        issuer: ISS,
+        jti: Some("old-jti"),
+        subject: Some("old-sub"),
+        issued_at: Some(until - 700),
+        ..TokenRef::default()
+    };
+    assert_eq!(
+        a.status(&old),
+        RevocationStatus::Active,
+        "legacy keys are not read"
+    );
+    // A legacy message is not applied either.
+    let _: () = redis::cmd("PUBLISH")
+        .arg(&channel)
+        .arg(format!("jti 0 {until} old-jti"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        b.status(&old),
+        RevocationStatus::Active,
+        "legacy messages are ignored"
+    );
+
+    assert_eq!(a.migrate_unscoped_keys(ISS).await.unwrap(), 2);
+    assert_eq!(a.status(&old), RevocationStatus::Revoked(RevokedBy::Token));
+    wait_until("migrated entries on B", Duration::from_secs(1), || {
+        b.status(&old) == RevocationStatus::Revoked(RevokedBy::Token)
+    })
+    .await;
+    let subject_only = TokenRef {
+        jti: Some("fresh"),
+        ..old
+    };
+    assert_eq!(
+        b.status(&subject_only),
+        RevocationStatus::Revoked(RevokedBy::Subject)
+    );
+    assert_eq!(
+        b.status(&TokenRef {
+            issuer: "https://idp.example",
+            ..old
+        }),
+        RevocationStatus::Active,
+        "migrated into ISS only"
+    );
+    let left: Vec<String> = conn.keys(format!("{prefix}*:old-*")).await.unwrap();
+    assert!(left.is_empty(), "legacy keys deleted: {left:?}");
+    assert_eq!(a.migrate_unscoped_keys(ISS).await.unwrap(), 0, "idempotent");
+    cleanup(&url, &prefix).await;
+}
