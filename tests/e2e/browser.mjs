@@ -52,11 +52,13 @@ try {
   check("login shows 'Signed in as alice'", body.includes("Signed in as alice"), body);
 
   const visible = await page.evaluate(() => document.cookie);
-  check("the session cookie is HttpOnly (invisible to scripts)", !visible.includes("id="), visible);
+  check("the session cookie is HttpOnly (invisible to scripts)", !visible.includes("__Host-id="), visible);
   const cookies = await context.cookies();
-  const session = cookies.find((c) => c.name === "id");
+  const session = cookies.find((c) => c.name === "__Host-id");
   check("the browser stored the session cookie", Boolean(session), JSON.stringify(cookies));
-  check("the cookie is HttpOnly and SameSite=Lax", session?.httpOnly === true && session?.sameSite === "Lax",
+  check("the cookie is a Secure __Host- cookie, HttpOnly and SameSite=Lax, host-only with Path=/",
+    session?.secure === true && session?.httpOnly === true && session?.sameSite === "Lax" && session?.path === "/"
+      && !session?.domain?.startsWith("."),
     JSON.stringify(session));
 
   await page.screenshot({ path: path.join(output, "logged-in.png") });
@@ -75,7 +77,7 @@ try {
 
   await Promise.all([page.waitForURL(`${demo}/`), page.click("text=Sign out")]);
   check("logout shows the login form again", await page.locator("input[name=username]").count() === 1);
-  const after = (await context.cookies()).find((c) => c.name === "id");
+  const after = (await context.cookies()).find((c) => c.name === "__Host-id");
   check("logout removed the session cookie", !after, JSON.stringify(after));
 } catch (error) {
   failed += 1;

@@ -188,7 +188,9 @@ async fn login_success_redirects_with_a_new_secure_cookie_and_failure_is_401_wit
     for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
         assert!(set_cookie.contains(attribute), "{set_cookie}");
     }
-    assert!(set_cookie.starts_with("id="), "{set_cookie}");
+    // A `__Host-` cookie: a sibling subdomain cannot set one, nor a look-alike that wins.
+    assert!(set_cookie.starts_with("__Host-id="), "{set_cookie}");
+    assert!(!set_cookie.contains("Domain"), "{set_cookie}");
     assert!(!set_cookie.contains("Max-Age=0"), "{set_cookie}");
     assert_eq!(reply.header(CACHE_CONTROL), Some("no-store"));
     assert_eq!(reply.headers.get_all(SET_COOKIE).iter().count(), 1);
@@ -305,7 +307,7 @@ async fn me_admin_and_logout_over_the_session() {
     );
     // The removal cookie names the session cookie, with the same scope.
     let removal = reply.header(SET_COOKIE).unwrap();
-    assert!(removal.starts_with("id=;"), "{removal}");
+    assert!(removal.starts_with("__Host-id=;"), "{removal}");
     assert!(removal.contains("Path=/"), "{removal}");
     assert_eq!(reply.header(CACHE_CONTROL), Some("no-store"));
     assert_eq!(
@@ -723,4 +725,51 @@ fn bad_configuration_is_a_one_line_error_naming_the_variable_and_exit_code_2() {
         assert!(!stderr.contains("panicked"), "{stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     }
+}
+
+/// Issue #17, item 8, on the demo: a session cookie planted by a sibling subdomain
+/// (`Domain=.example.com`, so under a plain name: browsers refuse a `__Host-` cookie with a
+/// `Domain`) and sent first neither swaps the victim into the attacker's session nor logs the
+/// victim out.
+#[tokio::test]
+async fn a_look_alike_cookie_from_a_sibling_subdomain_is_ignored() {
+    let app = app().await;
+    let alice = login(&app, "alice").await;
+    let mallory = login(&app, "bob").await;
+    let value = |cookie: &str| cookie.split_once('=').unwrap().1.to_owned();
+    for planted in ["id", "ID", "__host-id", "__%48ost-id"] {
+        let cookie = format!("{planted}={}; {alice}", value(&mallory));
+        let reply = call(&app, get("/me", Some(&cookie), None)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{planted}");
+        assert_eq!(reply.json()["sub"], "alice", "{planted}: {}", reply.body);
+    }
+    // Alone, the planted cookie is no session at all.
+    let cookie = format!("id={}", value(&mallory));
+    assert_eq!(
+        call(&app, get("/me", Some(&cookie), None)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+/// `DEMO_INSECURE_COOKIES=1` (plain-http development): a plain `id` cookie without `Secure`.
+#[tokio::test]
+async fn insecure_development_cookies_are_plain_id_cookies() {
+    let config = demo::DemoConfig {
+        insecure_cookies: true,
+        ..demo::DemoConfig::default()
+    };
+    let app = demo::app(&config).await.unwrap();
+    let reply = call(
+        &app,
+        form_post("/login", "username=alice&password=alice-password", None),
+    )
+    .await;
+    let set_cookie = reply.header(SET_COOKIE).unwrap();
+    assert!(set_cookie.starts_with("id="), "{set_cookie}");
+    assert!(!set_cookie.contains("Secure"), "{set_cookie}");
+    let cookie = reply.cookie().unwrap();
+    assert_eq!(
+        call(&app, get("/me", Some(&cookie), None)).await.json()["sub"],
+        "alice"
+    );
 }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use auth_cookie::{CookieConfig, CookieKeys, CsrfLayer};
+use auth_cookie::{CookieKeys, CsrfLayer};
 use auth_core::{
     AuthMethod, Claims, FromIssuer, Identity, KeyId, KeyRing, RequireAuthLayer, RevocationList,
     SecretKey, SessionStore,
@@ -362,16 +362,12 @@ pub async fn app(config: &DemoConfig) -> Result<Router, DemoError> {
     };
     let kid = |id: &str| KeyId::new(id).map_err(|e| error("keys", e.to_string()));
     let cookie_keys = CookieKeys::new(KeyRing::new(kid("cookie-1")?, cookie_secret));
-    let mut cookie = CookieConfig::builder("id");
+    // The default session cookie, `__Host-id`: Secure, Path=/, no Domain, so a sibling
+    // subdomain cannot plant a look-alike. Plain `id` without Secure only in development mode.
+    let mut sessions = SessionLayer::new(session_store(config).await?, cookie_keys);
     if config.insecure_cookies {
-        cookie = cookie.insecure_dev_mode();
+        sessions = sessions.with_insecure_dev_cookie();
     }
-    let cookie = cookie
-        .build()
-        .map_err(|e| error("DEMO_INSECURE_COOKIES", e.to_string()))?;
-    let sessions = SessionLayer::new(session_store(config).await?, cookie_keys)
-        .with_cookie(cookie)
-        .map_err(|e| error("cookie", e.to_string()))?;
 
     let signing = match &config.jwt_key_pem {
         Some(pem) => SigningKey::from_pem(Algorithm::EdDSA, pem)
