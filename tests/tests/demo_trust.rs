@@ -36,10 +36,13 @@ fn sign_raw(key: &Ed25519KeyPair, claims: Value) -> String {
     sign_with_kid(key, "ext-1", claims)
 }
 
-/// A token signed by `key` under `kid` with exactly `claims`, `iat`/`exp` filled in.
+/// A token signed by `key` under `kid` with exactly `claims`, `exp` (and `iat`, unless given)
+/// filled in.
 fn sign_with_kid(key: &Ed25519KeyPair, kid: &str, mut claims: Value) -> String {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    claims["iat"] = json!(now);
+    if claims.get("iat").is_none() {
+        claims["iat"] = json!(now);
+    }
     claims["exp"] = json!(now + 600);
     let header = json!({"alg": "EdDSA", "typ": "JWT", "kid": kid});
     let input = format!(
@@ -334,6 +337,32 @@ async fn two_issuers_share_no_audience_identity_or_revocation() {
     );
     assert_eq!(me(alice).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(me(external_alice).await.0, StatusCode::OK);
+
+    // Item 7: "log out everywhere" covers the leeway. A demo token dated 3 s ahead (an
+    // instance whose clock runs fast; the demo's own leeway is 5 s) is accepted, then
+    // revoked with every other token of its subject.
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let ahead = sign_with_kid(
+        &own_key,
+        &own_kid,
+        json!({"iss": "demo", "aud": "demo-api", "sub": "erin", "jti": "ahead", "iat": now + 3}),
+    );
+    let current = sign_with_kid(
+        &own_key,
+        &own_kid,
+        json!({"iss": "demo", "aud": "demo-api", "sub": "erin", "jti": "current"}),
+    );
+    assert_eq!(me(ahead.clone()).await.0, StatusCode::OK);
+    assert_eq!(
+        post_with(&app, "/api/logout-all", &current).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(me(current).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        me(ahead).await.0,
+        StatusCode::UNAUTHORIZED,
+        "dated ahead, within the leeway"
+    );
 }
 
 #[test]
