@@ -91,16 +91,20 @@ impl KeySet {
         }
         #[cfg(feature = "jwks")]
         {
-            let mut outcome = None;
             for remote in &self.inner.remote {
-                let snapshot = remote.snapshot();
-                match select(&snapshot.keys, kid, alg) {
+                match select(&remote.snapshot().keys, kid, alg) {
                     Select::Key(key) => return Ok(f(key)),
                     Select::WrongAlg => wrong_alg = true,
                     Select::None => {}
                 }
+            }
+            // No source has the key: every one of them hears of the unknown `kid` (each
+            // refetches within its own cool-down); the request waits on the first that answers.
+            let mut outcome = None;
+            for remote in &self.inner.remote {
+                let heard = remote.on_unknown_key(remote.snapshot().loaded);
                 if outcome.is_none() {
-                    outcome = remote.on_unknown_key(snapshot.loaded);
+                    outcome = heard;
                 }
             }
             if let Some(outcome) = outcome {
