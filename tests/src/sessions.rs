@@ -742,3 +742,236 @@ macro_rules! session_scenarios {
         }
     };
 }
+
+/// The per-principal index of the shared stores (`sessions_of`, `delete_sessions_of`), one
+/// scenario for every store: a principal is an issuer and a subject, and `bob` of one issuer is
+/// never listed or logged out with `bob` of another or a local `bob`.
+pub mod principals {
+    use super::*;
+    use auth_session::{PostgresStore, RedisStore, SqliteStore};
+    use serde_json::json;
+
+    /// An issuer with non-ASCII characters (kept apart from [`ISSUER_A_PREFIX`]).
+    pub const ISSUER_A: &str = "https://idp-a.example/t\u{e9}nant/\u{2713}";
+    /// A prefix of [`ISSUER_A`]: another issuer.
+    pub const ISSUER_A_PREFIX: &str = "https://idp-a.example";
+    /// Another issuer.
+    pub const ISSUER_B: &str = "https://idp-b.example";
+
+    /// A store's per-principal listing and revocation, for running one scenario on each.
+    #[async_trait]
+    pub trait PrincipalIndex: SessionStore {
+        /// `sessions_of(issuer, subject)`.
+        async fn list(
+            &self,
+            issuer: Option<&str>,
+            subject: &str,
+        ) -> StoreResult<Vec<SessionRecord>>;
+        /// `delete_sessions_of(issuer, subject, keep)`.
+        async fn revoke(
+            &self,
+            issuer: Option<&str>,
+            subject: &str,
+            keep: Option<&SessionId>,
+        ) -> StoreResult<u64>;
+    }
+
+    macro_rules! principal_index {
+        ($($store:ty),*) => {$(
+            #[async_trait]
+            impl PrincipalIndex for $store {
+                async fn list(
+                    &self,
+                    issuer: Option<&str>,
+                    subject: &str,
+                ) -> StoreResult<Vec<SessionRecord>> {
+                    self.sessions_of(issuer, subject).await
+                }
+                async fn revoke(
+                    &self,
+                    issuer: Option<&str>,
+                    subject: &str,
+                    keep: Option<&SessionId>,
+                ) -> StoreResult<u64> {
+                    self.delete_sessions_of(issuer, subject, keep).await
+                }
+            }
+        )*};
+    }
+    principal_index!(RedisStore, PostgresStore, SqliteStore);
+
+    /// A live session of `issuer` + `subject`, tagged `tag` (its data's `tag` value, which
+    /// tells listed records apart also when the store lists them without their IDs).
+    pub fn session_of(issuer: Option<&str>, subject: &str, tag: &str) -> SessionRecord {
+        let now = OffsetDateTime::now_utc();
+        let record = SessionRecord::new(
+            SessionId::generate().unwrap(),
+            now,
+            now + Duration::hours(1),
+        )
+        .with_subject(subject)
+        .with_value("tag", json!(tag));
+        match issuer {
+            Some(issuer) => record.with_issuer(issuer),
+            None => record,
+        }
+    }
+
+    /// The sorted tags of `records`, after checking that each is of `issuer` + `subject` (and,
+    /// with `ids`, that its ID is one of `ids`; `None`: hashed IDs, listed as zeros).
+    fn tags(
+        records: &[SessionRecord],
+        issuer: Option<&str>,
+        subject: &str,
+        ids: Option<&[SessionId]>,
+    ) -> Vec<String> {
+        let mut tags: Vec<String> = records
+            .iter()
+            .map(|record| {
+                assert_eq!(
+                    record.issuer.as_deref(),
+                    issuer,
+                    "listed with another issuer"
+                );
+                assert_eq!(
+                    record.subject.as_deref(),
+                    Some(subject),
+                    "listed with another subject"
+                );
+                match ids {
+                    Some(ids) => assert!(ids.contains(&record.id), "listed with a wrong ID"),
+                    None => assert_eq!(record.id, SessionId::from_bytes([0; 16]), "hashed: no ID"),
+                }
+                record
+                    .data
+                    .get("tag")
+                    .and_then(|tag| tag.as_str())
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        tags.sort();
+        tags
+    }
+
+    /// `bob` of two issuers (and of a prefix of one, and of the empty issuer), a local `bob`
+    /// and `alice` of one issuer in one store: each principal's listing holds its sessions
+    /// only; revoking one principal (also "everywhere else", with `keep`) ends its sessions
+    /// and leaves every other loadable and still listed; a session whose issuer changed under
+    /// the same ID (a re-login) is revoked as its new principal's only; a login that cycles an
+    /// anonymous session's ID makes the new ID that principal's. Some records hold a NUL
+    /// character and a nested look-alike `{"subject": "bob", "iss": A}` in their data.
+    /// `hashed`: the store hashes IDs (listed IDs are zeros; revocation works all the same).
+    pub async fn principals_stay_apart<S: PrincipalIndex>(store: &S, hashed: bool) {
+        let (a, b) = (Some(ISSUER_A), Some(ISSUER_B));
+        let a0 = session_of(a, "bob", "a0");
+        let a1 = session_of(a, "bob", "a1");
+        // The anonymous session that bob of A logs in over, into `a1`.
+        let before_login =
+            SessionRecord::new(SessionId::generate().unwrap(), a1.created_at, a1.expires_at);
+        let of_b = session_of(b, "bob", "b").with_value("nul", json!("x\u{0}y"));
+        let local = session_of(None, "bob", "local")
+            .with_value("nul", json!("\u{0}"))
+            .with_value("nested", json!({"subject": "bob", "iss": ISSUER_A}));
+        let empty = session_of(Some(""), "bob", "empty");
+        let prefix = session_of(Some(ISSUER_A_PREFIX), "bob", "prefix");
+        let alice = session_of(a, "alice", "alice");
+        let all = [&a0, &a1, &of_b, &local, &empty, &prefix, &alice];
+        for record in all {
+            if record.id == a1.id {
+                // A login cycles the ID: the new ID is A's bob's.
+                assert_eq!(
+                    store.create(&before_login).await.unwrap(),
+                    CreateOutcome::Created
+                );
+                let cycled = store.cycle(&before_login.id, record).await.unwrap();
+                assert_eq!(cycled, CreateOutcome::Created);
+            } else {
+                assert_eq!(store.create(record).await.unwrap(), CreateOutcome::Created);
+            }
+        }
+        let ids: Vec<SessionId> = all.iter().map(|record| record.id).collect();
+        let ids = (!hashed).then_some(ids.as_slice());
+        let listed = async |issuer: Option<&str>, subject: &str| {
+            tags(
+                &store.list(issuer, subject).await.unwrap(),
+                issuer,
+                subject,
+                ids,
+            )
+        };
+        let loadable =
+            async |record: &SessionRecord| store.load(&record.id).await.unwrap().is_some();
+
+        // Each principal lists its own sessions only.
+        assert_eq!(listed(a, "bob").await, ["a0", "a1"]);
+        assert_eq!(listed(b, "bob").await, ["b"]);
+        assert_eq!(
+            listed(None, "bob").await,
+            ["local"],
+            "None is a local login, not any issuer"
+        );
+        assert_eq!(listed(Some(""), "bob").await, ["empty"]);
+        assert_eq!(listed(Some(ISSUER_A_PREFIX), "bob").await, ["prefix"]);
+        assert_eq!(listed(a, "alice").await, ["alice"]);
+        assert!(listed(None, "alice").await.is_empty());
+        assert!(listed(b, "alice").await.is_empty());
+        assert!(
+            listed(Some("https://idp-c.example"), "bob")
+                .await
+                .is_empty()
+        );
+
+        // "Log out everywhere else" for bob of A, then everywhere: only A's bob.
+        assert_eq!(store.revoke(a, "bob", Some(&a0.id)).await.unwrap(), 1);
+        assert!(loadable(&a0).await, "the kept session");
+        assert!(!loadable(&a1).await);
+        assert_eq!(store.revoke(a, "bob", None).await.unwrap(), 1);
+        assert!(!loadable(&a0).await);
+        for other in [&of_b, &local, &empty, &prefix, &alice] {
+            assert!(loadable(other).await, "another principal's session ended");
+        }
+        assert_eq!(store.revoke(a, "bob", None).await.unwrap(), 0);
+        // The other principals' sessions are still listed (their index entries stay).
+        assert!(listed(a, "bob").await.is_empty());
+        assert_eq!(listed(b, "bob").await, ["b"]);
+        assert_eq!(listed(None, "bob").await, ["local"]);
+
+        // A re-login as bob of A over B's session, without a new ID: it is A's now.
+        let mut relogin = store.load(&of_b.id).await.unwrap().unwrap();
+        relogin.issuer = Some(ISSUER_A.to_owned());
+        assert!(matches!(
+            store.save(&relogin).await.unwrap(),
+            SaveOutcome::Saved { .. }
+        ));
+        assert!(listed(b, "bob").await.is_empty());
+        assert_eq!(listed(a, "bob").await, ["b"]);
+        assert_eq!(store.revoke(b, "bob", None).await.unwrap(), 0);
+        assert!(loadable(&of_b).await, "revoked as its former principal's");
+        assert_eq!(store.revoke(a, "bob", None).await.unwrap(), 1);
+        assert!(!loadable(&of_b).await);
+
+        // The local bob, then the empty issuer's and the prefix's: one each.
+        assert_eq!(
+            store.revoke(None, "bob", None).await.unwrap(),
+            1,
+            "None revoked more than the local login"
+        );
+        assert!(!loadable(&local).await);
+        assert!(loadable(&empty).await && loadable(&prefix).await);
+        assert_eq!(store.revoke(Some(""), "bob", None).await.unwrap(), 1);
+        assert_eq!(
+            store
+                .revoke(Some(ISSUER_A_PREFIX), "bob", None)
+                .await
+                .unwrap(),
+            1
+        );
+        for issuer in [a, b, None, Some(""), Some(ISSUER_A_PREFIX)] {
+            assert!(listed(issuer, "bob").await.is_empty());
+        }
+        assert!(loadable(&alice).await, "alice of A is not bob of A");
+        assert_eq!(store.revoke(a, "alice", None).await.unwrap(), 1);
+        assert!(!loadable(&alice).await);
+    }
+}

@@ -2,7 +2,7 @@
 //! with keys fetched from its JWKS (served here by a local HTTP server), as one more trust
 //! entry that shares no audience, identity or revocation with the demo's own issuer.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use auth_core::{KeyId, KeyRing};
 use auth_jwt::{Algorithm, Issuer, SigningKey};

@@ -12,7 +12,7 @@ use auth_core::{Clock, CreateOutcome, ManualClock, SessionId, SessionRecord, Ses
 use auth_session::PostgresStore;
 use auth_session::sqlx::{self, PgPool};
 use auth_session::testkit::{self, ClockHarness};
-use auth_tests::sessions::{AppOptions, Cleaned, Client, app, send};
+use auth_tests::sessions::{AppOptions, Cleaned, Client, app, principals, send};
 use http::StatusCode;
 use time::{Duration, OffsetDateTime};
 
@@ -133,23 +133,26 @@ async fn the_per_user_index_lists_and_revokes_a_subjects_sessions() {
             alice.push(record.id);
         }
     }
-    let listed = store.sessions_of("alice").await.unwrap();
+    let listed = store.sessions_of(None, "alice").await.unwrap();
     assert_eq!(listed.len(), 3);
     assert!(listed.iter().all(|r| alice.contains(&r.id)));
 
     // "Log out everywhere else", then everywhere.
     assert_eq!(
         store
-            .delete_sessions_of("alice", Some(&alice[0]))
+            .delete_sessions_of(None, "alice", Some(&alice[0]))
             .await
             .unwrap(),
         2
     );
     assert!(store.load(&alice[0]).await.unwrap().is_some());
     assert!(store.load(&alice[1]).await.unwrap().is_none());
-    assert_eq!(store.delete_sessions_of("alice", None).await.unwrap(), 1);
-    assert!(store.sessions_of("alice").await.unwrap().is_empty());
-    assert_eq!(store.sessions_of("bob").await.unwrap().len(), 1);
+    assert_eq!(
+        store.delete_sessions_of(None, "alice", None).await.unwrap(),
+        1
+    );
+    assert!(store.sessions_of(None, "alice").await.unwrap().is_empty());
+    assert_eq!(store.sessions_of(None, "bob").await.unwrap().len(), 1);
     drop_schema(&url, &schema).await;
 }
 
@@ -281,16 +284,127 @@ async fn hashed_ids_keep_the_contract_and_stay_out_of_the_table() {
         assert!(!id.windows(16).any(|w| w == record.id.as_bytes()));
     }
     // The per-user index still works, without revealing IDs.
-    let listed = store.sessions_of("carol").await.unwrap();
+    let listed = store.sessions_of(None, "carol").await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].id, SessionId::from_bytes([0; 16]));
     assert_eq!(
         store
-            .delete_sessions_of("carol", Some(&record.id))
+            .delete_sessions_of(None, "carol", Some(&record.id))
             .await
             .unwrap(),
         0
     );
-    assert_eq!(store.delete_sessions_of("carol", None).await.unwrap(), 1);
+    assert_eq!(
+        store.delete_sessions_of(None, "carol", None).await.unwrap(),
+        1
+    );
+    drop_schema(&url, &schema).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_per_user_index_keeps_principals_of_different_issuers_apart() {
+    let Some(url) = auth_tests::postgres_url("the_per_user_index_keeps_principals_apart") else {
+        return;
+    };
+    for hashed in [false, true] {
+        let schema = random_schema();
+        let mut store = store_in(&url, &schema).await;
+        if hashed {
+            store = store.with_hashed_ids(&[7; 32]);
+        }
+        principals::principals_stay_apart(&store, hashed).await;
+        drop_schema(&url, &schema).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_adds_the_issuer_column_to_an_older_table_and_fills_it_from_the_records() {
+    let Some(url) = auth_tests::postgres_url("migrate_adds_the_issuer_column") else {
+        return;
+    };
+    let schema = random_schema();
+    let store = PostgresStore::connect(&url)
+        .await
+        .unwrap()
+        .with_table(&schema, "sessions");
+    // The table as versions before the `issuer` column created it.
+    sqlx::raw_sql(&format!(
+        "CREATE SCHEMA \"{schema}\"; \
+         CREATE TABLE \"{schema}\".sessions (id bytea PRIMARY KEY, version bigint NOT NULL, \
+         expires_at timestamptz NOT NULL, subject text, data bytea NOT NULL); \
+         CREATE INDEX sessions_expires_at ON \"{schema}\".sessions (expires_at); \
+         CREATE INDEX sessions_subject ON \"{schema}\".sessions (subject) \
+         WHERE subject IS NOT NULL;"
+    ))
+    .execute(store.pool())
+    .await
+    .unwrap();
+    // Rows as an earlier version wrote them: the issuer only in the record JSON, which
+    // PostgreSQL's JSON functions could not even read (a NUL character).
+    let of_a = principals::session_of(Some(principals::ISSUER_A), "bob", "a")
+        .with_value("nul", serde_json::json!("\u{0}"));
+    let local = principals::session_of(None, "bob", "local")
+        .with_value("nested", serde_json::json!({"iss": principals::ISSUER_A}));
+    let anonymous = SessionRecord::new(
+        SessionId::generate().unwrap(),
+        of_a.created_at,
+        of_a.expires_at,
+    );
+    for record in [&of_a, &local, &anonymous] {
+        let mut stored = record.clone();
+        stored.id = SessionId::from_bytes([0; 16]);
+        sqlx::query(&format!(
+            "INSERT INTO \"{schema}\".sessions VALUES ($1, $2, $3, $4, $5)"
+        ))
+        .bind(record.id.as_bytes().to_vec())
+        .bind(1_i64)
+        .bind(record.expires_at)
+        .bind(record.subject.as_deref())
+        .bind(serde_json::to_vec(&stored).unwrap())
+        .execute(store.pool())
+        .await
+        .unwrap();
+    }
+    // Two instances upgrading at once, then again: idempotent.
+    let other = PostgresStore::connect(&url)
+        .await
+        .unwrap()
+        .with_table(&schema, "sessions");
+    let (first, second) = tokio::join!(store.migrate(), other.migrate());
+    first.unwrap();
+    second.unwrap();
+    store.migrate().await.unwrap();
+
+    let ids = |records: Vec<SessionRecord>| records.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store
+            .sessions_of(Some(principals::ISSUER_A), "bob")
+            .await
+            .unwrap()),
+        [of_a.id]
+    );
+    assert_eq!(
+        ids(store.sessions_of(None, "bob").await.unwrap()),
+        [local.id]
+    );
+    assert_eq!(store.load(&of_a.id).await.unwrap(), Some(of_a.clone()));
+    assert_eq!(
+        store.load(&anonymous.id).await.unwrap(),
+        Some(anonymous.clone())
+    );
+    assert_eq!(
+        store.delete_sessions_of(None, "bob", None).await.unwrap(),
+        1
+    );
+    assert!(store.load(&of_a.id).await.unwrap().is_some());
+    assert_eq!(
+        store
+            .delete_sessions_of(Some(principals::ISSUER_A), "bob", None)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(store.load(&of_a.id).await.unwrap().is_none());
+    assert!(store.load(&anonymous.id).await.unwrap().is_some());
     drop_schema(&url, &schema).await;
 }

@@ -12,7 +12,7 @@ use auth_core::{CreateOutcome, SaveOutcome, SessionId, SessionRecord, SessionSto
 use auth_session::redis::aio::ConnectionManager;
 use auth_session::testkit::{self, RealTimeHarness};
 use auth_session::{CachingStore, MemoryStore, RedisStore};
-use auth_tests::sessions::{AppOptions, Cleaned, Client, app, send};
+use auth_tests::sessions::{AppOptions, Cleaned, Client, app, principals, send};
 use http::StatusCode;
 use time::OffsetDateTime;
 
@@ -451,7 +451,7 @@ async fn the_per_user_index_lists_and_revokes_a_subjects_sessions() {
         }
     }
     let mut listed: Vec<_> = store
-        .sessions_of("alice")
+        .sessions_of(None, "alice")
         .await
         .unwrap()
         .into_iter()
@@ -468,8 +468,8 @@ async fn the_per_user_index_lists_and_revokes_a_subjects_sessions() {
         store.save(&moved).await.unwrap(),
         SaveOutcome::Saved { version: 2 }
     );
-    assert_eq!(store.sessions_of("alice").await.unwrap().len(), 2);
-    assert_eq!(store.sessions_of("carol").await.unwrap().len(), 1);
+    assert_eq!(store.sessions_of(None, "alice").await.unwrap().len(), 2);
+    assert_eq!(store.sessions_of(None, "carol").await.unwrap().len(), 1);
     let mut cycled = alice[2].clone();
     cycled.id = SessionId::generate().unwrap();
     assert_eq!(
@@ -477,7 +477,7 @@ async fn the_per_user_index_lists_and_revokes_a_subjects_sessions() {
         CreateOutcome::Created
     );
     let ids: Vec<_> = store
-        .sessions_of("alice")
+        .sessions_of(None, "alice")
         .await
         .unwrap()
         .into_iter()
@@ -485,21 +485,24 @@ async fn the_per_user_index_lists_and_revokes_a_subjects_sessions() {
         .collect();
     assert!(ids.contains(&cycled.id) && !ids.contains(&alice[2].id));
     store.delete(&moved.id).await.unwrap();
-    assert!(store.sessions_of("carol").await.unwrap().is_empty());
+    assert!(store.sessions_of(None, "carol").await.unwrap().is_empty());
 
     // "Log out everywhere else", then everywhere.
     assert_eq!(
         store
-            .delete_sessions_of("alice", Some(&alice[0].id))
+            .delete_sessions_of(None, "alice", Some(&alice[0].id))
             .await
             .unwrap(),
         1
     );
     assert!(store.load(&alice[0].id).await.unwrap().is_some());
     assert!(store.load(&cycled.id).await.unwrap().is_none());
-    assert_eq!(store.delete_sessions_of("alice", None).await.unwrap(), 1);
-    assert!(store.sessions_of("alice").await.unwrap().is_empty());
-    assert_eq!(store.sessions_of("bob").await.unwrap().len(), 1);
+    assert_eq!(
+        store.delete_sessions_of(None, "alice", None).await.unwrap(),
+        1
+    );
+    assert!(store.sessions_of(None, "alice").await.unwrap().is_empty());
+    assert_eq!(store.sessions_of(None, "bob").await.unwrap().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -521,7 +524,7 @@ async fn the_per_user_index_forgets_expired_sessions() {
     )
     .with_subject("dave");
     assert_eq!(store.create(&short).await.unwrap(), CreateOutcome::Created);
-    let listed = store.sessions_of("dave").await.unwrap();
+    let listed = store.sessions_of(None, "dave").await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(
         listed[0].id,
@@ -529,8 +532,29 @@ async fn the_per_user_index_forgets_expired_sessions() {
         "hashed: no ID"
     );
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    assert!(store.sessions_of("dave").await.unwrap().is_empty());
+    assert!(store.sessions_of(None, "dave").await.unwrap().is_empty());
     // The index key itself expires with the subject's last session.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(count_keys(&url, &prefix).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_per_user_index_keeps_principals_of_different_issuers_apart() {
+    let Some(url) = auth_tests::redis_url("the_per_user_index_keeps_principals_apart") else {
+        return;
+    };
+    for hashed in [false, true] {
+        let prefix = random_prefix();
+        let _cleanup = DeleteKeys {
+            url: url.clone(),
+            prefix: prefix.clone(),
+        };
+        let mut store = store_at(&url, &prefix).await;
+        if hashed {
+            store = store.with_hashed_ids(&[7; 32]);
+        }
+        principals::principals_stay_apart(&store, hashed).await;
+        // Every session was revoked, and left its subject's index: no key is left behind.
+        assert_eq!(count_keys(&url, &prefix).await, 0);
+    }
 }

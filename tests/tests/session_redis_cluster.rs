@@ -23,7 +23,7 @@ use auth_core::{CreateOutcome, SaveOutcome, SessionId, SessionRecord, SessionSto
 use auth_session::redis::{self, cluster::ClusterClientBuilder};
 use auth_session::testkit::{self, RealTimeHarness};
 use auth_session::{CachingStore, MemoryStore, RedisStore};
-use auth_tests::sessions::{AppOptions, Cleaned, Client, app, send};
+use auth_tests::sessions::{AppOptions, Cleaned, Client, app, principals, send};
 use http::StatusCode;
 use time::OffsetDateTime;
 
@@ -237,7 +237,7 @@ async fn hashed_ids_on_a_cluster_keep_the_contract_and_stay_out_of_the_keyspace(
             assert_eq!(key.len(), prefix.len() + 64 + 3, "{key}");
         }
     }
-    let listed = store.sessions_of("erin").await.unwrap();
+    let listed = store.sessions_of(None, "erin").await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(
         listed[0].id,
@@ -357,9 +357,12 @@ async fn a_sessions_key_is_in_one_slot_and_sessions_spread_over_every_primary() 
     );
 
     // Listing reads across the primaries; revocation too.
-    assert_eq!(store.sessions_of("alice").await.unwrap().len(), 24);
-    assert_eq!(store.delete_sessions_of("bob", None).await.unwrap(), 24);
-    assert!(store.sessions_of("bob").await.unwrap().is_empty());
+    assert_eq!(store.sessions_of(None, "alice").await.unwrap().len(), 24);
+    assert_eq!(
+        store.delete_sessions_of(None, "bob", None).await.unwrap(),
+        24
+    );
+    assert!(store.sessions_of(None, "bob").await.unwrap().is_empty());
     for id in ids.iter().skip(1).step_by(2) {
         assert!(store.load(id).await.unwrap().is_none());
     }
@@ -431,7 +434,7 @@ async fn the_per_user_index_lists_and_revokes_a_subjects_sessions_on_a_cluster()
         }
     }
     let mut listed: Vec<_> = store
-        .sessions_of("alice")
+        .sessions_of(None, "alice")
         .await
         .unwrap()
         .into_iter()
@@ -448,8 +451,8 @@ async fn the_per_user_index_lists_and_revokes_a_subjects_sessions_on_a_cluster()
         store.save(&moved).await.unwrap(),
         SaveOutcome::Saved { version: 2 }
     );
-    assert_eq!(store.sessions_of("alice").await.unwrap().len(), 2);
-    assert_eq!(store.sessions_of("carol").await.unwrap().len(), 1);
+    assert_eq!(store.sessions_of(None, "alice").await.unwrap().len(), 2);
+    assert_eq!(store.sessions_of(None, "carol").await.unwrap().len(), 1);
     let mut cycled = alice[2].clone();
     cycled.id = SessionId::generate().unwrap();
     assert_eq!(
@@ -457,7 +460,7 @@ async fn the_per_user_index_lists_and_revokes_a_subjects_sessions_on_a_cluster()
         CreateOutcome::Created
     );
     let ids: Vec<_> = store
-        .sessions_of("alice")
+        .sessions_of(None, "alice")
         .await
         .unwrap()
         .into_iter()
@@ -465,22 +468,25 @@ async fn the_per_user_index_lists_and_revokes_a_subjects_sessions_on_a_cluster()
         .collect();
     assert!(ids.contains(&cycled.id) && !ids.contains(&alice[2].id));
     store.delete(&moved.id).await.unwrap();
-    assert!(store.sessions_of("carol").await.unwrap().is_empty());
+    assert!(store.sessions_of(None, "carol").await.unwrap().is_empty());
 
     // "Log out everywhere else", then everywhere. The moved session left alice's index only
     // in name: it is not revoked as hers (it was carol's, and is gone anyway).
     assert_eq!(
         store
-            .delete_sessions_of("alice", Some(&alice[0].id))
+            .delete_sessions_of(None, "alice", Some(&alice[0].id))
             .await
             .unwrap(),
         1
     );
     assert!(store.load(&alice[0].id).await.unwrap().is_some());
     assert!(store.load(&cycled.id).await.unwrap().is_none());
-    assert_eq!(store.delete_sessions_of("alice", None).await.unwrap(), 1);
-    assert!(store.sessions_of("alice").await.unwrap().is_empty());
-    assert_eq!(store.sessions_of("bob").await.unwrap().len(), 1);
+    assert_eq!(
+        store.delete_sessions_of(None, "alice", None).await.unwrap(),
+        1
+    );
+    assert!(store.sessions_of(None, "alice").await.unwrap().is_empty());
+    assert_eq!(store.sessions_of(None, "bob").await.unwrap().len(), 1);
 
     // A session moved to another subject is not revoked with its old one.
     let dave = SessionRecord::new(
@@ -495,9 +501,15 @@ async fn the_per_user_index_lists_and_revokes_a_subjects_sessions_on_a_cluster()
         store.save(&to_erin).await.unwrap(),
         SaveOutcome::Saved { version: 2 }
     );
-    assert_eq!(store.delete_sessions_of("dave", None).await.unwrap(), 0);
+    assert_eq!(
+        store.delete_sessions_of(None, "dave", None).await.unwrap(),
+        0
+    );
     assert!(store.load(&dave.id).await.unwrap().is_some());
-    assert_eq!(store.delete_sessions_of("erin", None).await.unwrap(), 1);
+    assert_eq!(
+        store.delete_sessions_of(None, "erin", None).await.unwrap(),
+        1
+    );
     assert!(store.load(&dave.id).await.unwrap().is_none());
 }
 
@@ -571,7 +583,7 @@ async fn the_index_entry_outlives_its_session_as_the_expiry_slides() {
     let (score, field) = horizons(&mut control, &prefix, "frank", &record.id).await;
     assert_eq!(score, field);
     assert!(score >= much_later.unix_timestamp());
-    let listed = store.sessions_of("frank").await.unwrap();
+    let listed = store.sessions_of(None, "frank").await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(
         listed[0].expires_at,
@@ -607,7 +619,7 @@ async fn the_index_entry_outlives_its_session_as_the_expiry_slides() {
         horizons(&mut control, &prefix, "frank", &bounded.id).await,
         first
     );
-    assert_eq!(store.sessions_of("frank").await.unwrap().len(), 2);
+    assert_eq!(store.sessions_of(None, "frank").await.unwrap().len(), 2);
 }
 
 /// Makes an ACL user on every primary (ACLs are per node), and removes it (with its
@@ -892,7 +904,7 @@ async fn deleted_cycled_and_revoked_sessions_leave_the_subjects_index() {
     }
     assert_eq!(
         store
-            .delete_sessions_of("mallory", Some(&new.id))
+            .delete_sessions_of(None, "mallory", Some(&new.id))
             .await
             .unwrap(),
         3
@@ -901,7 +913,13 @@ async fn deleted_cycled_and_revoked_sessions_leave_the_subjects_index() {
         index_members(&mut control, &prefix, "mallory").await,
         [new.id.encode()]
     );
-    assert_eq!(store.delete_sessions_of("mallory", None).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .delete_sessions_of(None, "mallory", None)
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(
         index_members(&mut control, &prefix, "mallory").await,
         Vec::<String>::new()
@@ -918,8 +936,14 @@ async fn deleted_cycled_and_revoked_sessions_leave_the_subjects_index() {
         (now + time::Duration::hours(1)).unix_timestamp(),
     )
     .await;
-    assert!(store.sessions_of("mallory").await.unwrap().is_empty());
-    assert_eq!(store.delete_sessions_of("mallory", None).await.unwrap(), 0);
+    assert!(store.sessions_of(None, "mallory").await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .delete_sessions_of(None, "mallory", None)
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(
         index_members(&mut control, &prefix, "mallory").await,
         [pending]
@@ -1076,7 +1100,10 @@ async fn a_retried_create_does_not_bring_back_a_deleted_session() {
         match how {
             "logout" => store.delete(&record.id).await.unwrap(),
             "revocation" => {
-                assert_eq!(store.delete_sessions_of("alice", None).await.unwrap(), 1);
+                assert_eq!(
+                    store.delete_sessions_of(None, "alice", None).await.unwrap(),
+                    1
+                );
             }
             _ => {
                 let mut new = record.clone();
@@ -1106,7 +1133,7 @@ async fn a_retried_create_does_not_bring_back_a_deleted_session() {
             "{how}: the retried create brought the session back"
         );
         assert!(
-            store.sessions_of("alice").await.unwrap().is_empty(),
+            store.sessions_of(None, "alice").await.unwrap().is_empty(),
             "{how}"
         );
     }
@@ -1126,7 +1153,7 @@ async fn a_retried_create_does_not_bring_back_a_deleted_session() {
     assert_eq!(store.save(&record).await.unwrap(), SaveOutcome::NotFound);
     assert!(store.load(&record.id).await.unwrap().is_none());
     store.delete(&record.id).await.unwrap();
-    assert!(store.sessions_of("alice").await.unwrap().is_empty());
+    assert!(store.sessions_of(None, "alice").await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1155,7 +1182,7 @@ async fn an_instance_clock_running_ahead_prunes_no_live_session_from_the_index()
     raise_index(&mut control, &prefix, "carol", &elsewhere, ahead + 3600).await;
     // "Log out everywhere" still finds the live session.
     assert_eq!(
-        store.delete_sessions_of("carol", None).await.unwrap(),
+        store.delete_sessions_of(None, "carol", None).await.unwrap(),
         1,
         "the live session's entry was pruned"
     );
@@ -1241,8 +1268,11 @@ async fn a_standalone_index_of_the_same_subject_does_not_break_the_cluster_index
     )
     .with_subject("hank");
     assert_eq!(store.create(&record).await.unwrap(), CreateOutcome::Created);
-    assert_eq!(store.sessions_of("hank").await.unwrap().len(), 1);
-    assert_eq!(store.delete_sessions_of("hank", None).await.unwrap(), 1);
+    assert_eq!(store.sessions_of(None, "hank").await.unwrap().len(), 1);
+    assert_eq!(
+        store.delete_sessions_of(None, "hank", None).await.unwrap(),
+        1
+    );
     let left: Vec<String> = redis::cmd("SMEMBERS")
         .arg(&standalone_index)
         .query_async(&mut control)
@@ -1269,4 +1299,33 @@ async fn a_brace_in_the_prefix_is_refused_on_a_cluster() {
         assert!(refused.is_err(), "prefix {prefix:?} accepted");
     }
     assert_eq!(store.with_prefix("app-1.x").prefix(), "app-1.x");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_per_user_index_keeps_principals_of_different_issuers_apart_on_a_cluster() {
+    let Some(nodes) = auth_tests::redis_cluster_url("the_per_user_index_keeps_principals_apart")
+    else {
+        return;
+    };
+    for hashed in [false, true] {
+        let (prefix, _cleanup) = isolated(&nodes);
+        let mut store = store_on(&nodes, &prefix).await;
+        if hashed {
+            store = store.with_hashed_ids(&[7; 32]);
+        }
+        principals::principals_stay_apart(&store, hashed).await;
+        // The revoked sessions left bob's index; only tombstones and alice's index remain
+        // until they expire.
+        let index: Vec<String> = redis::cmd("ZRANGE")
+            .arg(index_key(&prefix, "bob"))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut cluster_connection(&nodes).await)
+            .await
+            .unwrap();
+        assert!(
+            index.is_empty(),
+            "revoked sessions still indexed: {index:?}"
+        );
+    }
 }

@@ -36,8 +36,8 @@
 //! - **A principal is an issuer and a subject**: [`Session::login`] stores
 //!   [`Identity::issuer`](auth_core::Identity::issuer) with the session and
 //!   [`Session::identity`] gives it back, so `bob` of one identity provider is never taken
-//!   for `bob` of another or a local `bob`. (The stores' per-user listings, `sessions_of`
-//!   and `delete_sessions_of`, are still keyed on the subject alone: see their docs.)
+//!   for `bob` of another or a local `bob`. The stores' per-user listings and "log out
+//!   everywhere" (`sessions_of`, `delete_sessions_of`) take the principal too.
 //! - Unknown, expired or tampered cookies are anonymous and never adopted; a logout deletes
 //!   the record server-side; saves never recreate a deleted session.
 //!

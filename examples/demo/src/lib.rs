@@ -553,6 +553,13 @@ async fn logout(session: Session) -> Result<Redirect, SessionError> {
     Ok(Redirect::to("/"))
 }
 
+/// Adds `"iss"` to a JSON object when the identity names its issuer.
+fn with_issuer(body: &mut serde_json::Value, identity: &Identity) {
+    if let (Some(map), Some(iss)) = (body.as_object_mut(), identity.issuer()) {
+        map.insert("iss".to_owned(), json!(iss));
+    }
+}
+
 fn unauthenticated() -> Response {
     (
         StatusCode::UNAUTHORIZED,
@@ -565,9 +572,7 @@ async fn me_session(session: Session) -> Result<Response, SessionError> {
     Ok(match session.identity().await? {
         Some(id) => {
             let mut body = json!({ "sub": id.subject(), "method": "session", "roles": id.roles() });
-            if let Some(iss) = id.issuer() {
-                body["iss"] = json!(iss);
-            }
+            with_issuer(&mut body, &id);
             Json(body).into_response()
         }
         None => unauthenticated(),
@@ -652,9 +657,7 @@ async fn whoami(identity: Option<Identity>) -> Response {
     match identity {
         Some(id) => {
             let mut body = json!({ "sub": id.subject(), "method": id.method().as_str() });
-            if let Some(iss) = id.issuer() {
-                body["iss"] = json!(iss);
-            }
+            with_issuer(&mut body, &id);
             Json(body).into_response()
         }
         // This route takes bearer tokens too: say so, as RFC 9110 asks of every 401.

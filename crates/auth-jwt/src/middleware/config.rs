@@ -379,10 +379,12 @@ pub(crate) struct Verified<C> {
 }
 
 impl Config {
-    /// The entry a token's payload names. With one entry there is nothing to choose: the
-    /// claims check compares `iss` with it after the signature. With several, the `iss` is
-    /// read (unverified) from the payload first, so that only that entry's keys are tried;
-    /// the claims check compares it again once the token is verified.
+    /// The entry a token's payload names. With several, the `iss` is read (unverified) from
+    /// the payload first, so that only that entry's keys are tried; the claims check compares
+    /// it again once the token is verified. With one entry there is nothing to choose, and the
+    /// claims check alone compares `iss` with it after the signature: skipping the read saves
+    /// about 12% of what the layer adds to an HS256 request (`jwt_paired`, 3 x 300 rounds:
+    /// 3.64 against 4.13 raw-verify units with the read).
     fn entry_for(&self, payload: &[u8]) -> Result<(usize, &Entry), JwtRejectionKind> {
         if let [only] = &*self.entries {
             return Ok((0, only));

@@ -20,6 +20,8 @@ use super::{
 const DEFAULT_SCHEMA: &str = "public";
 /// The default table.
 const DEFAULT_TABLE: &str = "auth_sessions";
+/// What a stored record naming an issuer contains (compact JSON, as [`encode`] writes it).
+const LEGACY_ISSUER_NEEDLE: &[u8] = b"\"iss\":";
 
 /// The statements, built once for the configured table.
 #[derive(Debug)]
@@ -32,8 +34,11 @@ struct Queries {
     delete: String,
     cycle: String,
     cleanup: String,
-    of_subject: String,
-    delete_subject: String,
+    of_principal: String,
+    delete_principal: String,
+    has_issuer_column: String,
+    legacy_issuers: String,
+    backfill_issuer: String,
 }
 
 impl Queries {
@@ -41,18 +46,24 @@ impl Queries {
         let t = format!("{}.{}", quote_identifier(schema), quote_identifier(table));
         let expires_index = quote_identifier(&format!("{table}_expires_at"));
         let subject_index = quote_identifier(&format!("{table}_subject"));
-        let insert = format!(
-            "INSERT INTO {t} AS s (id, version, expires_at, subject, data) \
-             VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, \
-             expires_at = EXCLUDED.expires_at, subject = EXCLUDED.subject, data = EXCLUDED.data \
-             WHERE s.expires_at <= $6"
-        );
+        // `issuer` is the parameter holding the record's issuer: the last one of each
+        // statement, after the parameters the statement had before the column existed.
+        let insert = |issuer: &str| {
+            format!(
+                "INSERT INTO {t} AS s (id, version, expires_at, subject, issuer, data) \
+                 VALUES ($1, $2, $3, $4, {issuer}, $5) \
+                 ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, \
+                 expires_at = EXCLUDED.expires_at, subject = EXCLUDED.subject, \
+                 issuer = EXCLUDED.issuer, data = EXCLUDED.data \
+                 WHERE s.expires_at <= $6"
+            )
+        };
         let insert_if_old = format!(
-            "INSERT INTO {t} AS s (id, version, expires_at, subject, data) \
-             SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM old) \
+            "INSERT INTO {t} AS s (id, version, expires_at, subject, issuer, data) \
+             SELECT $1, $2, $3, $4, $8, $5 WHERE EXISTS (SELECT 1 FROM old) \
              ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, \
-             expires_at = EXCLUDED.expires_at, subject = EXCLUDED.subject, data = EXCLUDED.data \
+             expires_at = EXCLUDED.expires_at, subject = EXCLUDED.subject, \
+             issuer = EXCLUDED.issuer, data = EXCLUDED.data \
              WHERE s.expires_at <= $6"
         );
         Self {
@@ -63,8 +74,10 @@ impl Queries {
                  \x20   version bigint NOT NULL,\n\
                  \x20   expires_at timestamptz NOT NULL,\n\
                  \x20   subject text,\n\
+                 \x20   issuer text,\n\
                  \x20   data bytea NOT NULL\n\
                  );\n\
+                 ALTER TABLE {t} ADD COLUMN IF NOT EXISTS issuer text;\n\
                  CREATE INDEX IF NOT EXISTS {expires_index} ON {t} (expires_at);\n\
                  CREATE INDEX IF NOT EXISTS {subject_index} ON {t} (subject) \
                  WHERE subject IS NOT NULL;\n",
@@ -73,11 +86,12 @@ impl Queries {
             load: format!(
                 "SELECT version, expires_at, data FROM {t} WHERE id = $1 AND expires_at > $2"
             ),
-            create: format!("{insert} RETURNING 1"),
+            create: format!("{} RETURNING 1", insert("$7")),
             save: format!(
                 "WITH live AS (SELECT version FROM {t} WHERE id = $1 AND expires_at > $6), \
                  updated AS (UPDATE {t} SET version = $3, expires_at = $4, subject = $5, \
-                 data = $7 WHERE id = $1 AND version = $2 AND expires_at > $6 RETURNING version) \
+                 issuer = $8, data = $7 WHERE id = $1 AND version = $2 AND expires_at > $6 \
+                 RETURNING version) \
                  SELECT (SELECT version FROM updated) AS saved, \
                  (SELECT version FROM live) AS live"
             ),
@@ -92,13 +106,28 @@ impl Queries {
                  SELECT (SELECT count(*) FROM old), (SELECT count(*) FROM inserted)"
             ),
             cleanup: format!("DELETE FROM {t} WHERE expires_at <= $1"),
-            of_subject: format!(
+            of_principal: format!(
                 "SELECT id, version, expires_at, data FROM {t} \
-                 WHERE subject = $1 AND expires_at > $2 ORDER BY expires_at"
+                 WHERE subject = $1 AND issuer IS NOT DISTINCT FROM $3 AND expires_at > $2 \
+                 ORDER BY expires_at"
             ),
-            delete_subject: format!(
-                "DELETE FROM {t} WHERE subject = $1 AND expires_at > $2 \
-                 AND ($3::bytea IS NULL OR id <> $3)"
+            delete_principal: format!(
+                "DELETE FROM {t} WHERE subject = $1 AND issuer IS NOT DISTINCT FROM $4 \
+                 AND expires_at > $2 AND ($3::bytea IS NULL OR id <> $3)"
+            ),
+            // $1: the quoted, qualified table name (a parameter: any name is safe).
+            has_issuer_column: "SELECT to_regclass($1) IS NOT NULL, EXISTS (SELECT 1 \
+                 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'issuer' \
+                 AND attnum > 0 AND NOT attisdropped)"
+                .to_owned(),
+            // Rows written before the column that may name an issuer ($1: the bytes `"iss":`);
+            // the record decides.
+            legacy_issuers: format!(
+                "SELECT id, version, data FROM {t} \
+                 WHERE subject IS NOT NULL AND issuer IS NULL AND position($1 IN data) > 0"
+            ),
+            backfill_issuer: format!(
+                "UPDATE {t} SET issuer = $3 WHERE id = $1 AND version = $2 AND issuer IS NULL"
             ),
         }
     }
@@ -116,9 +145,10 @@ impl Queries {
 /// # Design
 ///
 /// One row per session: `id bytea` (the 16 ID bytes, primary key), `version bigint`,
-/// `expires_at timestamptz`, `subject text` (indexed, for listing a user's sessions) and
-/// `data bytea` (the record as JSON, without its ID; its version and expiry are read from the
-/// columns). Every operation is one statement, so one round trip:
+/// `expires_at timestamptz`, `subject text` (indexed, for listing a user's sessions),
+/// `issuer text` (the [issuer](SessionRecord::issuer) of the login, `NULL` for a local login)
+/// and `data bytea` (the record as JSON, without its ID; its version and expiry are read from
+/// the columns). Every operation is one statement, so one round trip:
 ///
 /// - `load`: `SELECT ... WHERE id = $1 AND expires_at > $now`;
 /// - `create`: `INSERT ... ON CONFLICT (id) DO UPDATE ... WHERE expires_at <= $now`: a
@@ -128,11 +158,33 @@ impl Queries {
 /// - `cycle`: the old row locked (`FOR UPDATE`), the insert and the delete of the old row in
 ///   one statement (data-modifying CTEs), so it is atomic and never revives an ended session;
 /// - `cleanup_expired`: `DELETE ... WHERE expires_at <= $now`; run it periodically, e.g.
-///   with [`PostgresStore::spawn_cleanup`].
+///   with [`PostgresStore::spawn_cleanup`];
+/// - [`sessions_of`](Self::sessions_of), [`delete_sessions_of`](Self::delete_sessions_of):
+///   `... WHERE subject = $subject AND issuer IS NOT DISTINCT FROM $issuer ...`, a principal
+///   being an issuer and a subject (the subject's index narrows, the issuer filters).
 ///
 /// "Now" is the store's [`Clock`](auth_core::Clock), passed as a parameter (never the
 /// database's `now()`), so the application and the store agree on expiry and tests can move
 /// time.
+///
+/// ## Why an `issuer` column
+///
+/// The record JSON in `data` carries the issuer too (`iss`), and stays the source of truth:
+/// every write sets the column from the same record, in the same statement. The column exists
+/// because PostgreSQL cannot be trusted to read the JSON: its `json`/`jsonb` functions refuse
+/// a document containing `\u0000` anywhere ("unsupported Unicode escape sequence"), and
+/// session data may hold a NUL character (any text a user can put in their session), which
+/// would make every per-user listing and revocation of that subject fail, so that whoever
+/// holds a stolen session could keep "log out everywhere" from ending it. A column compares
+/// exactly and never parses.
+///
+/// [`migrate`](Self::migrate) adds the column to a table created before it
+/// (`ADD COLUMN IF NOT EXISTS`) and then fills it, once, from the record JSON of the rows
+/// that name an issuer (decoded here, not by the database). Rows without one, and every row
+/// written before issuers existed, are local logins: `NULL`. An instance still running a
+/// build from before the column (during a rolling upgrade) writes rows without it, whose
+/// logins through an issuer then count as local ones: upgrade every instance before relying
+/// on the per-principal methods.
 ///
 /// ```no_run
 /// use auth_cookie::CookieKeys;
@@ -237,8 +289,9 @@ impl PostgresStore {
     /// (default: the ID itself), so that a leaked database holds no usable session IDs.
     ///
     /// Keep `key` secret and stable (32 random bytes): with another key, every stored session
-    /// is unreachable. With hashed IDs, the records listed by `sessions_of` carry an
-    /// all-zero `id`: the store does not know the real ones.
+    /// is unreachable. With hashed IDs, the records listed by
+    /// [`sessions_of`](Self::sessions_of) carry an all-zero `id`: the store does not know the
+    /// real ones ([`delete_sessions_of`](Self::delete_sessions_of) works as before).
     ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
@@ -317,7 +370,10 @@ impl PostgresStore {
     }
 
     /// The SQL that creates the schema, the table and its indexes (idempotent), for running
-    /// it with a migration tool instead of [`migrate`](Self::migrate).
+    /// it with a migration tool instead of [`migrate`](Self::migrate). It adds the `issuer`
+    /// column to an older table, but only [`migrate`](Self::migrate) fills it for the rows
+    /// written before that name an issuer in their record JSON (left `NULL`, they count as
+    /// local logins until their next save).
     ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
@@ -332,7 +388,10 @@ impl PostgresStore {
         &self.queries.migrate
     }
 
-    /// Creates the schema, the table and its indexes if they do not exist.
+    /// Creates the schema, the table and its indexes if they do not exist, and upgrades a
+    /// table created by an earlier version: adds the `issuer` column and fills it from the
+    /// record JSON of the rows that name an issuer (only when the column was missing).
+    /// Idempotent; several instances may upgrade a table at once.
     ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
@@ -347,10 +406,49 @@ impl PostgresStore {
     ///
     /// [`StoreError::Backend`] when a statement fails (e.g. no `CREATE` privilege).
     pub async fn migrate(&self) -> StoreResult<()> {
+        let table = format!(
+            "{}.{}",
+            quote_identifier(&self.schema),
+            quote_identifier(&self.table)
+        );
+        let (exists, has_issuer): (bool, bool) = sqlx::query_as(&self.queries.has_issuer_column)
+            .bind(&table)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::backend)?;
         sqlx::raw_sql(&self.queries.migrate)
             .execute(&self.pool)
             .await
             .map_err(StoreError::backend)?;
+        if exists && !has_issuer {
+            self.backfill_issuers().await?;
+        }
+        Ok(())
+    }
+
+    /// Sets the `issuer` column of rows written before it existed from their record JSON
+    /// (decoded here: PostgreSQL's JSON functions refuse some valid records). Only a row
+    /// still at the version that was read is updated (one saved meanwhile was written with
+    /// its issuer); a row that does not decode cannot be loaded either and stays a local
+    /// login.
+    async fn backfill_issuers(&self) -> StoreResult<()> {
+        let rows: Vec<(Vec<u8>, i64, Vec<u8>)> = sqlx::query_as(&self.queries.legacy_issuers)
+            .bind(LEGACY_ISSUER_NEEDLE)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::backend)?;
+        for (id, version, data) in rows {
+            let Some(issuer) = decode(&data).ok().and_then(|record| record.issuer) else {
+                continue;
+            };
+            sqlx::query::<Postgres>(&self.queries.backfill_issuer)
+                .bind(id)
+                .bind(version)
+                .bind(issuer)
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::backend)?;
+        }
         Ok(())
     }
 
@@ -377,30 +475,51 @@ impl PostgresStore {
         super::spawn_cleanup(self.clone(), every)
     }
 
-    /// The live sessions whose subject is `subject`, soonest to expire first (the per-user
-    /// index: "your active sessions").
+    /// The live sessions of the principal `issuer` + `subject`, soonest to expire first (the
+    /// per-user index: "your active sessions"). With [hashed IDs](Self::with_hashed_ids) the
+    /// records carry an all-zero `id`: the store does not know the real ones.
     ///
-    /// Keyed on the subject alone: `bob` of every issuer (and a local `bob`) is listed, so
-    /// keep the records whose [`issuer`](SessionRecord::issuer) you mean.
+    /// A principal is an issuer and a subject, as in
+    /// [`Identity::same_principal`](auth_core::Identity::same_principal): pass
+    /// [`Identity::issuer`](auth_core::Identity::issuer) and
+    /// [`Identity::subject`](auth_core::Identity::subject) of the user whose sessions you
+    /// mean. `issuer` is the [`issuer`](SessionRecord::issuer) the sessions were logged in
+    /// with: `Some` for an identity that names one (an OpenID or external-token login),
+    /// `None` for a local login (a password login, an identity without an issuer).
     ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let store = auth_session::PostgresStore::connect("postgres://postgres@localhost/app").await?;
-    /// for session in store.sessions_of("alice").await? {
+    /// for session in store.sessions_of(Some("https://idp.example"), "alice").await? {
     ///     println!("until {}", session.expires_at);
     /// }
+    /// // A local (password) login's sessions: no issuer.
+    /// let local = store.sessions_of(None, "alice").await?;
+    /// # let _ = local;
     /// # Ok(())
     /// # }
     /// ```
     ///
+    /// # Security
+    ///
+    /// Only that principal's sessions are listed: `bob` of another issuer, and a local `bob`,
+    /// are other users, whose sessions (and data) this never returns. `None` means *no
+    /// issuer* (a local login), not "any issuer": it lists no session that was logged in
+    /// with one.
+    ///
     /// # Errors
     ///
     /// [`StoreError`] when the query fails or a row cannot be decoded.
-    pub async fn sessions_of(&self, subject: &str) -> StoreResult<Vec<SessionRecord>> {
-        let rows = sqlx::query::<Postgres>(&self.queries.of_subject)
+    pub async fn sessions_of(
+        &self,
+        issuer: Option<&str>,
+        subject: &str,
+    ) -> StoreResult<Vec<SessionRecord>> {
+        let rows = sqlx::query::<Postgres>(&self.queries.of_principal)
             .bind(subject)
             .bind(self.clock.now())
+            .bind(issuer)
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::backend)?;
@@ -417,14 +536,25 @@ impl PostgresStore {
             .collect()
     }
 
-    /// Deletes every live session of `subject` except `keep` ("log out everywhere else"; `None`
-    /// logs out everywhere) and returns how many were deleted.
+    /// Deletes every live session of the principal `issuer` + `subject` except `keep` ("log
+    /// out everywhere else"; `None` logs out everywhere) and returns how many were deleted.
+    /// One statement, so atomic; it works with [hashed IDs](Self::with_hashed_ids) too.
+    ///
+    /// A principal is an issuer and a subject, as in
+    /// [`Identity::same_principal`](auth_core::Identity::same_principal): pass
+    /// [`Identity::issuer`](auth_core::Identity::issuer) and
+    /// [`Identity::subject`](auth_core::Identity::subject) of the user to log out. `issuer` is
+    /// the [`issuer`](SessionRecord::issuer) the sessions were logged in with: `Some` for an
+    /// identity that names one (an OpenID or external-token login), `None` for a local login
+    /// (a password login, an identity without an issuer).
     ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let store = auth_session::PostgresStore::connect("postgres://postgres@localhost/app").await?;
-    /// let revoked = store.delete_sessions_of("alice", None).await?;
+    /// let revoked = store
+    ///     .delete_sessions_of(Some("https://idp.example"), "alice", None)
+    ///     .await?;
     /// println!("{revoked} sessions ended");
     /// # Ok(())
     /// # }
@@ -432,20 +562,25 @@ impl PostgresStore {
     ///
     /// # Security
     ///
-    /// Keyed on the subject alone: this also ends the sessions of `bob` of every issuer.
+    /// Only that principal's sessions end: `bob` of another issuer, and a local `bob`, are
+    /// other users, whose sessions this never deletes. `None` means *no issuer* (a local
+    /// login), not "any issuer": it deletes no session that was logged in with one, so
+    /// logging a user out everywhere takes the issuer of *their* identity.
     ///
     /// # Errors
     ///
     /// [`StoreError::Backend`] when the statement fails.
     pub async fn delete_sessions_of(
         &self,
+        issuer: Option<&str>,
         subject: &str,
         keep: Option<&SessionId>,
     ) -> StoreResult<u64> {
-        let done = sqlx::query::<Postgres>(&self.queries.delete_subject)
+        let done = sqlx::query::<Postgres>(&self.queries.delete_principal)
             .bind(subject)
             .bind(self.clock.now())
             .bind(keep.map(|id| self.ids.bytes(id)))
+            .bind(issuer)
             .execute(&self.pool)
             .await
             .map_err(StoreError::backend)?;
@@ -493,6 +628,7 @@ impl SessionStore for PostgresStore {
             .bind(record.subject.as_deref())
             .bind(data)
             .bind(self.clock.now())
+            .bind(record.issuer.as_deref())
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::backend)?;
@@ -514,6 +650,7 @@ impl SessionStore for PostgresStore {
             .bind(record.subject.as_deref())
             .bind(self.clock.now())
             .bind(data)
+            .bind(record.issuer.as_deref())
             .fetch_one(&self.pool)
             .await
             .map_err(StoreError::backend)?;
@@ -556,6 +693,7 @@ impl SessionStore for PostgresStore {
             .bind(data)
             .bind(self.clock.now())
             .bind(self.ids.bytes(old))
+            .bind(new.issuer.as_deref())
             .fetch_one(&self.pool)
             .await
             .map_err(StoreError::backend)?;

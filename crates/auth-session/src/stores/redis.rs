@@ -95,18 +95,37 @@ index_remove(ARGV[1], old, ARGV[8])
 return 1
 ";
 
-/// A subject's live sessions. ARGV: prefix, subject. Returns member, version, expiry, data for
-/// each, and prunes members whose session is gone.
+/// Helpers prepended to the listing and revocation scripts (not to the scripts that keep the
+/// index). A principal is an issuer and a subject: the index is keyed on the subject alone, so
+/// the scripts also compare the issuer of each indexed session, read from its record JSON
+/// (`d`, field `iss`; absent or `null` for a local login).
+const PRINCIPAL: &str = r"
+local function issuer_is(data, has_issuer, issuer)
+  if not data then return false end
+  local ok, record = pcall(cjson.decode, data)
+  if not ok or type(record) ~= 'table' then return false end
+  local iss = record['iss']
+  if iss == nil or iss == cjson.null then return has_issuer == '0' end
+  return has_issuer == '1' and iss == issuer
+end
+";
+
+/// A principal's live sessions. ARGV: prefix, subject, '1' with an issuer or '0' for a local
+/// login, the issuer (or ''). Returns member, version, expiry, data for each, and prunes
+/// members whose session is gone or has another subject (the sessions of the subject's other
+/// principals stay indexed).
 const LIST: &str = r"
 local index = index_key(ARGV[1], ARGV[2])
 local out = {}
 for _, member in ipairs(redis.call('SMEMBERS', index)) do
   local row = redis.call('HMGET', '{' .. ARGV[1] .. ':' .. member .. '}', 'v', 'e', 'd', 's')
   if row[1] and row[4] == ARGV[2] then
-    table.insert(out, member)
-    table.insert(out, row[1])
-    table.insert(out, row[2])
-    table.insert(out, row[3])
+    if issuer_is(row[3], ARGV[3], ARGV[4]) then
+      table.insert(out, member)
+      table.insert(out, row[1])
+      table.insert(out, row[2])
+      table.insert(out, row[3])
+    end
   else
     redis.call('SREM', index, member)
   end
@@ -114,18 +133,25 @@ end
 return out
 ";
 
-/// Revocation. ARGV: prefix, subject, member to keep (or ''). Returns how many sessions were
-/// deleted.
+/// Revocation. ARGV: prefix, subject, member to keep (or ''), '1' with an issuer or '0' for a
+/// local login, the issuer (or ''). Returns how many sessions were deleted. Members whose
+/// session is gone or has another subject are pruned; the subject's other principals' are
+/// left alone.
 const REVOKE: &str = r"
 local index = index_key(ARGV[1], ARGV[2])
 local count = 0
 for _, member in ipairs(redis.call('SMEMBERS', index)) do
   if member ~= ARGV[3] then
     local key = '{' .. ARGV[1] .. ':' .. member .. '}'
-    if redis.call('HGET', key, 's') == ARGV[2] then
-      count = count + redis.call('DEL', key)
+    local row = redis.call('HMGET', key, 's', 'd')
+    if row[1] == ARGV[2] then
+      if issuer_is(row[2], ARGV[4], ARGV[5]) then
+        count = count + redis.call('DEL', key)
+        redis.call('SREM', index, member)
+      end
+    else
+      redis.call('SREM', index, member)
     end
-    redis.call('SREM', index, member)
   end
 end
 return count
@@ -254,11 +280,22 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - tonumber(ARGV[1]))
 return redis.call('ZRANGE', KEYS[1], 0, -1)
 ";
 
-/// Cluster: revoke one session if it still belongs to the subject, leaving a tombstone.
-/// KEYS[1]: the key. ARGV: subject, tombstone TTL. Returns 1 when deleted.
+/// Cluster: revoke one session if it still belongs to the principal, leaving a tombstone.
+/// KEYS[1]: the key. ARGV: subject, tombstone TTL, '1' with an issuer or '0' for a local
+/// login, the issuer (or ''). Returns 1 when deleted. The issuer is read from the record JSON
+/// (`d`, field `iss`; absent or `null` for a local login), as the standalone scripts'
+/// `issuer_is` does (written out here: each cluster script is one self-contained constant).
 const CLUSTER_REVOKE: &str = r"
-local stored = redis.call('HMGET', KEYS[1], 'v', 's')
-if not stored[1] or stored[2] ~= ARGV[1] then return 0 end
+local stored = redis.call('HMGET', KEYS[1], 'v', 's', 'd')
+if not stored[1] or stored[2] ~= ARGV[1] or not stored[3] then return 0 end
+local ok, record = pcall(cjson.decode, stored[3])
+if not ok or type(record) ~= 'table' then return 0 end
+local iss = record['iss']
+if iss == nil or iss == cjson.null then
+  if ARGV[3] ~= '0' then return 0 end
+elseif ARGV[3] ~= '1' or iss ~= ARGV[4] then
+  return 0
+end
 redis.call('HDEL', KEYS[1], 'v', 'e', 'd', 's', 'i')
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
@@ -301,14 +338,15 @@ struct Scripts {
 impl Scripts {
     fn new() -> Self {
         let script = |body: &str| Script::new(&format!("{PRELUDE}{body}"));
+        let per_principal = |body: &str| Script::new(&format!("{PRELUDE}{PRINCIPAL}{body}"));
         Self {
             create: script(CREATE),
             save: script(SAVE),
             touch: script(TOUCH),
             delete: script(DELETE),
             cycle: script(CYCLE),
-            list: script(LIST),
-            revoke: script(REVOKE),
+            list: per_principal(LIST),
+            revoke: per_principal(REVOKE),
             cluster: ClusterScripts::new(),
         }
     }
@@ -408,6 +446,13 @@ impl ConnectionLike for Connection {
 ///   kept by the same scripts (so always in step with the sessions), living as long as the
 ///   subject's longest session; entries of expired sessions are pruned when it is read
 ///   ([`sessions_of`](Self::sessions_of), [`delete_sessions_of`](Self::delete_sessions_of)).
+///   It is keyed on the subject alone, so it holds the sessions of every principal with that
+///   subject (`bob` of each issuer, and a local `bob`): those two methods take the principal,
+///   issuer and subject, and compare each indexed session's issuer, read from its record JSON
+///   (`iss` in `d`, decoded with `cjson` inside the script), leaving the other principals'
+///   entries in place. The issuer is not a key part nor a hash field: the scripts that keep
+///   the index stay as they are, and the record JSON (which every write stores whole) is the
+///   only copy of it, so records written before the issuer existed read as local logins.
 /// - **Native TTL**: the key's `EXPIREAT` is the record's `expires_at`, so Redis drops expired
 ///   sessions by itself ([`cleanup_expired`](SessionStore::cleanup_expired) has nothing to do).
 /// - **One round trip per operation**: `load` is one `HMGET`; `create`, `save`, `touch` and
@@ -488,9 +533,10 @@ impl ConnectionLike for Connection {
 /// - **[`sessions_of`](Self::sessions_of) and [`delete_sessions_of`](Self::delete_sessions_of)**
 ///   read the index (one script), then send one request per indexed session, concurrently
 ///   (64 at a time; a revocation then removes the revoked entries, one `ZREM` per 64). Each
-///   revoked session is deleted atomically, and only while it still belongs to the subject,
-///   but the revocation as a whole is not one step: a login that completes while it runs may
-///   survive it, like a login just after it.
+///   revoked session is deleted atomically, and only while it still belongs to the principal
+///   (its subject, and the issuer in its record JSON), but the revocation as a whole is not
+///   one step: a login that completes while it runs may survive it, like a login just after
+///   it.
 ///
 /// The prefix must not contain `{` or `}` (see [`with_prefix`](Self::with_prefix)). Do not
 /// read from replicas: a load there may return a session that a logout just deleted. Run the
@@ -750,72 +796,113 @@ impl RedisStore {
         pattern
     }
 
-    /// The live sessions whose subject is `subject` (the per-user index: "your active
-    /// sessions"), in no particular order. Index entries of sessions that are gone are pruned
-    /// on the way. With [hashed IDs](Self::with_hashed_ids) the records carry an all-zero
-    /// `id`: the store does not know the real ones.
+    /// The live sessions of the principal `issuer` + `subject` (the per-user index: "your
+    /// active sessions"), in no particular order. Index entries of sessions that are gone are
+    /// pruned on the way. With [hashed IDs](Self::with_hashed_ids) the records carry an
+    /// all-zero `id`: the store does not know the real ones.
     ///
-    /// One round trip (a Lua script). On a [Redis Cluster](#redis-cluster): one script on the
-    /// index, then one `HMGET` per indexed session (concurrently); listing prunes only
-    /// entries whose horizon is over (a deleted session's entry went with it).
+    /// A principal is an issuer and a subject, as in
+    /// [`Identity::same_principal`](auth_core::Identity::same_principal): pass
+    /// [`Identity::issuer`](auth_core::Identity::issuer) and
+    /// [`Identity::subject`](auth_core::Identity::subject) of the user whose sessions you
+    /// mean. `issuer` is the [`issuer`](SessionRecord::issuer) the sessions were logged in
+    /// with: `Some` for an identity that names one (an OpenID or external-token login),
+    /// `None` for a local login (a password login, an identity without an issuer).
     ///
-    /// Keyed on the subject alone: `bob` of every issuer (and a local `bob`) is listed, so
-    /// keep the records whose [`issuer`](SessionRecord::issuer) you mean.
+    /// One round trip (a Lua script, which reads each indexed session's subject and the
+    /// issuer in its record JSON). On a [Redis Cluster](#redis-cluster): one script on the
+    /// index, then one `HMGET` per indexed session (concurrently), each record compared once
+    /// decoded; listing prunes only entries whose horizon is over (a deleted session's entry
+    /// went with it).
     ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let store = auth_session::RedisStore::connect("redis://127.0.0.1:6379").await?;
-    /// for session in store.sessions_of("alice").await? {
+    /// for session in store.sessions_of(Some("https://idp.example"), "alice").await? {
     ///     println!("until {}", session.expires_at);
     /// }
+    /// // A local (password) login's sessions: no issuer.
+    /// let local = store.sessions_of(None, "alice").await?;
+    /// # let _ = local;
     /// # Ok(())
     /// # }
     /// ```
     ///
+    /// # Security
+    ///
+    /// Only that principal's sessions are listed: `bob` of another issuer, and a local `bob`,
+    /// are other users, whose sessions (and data) this never returns. `None` means *no
+    /// issuer* (a local login), not "any issuer": it lists no session that was logged in
+    /// with one. The index itself is keyed on the subject; the issuer is compared per session.
+    ///
     /// # Errors
     ///
     /// [`StoreError`] when Redis fails or a record cannot be decoded.
-    pub async fn sessions_of(&self, subject: &str) -> StoreResult<Vec<SessionRecord>> {
-        if self.is_cluster() {
-            return self.cluster_sessions_of(subject).await;
-        }
-        let rows: Vec<Vec<u8>> = self
-            .scripts
-            .list
-            .arg(&*self.prefix)
-            .arg(subject)
-            .invoke_async(&mut self.connection())
-            .await
-            .map_err(StoreError::backend)?;
-        rows.chunks(4)
-            .map(|row| {
-                let [member, version, expires_at, data] = row else {
-                    return Err(StoreError::decode("truncated session index reply"));
-                };
-                decode(
-                    self.listed_id(member)?,
-                    number(version)?,
-                    number(expires_at)?,
-                    data,
-                )
-            })
-            .collect()
+    pub async fn sessions_of(
+        &self,
+        issuer: Option<&str>,
+        subject: &str,
+    ) -> StoreResult<Vec<SessionRecord>> {
+        let mut sessions = if self.is_cluster() {
+            self.cluster_sessions_of(subject).await?
+        } else {
+            let (has_issuer, issuer) = issuer_args(issuer);
+            let rows: Vec<Vec<u8>> = self
+                .scripts
+                .list
+                .arg(&*self.prefix)
+                .arg(subject)
+                .arg(has_issuer)
+                .arg(issuer)
+                .invoke_async(&mut self.connection())
+                .await
+                .map_err(StoreError::backend)?;
+            rows.chunks(4)
+                .map(|row| {
+                    let [member, version, expires_at, data] = row else {
+                        return Err(StoreError::decode("truncated session index reply"));
+                    };
+                    decode(
+                        self.listed_id(member)?,
+                        number(version)?,
+                        number(expires_at)?,
+                        data,
+                    )
+                })
+                .collect::<StoreResult<Vec<_>>>()?
+        };
+        // The cluster's listing compares here, the standalone script compared already: the
+        // record as decoded is the source of truth either way.
+        sessions.retain(|record| record.issuer.as_deref() == issuer);
+        Ok(sessions)
     }
 
-    /// Deletes every session of `subject` except `keep` ("log out everywhere else"; `None`
-    /// logs out everywhere) and returns how many were deleted. One atomic round trip.
+    /// Deletes every session of the principal `issuer` + `subject` except `keep` ("log out
+    /// everywhere else"; `None` logs out everywhere) and returns how many were deleted. One
+    /// atomic round trip.
+    ///
+    /// A principal is an issuer and a subject, as in
+    /// [`Identity::same_principal`](auth_core::Identity::same_principal): pass
+    /// [`Identity::issuer`](auth_core::Identity::issuer) and
+    /// [`Identity::subject`](auth_core::Identity::subject) of the user to log out. `issuer` is
+    /// the [`issuer`](SessionRecord::issuer) the sessions were logged in with: `Some` for an
+    /// identity that names one (an OpenID or external-token login), `None` for a local login
+    /// (a password login, an identity without an issuer).
     ///
     /// On a [Redis Cluster](#redis-cluster): one script on the index, then one script per
     /// indexed session (concurrently), each deleting its session only if it still belongs to
-    /// `subject`, then one `ZREM` of the revoked sessions' entries. Not one atomic step: a
-    /// login completing meanwhile may survive.
+    /// the principal (its subject, and the issuer in its record JSON), then one `ZREM` of the
+    /// revoked sessions' entries. Not one atomic step: a login completing meanwhile may
+    /// survive.
     ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let store = auth_session::RedisStore::connect("redis://127.0.0.1:6379").await?;
-    /// let revoked = store.delete_sessions_of("alice", None).await?;
+    /// let revoked = store
+    ///     .delete_sessions_of(Some("https://idp.example"), "alice", None)
+    ///     .await?;
     /// println!("{revoked} sessions ended");
     /// # Ok(())
     /// # }
@@ -823,25 +910,36 @@ impl RedisStore {
     ///
     /// # Security
     ///
-    /// Keyed on the subject alone: this also ends the sessions of `bob` of every issuer.
+    /// Only that principal's sessions end: `bob` of another issuer, and a local `bob`, are
+    /// other users, whose sessions this never deletes. `None` means *no issuer* (a local
+    /// login), not "any issuer": it deletes no session that was logged in with one, so
+    /// logging a user out everywhere takes the issuer of *their* identity. Each session is
+    /// checked and deleted atomically: one whose subject or issuer changed (a login as
+    /// someone else without a new ID) is no longer the principal's and is left alone.
     ///
     /// # Errors
     ///
     /// [`StoreError::Backend`] when Redis fails.
     pub async fn delete_sessions_of(
         &self,
+        issuer: Option<&str>,
         subject: &str,
         keep: Option<&SessionId>,
     ) -> StoreResult<u64> {
         let keep = keep.map(|id| self.member(id)).unwrap_or_default();
         if self.is_cluster() {
-            return self.cluster_delete_sessions_of(subject, &keep).await;
+            return self
+                .cluster_delete_sessions_of(issuer, subject, &keep)
+                .await;
         }
+        let (has_issuer, issuer) = issuer_args(issuer);
         self.scripts
             .revoke
             .arg(&*self.prefix)
             .arg(subject)
             .arg(keep)
+            .arg(has_issuer)
+            .arg(issuer)
             .invoke_async(&mut self.connection())
             .await
             .map_err(StoreError::backend)
@@ -1111,7 +1209,13 @@ impl RedisStore {
         Ok(sessions)
     }
 
-    async fn cluster_delete_sessions_of(&self, subject: &str, keep: &str) -> StoreResult<u64> {
+    async fn cluster_delete_sessions_of(
+        &self,
+        issuer: Option<&str>,
+        subject: &str,
+        keep: &str,
+    ) -> StoreResult<u64> {
+        let (has_issuer, issuer) = issuer_args(issuer);
         let members = self.cluster_members(subject).await?;
         let mut deleted = 0;
         for chunk in members.chunks(FAN_OUT) {
@@ -1123,7 +1227,11 @@ impl RedisStore {
             let replies = join_all(targets.iter().map(|member| {
                 let mut connection = self.connection();
                 let mut invocation = self.scripts.cluster.revoke.key(self.key(member));
-                invocation.arg(subject).arg(TOMBSTONE_TTL);
+                invocation
+                    .arg(subject)
+                    .arg(TOMBSTONE_TTL)
+                    .arg(has_issuer)
+                    .arg(issuer);
                 async move { invocation.invoke_async::<u64>(&mut connection).await }
             }))
             .await;
@@ -1182,6 +1290,15 @@ fn touch_step(reply: i64, subject: String) -> StoreResult<TouchStep> {
         (0, true) => Ok(TouchStep::Done(false)),
         (-2, false) => Ok(TouchStep::RaiseIndex(subject)),
         _ => Err(StoreError::decode("unexpected reply to a session touch")),
+    }
+}
+
+/// The issuer as the listing and revocation scripts take it: `'1'` and the issuer, or `'0'`
+/// and `''` for a local login (so that `None` and `Some("")` stay apart).
+fn issuer_args(issuer: Option<&str>) -> (&'static str, &str) {
+    match issuer {
+        Some(issuer) => ("1", issuer),
+        None => ("0", ""),
     }
 }
 

@@ -30,8 +30,12 @@ struct Queries {
     delete: String,
     live: String,
     cleanup: String,
-    of_subject: String,
-    delete_subject: String,
+    of_principal: String,
+    delete_principal: String,
+    columns: &'static str,
+    add_issuer: String,
+    legacy_issuers: String,
+    backfill_issuer: String,
 }
 
 impl Queries {
@@ -46,6 +50,7 @@ impl Queries {
                  \x20   version integer NOT NULL,\n\
                  \x20   expires_at integer NOT NULL,\n\
                  \x20   subject text,\n\
+                 \x20   issuer text,\n\
                  \x20   data blob NOT NULL\n\
                  ) WITHOUT ROWID;\n\
                  CREATE INDEX IF NOT EXISTS {expires_index} ON {t} (expires_at);\n\
@@ -55,33 +60,50 @@ impl Queries {
             load: format!(
                 "SELECT version, expires_at, data FROM {t} WHERE id = ?1 AND expires_at > ?2"
             ),
+            // ?7: the issuer (after the parameters the statement had before the column).
             create: format!(
-                "INSERT INTO {t} (id, version, expires_at, subject, data) \
-                 VALUES (?1, ?2, ?3, ?4, ?5) \
+                "INSERT INTO {t} (id, version, expires_at, subject, issuer, data) \
+                 VALUES (?1, ?2, ?3, ?4, ?7, ?5) \
                  ON CONFLICT (id) DO UPDATE SET version = excluded.version, \
                  expires_at = excluded.expires_at, subject = excluded.subject, \
-                 data = excluded.data WHERE expires_at <= ?6 RETURNING 1"
+                 issuer = excluded.issuer, data = excluded.data WHERE expires_at <= ?6 \
+                 RETURNING 1"
             ),
             save: format!(
-                "UPDATE {t} SET version = ?3, expires_at = ?4, subject = ?5, data = ?7 \
-                 WHERE id = ?1 AND version = ?2 AND expires_at > ?6 RETURNING version"
+                "UPDATE {t} SET version = ?3, expires_at = ?4, subject = ?5, issuer = ?8, \
+                 data = ?7 WHERE id = ?1 AND version = ?2 AND expires_at > ?6 RETURNING version"
             ),
             version: format!("SELECT version FROM {t} WHERE id = ?1 AND expires_at > ?2"),
             touch: format!("UPDATE {t} SET expires_at = ?2 WHERE id = ?1 AND expires_at > ?3"),
             delete: format!("DELETE FROM {t} WHERE id = ?1"),
             live: format!("SELECT 1 FROM {t} WHERE id = ?1 AND expires_at > ?2"),
             cleanup: format!("DELETE FROM {t} WHERE expires_at <= ?1"),
-            of_subject: format!(
+            of_principal: format!(
                 "SELECT id, version, expires_at, data FROM {t} \
-                 WHERE subject = ?1 AND expires_at > ?2 ORDER BY expires_at"
+                 WHERE subject = ?1 AND issuer IS ?3 AND expires_at > ?2 ORDER BY expires_at"
             ),
-            delete_subject: format!(
-                "DELETE FROM {t} WHERE subject = ?1 AND expires_at > ?2 \
+            delete_principal: format!(
+                "DELETE FROM {t} WHERE subject = ?1 AND issuer IS ?4 AND expires_at > ?2 \
                  AND (?3 IS NULL OR id <> ?3)"
             ),
+            // ?1: the table's name (a parameter: any name is safe). How many columns it has
+            // (0: no such table), and whether one is `issuer`.
+            columns: "SELECT count(*), coalesce(sum(name = 'issuer'), 0) \
+                 FROM pragma_table_info(?1)",
+            add_issuer: format!("ALTER TABLE {t} ADD COLUMN issuer text"),
+            // Rows written before the column that may name an issuer (?1: the bytes
+            // `"iss":`); the record decides.
+            legacy_issuers: format!(
+                "SELECT id, data FROM {t} \
+                 WHERE subject IS NOT NULL AND issuer IS NULL AND instr(data, ?1) > 0"
+            ),
+            backfill_issuer: format!("UPDATE {t} SET issuer = ?2 WHERE id = ?1"),
         }
     }
 }
+
+/// What a stored record naming an issuer contains (compact JSON, as [`encode`] writes it).
+const LEGACY_ISSUER_NEEDLE: &[u8] = b"\"iss\":";
 
 /// A [`SessionStore`] in an SQLite database file: the embedded, persistent choice.
 ///
@@ -97,7 +119,8 @@ impl Queries {
 /// The embedded persistent store: sessions survive a restart and no server is needed, but
 /// only the processes that open the same file share them. One row per session: `id blob`
 /// (the 16 ID bytes, primary key), `version integer`, `expires_at integer` (Unix seconds),
-/// `subject text` (indexed) and `data blob` (the record as JSON, without its ID).
+/// `subject text` (indexed), `issuer text` (the [issuer](SessionRecord::issuer) of the
+/// login, `NULL` for a local login) and `data blob` (the record as JSON, without its ID).
 ///
 /// - `load`: one `SELECT ... WHERE id = ? AND expires_at > now`;
 /// - `create`: `INSERT ... ON CONFLICT (id) DO UPDATE ... WHERE expires_at <= now`: a live
@@ -106,7 +129,19 @@ impl Queries {
 ///   only when nothing matched, a `SELECT` to tell a conflict from a missing session (SQLite
 ///   has no data-modifying CTEs);
 /// - `cycle`: the insert and the delete of the old row in one `BEGIN IMMEDIATE` transaction;
-/// - `cleanup_expired`: `DELETE ... WHERE expires_at <= now`.
+/// - `cleanup_expired`: `DELETE ... WHERE expires_at <= now`;
+/// - [`sessions_of`](Self::sessions_of), [`delete_sessions_of`](Self::delete_sessions_of):
+///   `... WHERE subject = ? AND issuer IS ? ...`, a principal being an issuer and a subject
+///   (the subject's index narrows, the issuer filters).
+///
+/// The record JSON in `data` carries the issuer too (`iss`) and stays the source of truth:
+/// every write sets the column from the same record, in the same statement. SQLite could read
+/// the JSON itself (`json_extract`), but [`PostgresStore`](crate::PostgresStore) cannot be
+/// trusted to (its JSON functions refuse any document holding `\u0000`), and both SQL stores
+/// keep one layout. [`migrate`](Self::migrate) adds the column to a table created before it
+/// (SQLite has no `ADD COLUMN IF NOT EXISTS`: the table's columns are read first, under the
+/// write lock) and fills it once from the record JSON of the rows that name an issuer. Rows
+/// without one, and every row written before issuers existed, are local logins: `NULL`.
 ///
 /// [`SqliteStore::open`] uses WAL journaling and a 5 s busy timeout, so concurrent writers
 /// wait for each other instead of failing. "Now" is the store's
@@ -215,8 +250,9 @@ impl SqliteStore {
     /// (default: the ID itself), so that a leaked database holds no usable session IDs.
     ///
     /// Keep `key` secret and stable (32 random bytes): with another key, every stored session
-    /// is unreachable. With hashed IDs, the records listed by `sessions_of` carry an
-    /// all-zero `id`: the store does not know the real ones.
+    /// is unreachable. With hashed IDs, the records listed by
+    /// [`sessions_of`](Self::sessions_of) carry an all-zero `id`: the store does not know the
+    /// real ones ([`delete_sessions_of`](Self::delete_sessions_of) works as before).
     ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
@@ -294,7 +330,11 @@ impl SqliteStore {
         &self.pool
     }
 
-    /// The SQL that creates the table and its indexes (idempotent).
+    /// The SQL that creates the table and its indexes (idempotent), for a migration tool. A
+    /// table created by an earlier version lacks the `issuer` column, which this SQL cannot
+    /// add idempotently: run [`migrate`](Self::migrate) once, or
+    /// `ALTER TABLE <table> ADD COLUMN issuer text` (statements fail on a table without
+    /// it, they never ignore it).
     ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
@@ -309,7 +349,10 @@ impl SqliteStore {
         &self.queries.migrate
     }
 
-    /// Creates the table and its indexes if they do not exist.
+    /// Creates the table and its indexes if they do not exist, and upgrades a table created
+    /// by an earlier version: adds the `issuer` column and fills it from the record JSON of
+    /// the rows that name an issuer. One `BEGIN IMMEDIATE` transaction: idempotent, and safe
+    /// to run from several processes at once.
     ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
@@ -324,10 +367,47 @@ impl SqliteStore {
     ///
     /// [`StoreError::Backend`] when a statement fails.
     pub async fn migrate(&self) -> StoreResult<()> {
-        sqlx::raw_sql(&self.queries.migrate)
-            .execute(&self.pool)
+        // Under the write lock: two processes cannot both find the column missing.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(StoreError::backend)?;
+        let (columns, has_issuer): (i64, i64) = sqlx::query_as(self.queries.columns)
+            .bind(&*self.table)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(StoreError::backend)?;
+        sqlx::raw_sql(&self.queries.migrate)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::backend)?;
+        if columns > 0 && has_issuer == 0 {
+            sqlx::query::<Sqlite>(&self.queries.add_issuer)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::backend)?;
+            // Rows written before the column: the record JSON names the issuer (decoded
+            // here, like every read). A row that does not decode cannot be loaded either and
+            // stays a local login.
+            let rows: Vec<(Vec<u8>, Vec<u8>)> = sqlx::query_as(&self.queries.legacy_issuers)
+                .bind(LEGACY_ISSUER_NEEDLE)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(StoreError::backend)?;
+            for (id, data) in rows {
+                let Some(issuer) = decode(&data).ok().and_then(|record| record.issuer) else {
+                    continue;
+                };
+                sqlx::query::<Sqlite>(&self.queries.backfill_issuer)
+                    .bind(id)
+                    .bind(issuer)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::backend)?;
+            }
+        }
+        tx.commit().await.map_err(StoreError::backend)?;
         Ok(())
     }
 
@@ -353,27 +433,49 @@ impl SqliteStore {
         super::spawn_cleanup(self.clone(), every)
     }
 
-    /// The live sessions whose subject is `subject`, soonest to expire first.
+    /// The live sessions of the principal `issuer` + `subject`, soonest to expire first
+    /// ("your active sessions"). With [hashed IDs](Self::with_hashed_ids) the records carry
+    /// an all-zero `id`: the store does not know the real ones.
     ///
-    /// Keyed on the subject alone: `bob` of every issuer (and a local `bob`) is listed, so
-    /// keep the records whose [`issuer`](SessionRecord::issuer) you mean.
+    /// A principal is an issuer and a subject, as in
+    /// [`Identity::same_principal`](auth_core::Identity::same_principal): pass
+    /// [`Identity::issuer`](auth_core::Identity::issuer) and
+    /// [`Identity::subject`](auth_core::Identity::subject) of the user whose sessions you
+    /// mean. `issuer` is the [`issuer`](SessionRecord::issuer) the sessions were logged in
+    /// with: `Some` for an identity that names one (an OpenID or external-token login),
+    /// `None` for a local login (a password login, an identity without an issuer).
     ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let store = auth_session::SqliteStore::open("sessions.db").await?;
-    /// println!("{} sessions", store.sessions_of("alice").await?.len());
+    /// let theirs = store.sessions_of(Some("https://idp.example"), "alice").await?;
+    /// // A local (password) login's sessions: no issuer.
+    /// let local = store.sessions_of(None, "alice").await?;
+    /// println!("{} and {} sessions", theirs.len(), local.len());
     /// # Ok(())
     /// # }
     /// ```
     ///
+    /// # Security
+    ///
+    /// Only that principal's sessions are listed: `bob` of another issuer, and a local `bob`,
+    /// are other users, whose sessions (and data) this never returns. `None` means *no
+    /// issuer* (a local login), not "any issuer": it lists no session that was logged in
+    /// with one.
+    ///
     /// # Errors
     ///
     /// [`StoreError`] when the query fails or a row cannot be decoded.
-    pub async fn sessions_of(&self, subject: &str) -> StoreResult<Vec<SessionRecord>> {
-        let rows = sqlx::query::<Sqlite>(&self.queries.of_subject)
+    pub async fn sessions_of(
+        &self,
+        issuer: Option<&str>,
+        subject: &str,
+    ) -> StoreResult<Vec<SessionRecord>> {
+        let rows = sqlx::query::<Sqlite>(&self.queries.of_principal)
             .bind(subject)
             .bind(self.clock.unix_timestamp())
+            .bind(issuer)
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::backend)?;
@@ -390,34 +492,48 @@ impl SqliteStore {
             .collect()
     }
 
-    /// Deletes every live session of `subject` except `keep` (`None`: all of them) and
-    /// returns how many were deleted.
+    /// Deletes every live session of the principal `issuer` + `subject` except `keep`
+    /// (`None`: all of them) and returns how many were deleted. One statement, so atomic; it
+    /// works with [hashed IDs](Self::with_hashed_ids) too.
+    ///
+    /// A principal is an issuer and a subject, as in
+    /// [`Identity::same_principal`](auth_core::Identity::same_principal): pass
+    /// [`Identity::issuer`](auth_core::Identity::issuer) and
+    /// [`Identity::subject`](auth_core::Identity::subject) of the user to log out. `issuer` is
+    /// the [`issuer`](SessionRecord::issuer) the sessions were logged in with: `Some` for an
+    /// identity that names one (an OpenID or external-token login), `None` for a local login
+    /// (a password login, an identity without an issuer).
     ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let store = auth_session::SqliteStore::open("sessions.db").await?;
-    /// store.delete_sessions_of("alice", None).await?;
+    /// store.delete_sessions_of(None, "alice", None).await?;
     /// # Ok(())
     /// # }
     /// ```
     ///
     /// # Security
     ///
-    /// Keyed on the subject alone: this also ends the sessions of `bob` of every issuer.
+    /// Only that principal's sessions end: `bob` of another issuer, and a local `bob`, are
+    /// other users, whose sessions this never deletes. `None` means *no issuer* (a local
+    /// login), not "any issuer": it deletes no session that was logged in with one, so
+    /// logging a user out everywhere takes the issuer of *their* identity.
     ///
     /// # Errors
     ///
     /// [`StoreError::Backend`] when the statement fails.
     pub async fn delete_sessions_of(
         &self,
+        issuer: Option<&str>,
         subject: &str,
         keep: Option<&SessionId>,
     ) -> StoreResult<u64> {
-        let done = sqlx::query::<Sqlite>(&self.queries.delete_subject)
+        let done = sqlx::query::<Sqlite>(&self.queries.delete_principal)
             .bind(subject)
             .bind(self.clock.unix_timestamp())
             .bind(keep.map(|id| self.ids.bytes(id)))
+            .bind(issuer)
             .execute(&self.pool)
             .await
             .map_err(StoreError::backend)?;
@@ -466,6 +582,7 @@ impl SessionStore for SqliteStore {
             .bind(record.subject.as_deref())
             .bind(data)
             .bind(self.clock.unix_timestamp())
+            .bind(record.issuer.as_deref())
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::backend)?;
@@ -488,6 +605,7 @@ impl SessionStore for SqliteStore {
             .bind(record.subject.as_deref())
             .bind(now)
             .bind(data)
+            .bind(record.issuer.as_deref())
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::backend)?;
@@ -552,6 +670,7 @@ impl SessionStore for SqliteStore {
             .bind(new.subject.as_deref())
             .bind(data)
             .bind(self.clock.unix_timestamp())
+            .bind(new.issuer.as_deref())
             .fetch_optional(&mut *tx)
             .await
             .map_err(StoreError::backend)?;
