@@ -22,14 +22,17 @@ pub trait IdentityResolver: Any + Send + Sync {
     /// Resolves the identity: `Ok(None)` for an anonymous request, `Err` when the backend
     /// could not answer (guards then answer 503, never 401: a logged-in user is not silently
     /// treated as anonymous).
-    fn resolve(&self) -> ResolveFuture;
+    ///
+    /// Takes the shared resolver itself, so the returned (`'static`) future can own it: a
+    /// per-request state needs no reference to itself.
+    fn resolve(self: Arc<Self>) -> ResolveFuture;
 }
 
 impl<F> IdentityResolver for F
 where
     F: Fn() -> ResolveFuture + Send + Sync + 'static,
 {
-    fn resolve(&self) -> ResolveFuture {
+    fn resolve(self: Arc<Self>) -> ResolveFuture {
         self()
     }
 }
@@ -86,7 +89,7 @@ impl LazyIdentity {
     /// struct RequestState { user: &'static str }
     ///
     /// impl IdentityResolver for RequestState {
-    ///     fn resolve(&self) -> ResolveFuture {
+    ///     fn resolve(self: Arc<Self>) -> ResolveFuture {
     ///         Box::pin(std::future::ready(Ok(None)))
     ///     }
     /// }
@@ -113,7 +116,7 @@ impl LazyIdentity {
     pub fn resolve(
         &self,
     ) -> impl Future<Output = Result<Option<Identity>, IdentityUnavailable>> + Send + 'static {
-        let future = self.resolver.resolve();
+        let future = Arc::clone(&self.resolver).resolve();
         async move { future.await.map_err(IdentityUnavailable) }
     }
 }
@@ -136,7 +139,7 @@ mod tests {
     struct State(u32);
 
     impl IdentityResolver for State {
-        fn resolve(&self) -> ResolveFuture {
+        fn resolve(self: Arc<Self>) -> ResolveFuture {
             Box::pin(std::future::ready(Ok(None)))
         }
     }

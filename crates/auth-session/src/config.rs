@@ -84,9 +84,6 @@ impl SessionExpiry {
 /// Everything a request needs from the layer; shared behind an `Arc`.
 pub(crate) struct Config {
     pub(crate) store: Arc<dyn SessionStore>,
-    /// The same store when it is a `MemoryStore`: its operations are synchronous, so the
-    /// session calls them directly (no boxed future per call, no boxed settling).
-    pub(crate) memory: Option<Memory>,
     pub(crate) keys: CookieKeys,
     cookie: CookieConfig,
     /// The cookie's `Set-Cookie` attributes, rendered once.
@@ -96,9 +93,6 @@ pub(crate) struct Config {
     clock: SharedClock,
     /// `clock` is the default `SystemClock` (no [`with_clock`](crate::SessionLayer::with_clock)).
     system_clock: bool,
-    /// The store is a `MemoryStore` that decides expiry by the same clock: a record it returns
-    /// is not expired by this clock either (no second reading needed).
-    store_checks_expiry: bool,
     pub(crate) idle_timeout: Duration,
     pub(crate) absolute_timeout: Duration,
     pub(crate) touch_interval: Duration,
@@ -108,31 +102,22 @@ pub(crate) struct Config {
 }
 
 impl Config {
-    pub(crate) fn new(
-        store: Arc<dyn SessionStore>,
-        memory: Option<Memory>,
-        keys: CookieKeys,
-        cookie: CookieConfig,
-    ) -> Self {
-        let mut config = Self {
+    pub(crate) fn new(store: Arc<dyn SessionStore>, keys: CookieKeys, cookie: CookieConfig) -> Self {
+        Self {
             store,
-            memory,
             keys,
             set_cookie: SetCookie::new(&cookie),
             cookie,
             signed: true,
             clock: Arc::new(SystemClock),
             system_clock: true,
-            store_checks_expiry: false,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             absolute_timeout: DEFAULT_ABSOLUTE_TIMEOUT,
             touch_interval: DEFAULT_TOUCH_INTERVAL,
             keep_on_login: BTreeSet::new(),
             conflict_policy: ConflictPolicy::default(),
             max_save_attempts: 64,
-        };
-        config.update_store_checks_expiry();
-        config
+        }
     }
 }
 
@@ -140,14 +125,12 @@ impl Clone for Config {
     fn clone(&self) -> Self {
         Self {
             store: self.store.clone(),
-            memory: self.memory.clone(),
             keys: self.keys.clone(),
             cookie: self.cookie.clone(),
             set_cookie: self.set_cookie.clone(),
             signed: self.signed,
             clock: self.clock.clone(),
             system_clock: self.system_clock,
-            store_checks_expiry: self.store_checks_expiry,
             idle_timeout: self.idle_timeout,
             absolute_timeout: self.absolute_timeout,
             touch_interval: self.touch_interval,
@@ -172,7 +155,6 @@ impl Config {
     pub(crate) fn set_clock(&mut self, clock: SharedClock) {
         self.clock = clock;
         self.system_clock = false;
-        self.update_store_checks_expiry();
     }
 
     /// "Now" as nanoseconds since the epoch, read straight from the system time when the
@@ -182,78 +164,9 @@ impl Config {
         self.system_clock.then(crate::system_time::now_nanos)
     }
 
-    /// Whether a record the store returned needs no expiry check by this layer's clock.
-    pub(crate) fn store_checks_expiry(&self) -> bool {
-        self.store_checks_expiry
-    }
-
-    fn update_store_checks_expiry(&mut self) {
-        self.store_checks_expiry = self
-            .memory
-            .as_ref()
-            .is_some_and(|memory| memory.shares_clock(&self.clock, self.system_clock));
-    }
-
     pub(crate) fn set_cookie_definition(&mut self, cookie: CookieConfig) {
         self.set_cookie = SetCookie::new(&cookie);
         self.cookie = cookie;
-    }
-}
-
-/// The store when it is a [`MemoryStore`](crate::MemoryStore).
-#[cfg(feature = "memory")]
-pub(crate) type Memory = crate::MemoryStore;
-
-/// Without the `memory` feature there is no `MemoryStore`: never a value.
-#[cfg(not(feature = "memory"))]
-#[derive(Debug, Clone)]
-pub(crate) enum Memory {}
-
-#[cfg(not(feature = "memory"))]
-impl Memory {
-    pub(crate) fn load_working(
-        &self,
-        _: &auth_core::SessionId,
-        _: Option<i64>,
-    ) -> Option<crate::working::Working> {
-        match *self {}
-    }
-
-    pub(crate) fn create_now(
-        &self,
-        _: &crate::working::Working,
-        _: Option<i64>,
-    ) -> auth_core::StoreResult<auth_core::CreateOutcome> {
-        match *self {}
-    }
-
-    pub(crate) fn save_now(
-        &self,
-        _: &crate::working::Working,
-        _: Option<i64>,
-    ) -> auth_core::StoreResult<auth_core::SaveOutcome> {
-        match *self {}
-    }
-
-    pub(crate) fn touch_now(&self, _: &auth_core::SessionId, _: i64, _: Option<i64>) -> bool {
-        match *self {}
-    }
-
-    pub(crate) fn delete_now(&self, _: &auth_core::SessionId) {
-        match *self {}
-    }
-
-    pub(crate) fn cycle_now(
-        &self,
-        _: &auth_core::SessionId,
-        _: &crate::working::Working,
-        _: Option<i64>,
-    ) -> auth_core::CreateOutcome {
-        match *self {}
-    }
-
-    pub(crate) fn shares_clock(&self, _: &SharedClock, _: bool) -> bool {
-        match *self {}
     }
 }
 

@@ -6,20 +6,18 @@
 //!
 //! - its state sits behind a `std::sync::Mutex`, held only for short synchronous steps, never
 //!   across an `.await`;
-//! - with a [`MemoryStore`](crate::MemoryStore) every store call is a direct synchronous call
-//!   (no boxed future), and settling after the response needs no boxed future either, except
-//!   to retry a save that lost a race;
+//! - every store is used the same way, through the [`SessionStore`](auth_core::SessionStore)
+//!   trait: a load on first use (under an async gate, so concurrent first uses load once), and
+//!   after the response one settling step, which calls the store only when there is something
+//!   to write (a read-only request whose touch is not due settles without it);
 //! - the handle's allocation and buffers are recycled per thread once the response is done and
-//!   no other handle to it is left (only with a `MemoryStore`: other stores keep a weak
-//!   self-reference for the identity resolver);
-//! - other stores load under an async gate, so concurrent first uses of one session load it
-//!   once.
+//!   no other handle to it is left.
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use auth_core::{
     AuthMethod, CreateOutcome, Identity, IdentityResolver, ResolveFuture, SaveOutcome, SessionData,
@@ -31,9 +29,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use time::Duration;
 
-use crate::config::{Config, ConflictPolicy, Memory};
+use crate::config::{Config, ConflictPolicy};
 use crate::id::{new_session_id, parse_id, parse_id_bytes};
-use crate::unix_time::{date, duration, seconds_of, truncate};
+use crate::unix_time::{date, duration, truncate};
 use crate::working::Working;
 use crate::{SessionError, SessionExpiry};
 
@@ -87,12 +85,8 @@ pub(crate) struct SessionInner {
     /// Set by the first method call, so an untouched session costs nothing afterwards.
     pub(crate) used: AtomicBool,
     state: Mutex<State>,
-    /// Held while a store other than `MemoryStore` loads the session, so concurrent first uses
-    /// load it once.
+    /// Held while the store loads the session, so concurrent first uses load it once.
     load_gate: tokio::sync::Mutex<()>,
-    /// Itself, so the lazy identity resolver can hand out an owned handle to an async load;
-    /// `None` with a `MemoryStore`, whose loads are synchronous.
-    this: Option<Weak<Self>>,
 }
 
 #[derive(Default)]
@@ -279,15 +273,13 @@ enum Plan {
     },
 }
 
-/// Settling that needs the store asynchronously: the plan and what a save needs to merge.
+/// Settling that needs the store: the plan and what a save needs to merge.
 pub(crate) struct Job {
     plan: Plan,
     original: Option<Original>,
     changes: Changes,
     /// "Now" when settling began, in nanoseconds since the epoch.
     now: i128,
-    /// The first save already conflicted (synchronously): start with the merge.
-    conflicted: bool,
 }
 
 thread_local! {
@@ -346,12 +338,6 @@ impl Session {
 
     /// The handle for one request, recycled from this thread's pool when possible.
     pub(crate) fn new(config: &Arc<Config>, headers: &HeaderMap) -> Self {
-        if config.memory.is_none() {
-            let inner = Arc::new_cyclic(|this| {
-                SessionInner::new(config.clone(), headers, Some(this.clone()))
-            });
-            return Self { inner };
-        }
         let pooled = POOL
             .try_with(|pool| pool.try_borrow_mut().ok()?.pop())
             .ok()
@@ -363,7 +349,7 @@ impl Session {
             return Self { inner };
         }
         Self {
-            inner: Arc::new(SessionInner::new(config.clone(), headers, None)),
+            inner: Arc::new(SessionInner::new(config.clone(), headers)),
         }
     }
 
@@ -383,7 +369,7 @@ impl Session {
             done.cookies.clear();
             true
         };
-        if done.this.is_some() || !reusable {
+        if !reusable {
             return;
         }
         let _ = POOL.try_with(|pool| {
@@ -399,12 +385,7 @@ impl Session {
     async fn state(&self) -> Result<MutexGuard<'_, State>, SessionError> {
         let inner = &*self.inner;
         inner.used.store(true, Ordering::Release);
-        if let Some(memory) = &inner.config().memory {
-            let mut state = inner.lock();
-            inner.load_from_memory(&mut state, memory)?;
-            return Ok(state);
-        }
-        inner.load_from_store().await
+        inner.load().await
     }
 
     /// The value stored under `key`, or `None`.
@@ -630,32 +611,14 @@ fn identity_of(record: &Working) -> Option<Identity> {
 }
 
 impl IdentityResolver for SessionInner {
-    fn resolve(&self) -> ResolveFuture {
-        if let Some(memory) = &self.config().memory {
-            self.used.store(true, Ordering::Release);
-            let mut state = self.lock();
-            let identity = self
-                .load_from_memory(&mut state, memory)
-                .map(|()| state.record.as_ref().and_then(identity_of));
-            drop(state);
-            return Box::pin(std::future::ready(identity.map_err(Into::into)));
-        }
-        let session = self
-            .this
-            .as_ref()
-            .and_then(Weak::upgrade)
-            .map(|inner| Session { inner });
-        Box::pin(async move {
-            match session {
-                Some(session) => session.identity().await.map_err(Into::into),
-                None => Ok(None),
-            }
-        })
+    fn resolve(self: Arc<Self>) -> ResolveFuture {
+        let session = Session { inner: self };
+        Box::pin(async move { session.identity().await.map_err(Into::into) })
     }
 }
 
 impl SessionInner {
-    fn new(config: Arc<Config>, headers: &HeaderMap, this: Option<Weak<Self>>) -> Self {
+    fn new(config: Arc<Config>, headers: &HeaderMap) -> Self {
         let mut cookies = RequestCookies::default();
         cookies.fill(headers);
         Self {
@@ -664,7 +627,6 @@ impl SessionInner {
             used: AtomicBool::new(false),
             state: Mutex::new(State::default()),
             load_gate: tokio::sync::Mutex::new(()),
-            this,
         }
     }
 
@@ -763,28 +725,9 @@ impl SessionInner {
         self.verified_cookie(state).1
     }
 
-    /// Loads the record from a `MemoryStore` on first use, under the state's lock.
-    fn load_from_memory(&self, state: &mut State, memory: &Memory) -> Result<(), SessionError> {
-        if state.loaded {
-            return state.status();
-        }
-        state.loaded = true;
-        let Some(id) = self.cookie_id(state) else {
-            return Ok(());
-        };
-        let config = self.config();
-        // One reading serves the store's expiry check and the layer's touch decision.
-        let now = config.store_checks_expiry().then(|| now_nanos(config));
-        state.read_at = now;
-        // Straight into place (the working session is a few hundred bytes: not moved twice).
-        state.record = memory.load_working(&id, now.map(seconds_of));
-        self.adopt(state, id);
-        Ok(())
-    }
-
-    /// Loads the record from an async store on first use; concurrent first uses wait for one
-    /// load. The state's lock is not held across the store call.
-    async fn load_from_store(&self) -> Result<MutexGuard<'_, State>, SessionError> {
+    /// Loads the record from the store on first use; concurrent first uses wait for one load.
+    /// The state's lock is not held across the store call.
+    async fn load(&self) -> Result<MutexGuard<'_, State>, SessionError> {
         let _gate = self.load_gate.lock().await;
         let id = {
             let mut state = self.lock();
@@ -826,9 +769,11 @@ impl SessionInner {
 
     /// Adopts the session the store returned for the cookie's `id`, in `state.record`, or
     /// drops it: an unknown, expired or (defensively) mismatched ID is anonymous, never
-    /// adopted.
+    /// adopted. The store returns live records only (by its clock: the
+    /// [`SessionStore`](auth_core::SessionStore) contract); the layer's reading taken here,
+    /// which also serves the touch decision, refuses a record whose deadline it sees passed,
+    /// so a layer whose clock runs ahead of its store's never extends it.
     fn adopt(&self, state: &mut State, id: SessionId) {
-        let config = self.config();
         let Some((found, version, expires_at)) = state
             .record
             .as_ref()
@@ -836,13 +781,9 @@ impl SessionInner {
         else {
             return;
         };
-        let mut live = found == id;
-        if live && !config.store_checks_expiry() {
-            let now = now_nanos(config);
+        let now = now_nanos(self.config());
+        if found == id && expires_at > now {
             state.read_at = Some(now);
-            live = expires_at > now;
-        }
-        if live {
             state.original = Some(Original {
                 id,
                 version,
@@ -880,32 +821,20 @@ impl SessionInner {
     }
 
     /// Settles what the request did, after the inner service answered, when that needs no
-    /// asynchronous store call: always with a `MemoryStore` (except a save that lost a race),
-    /// and with other stores when the session was only read and no touch is due. Otherwise
-    /// the [`Job`] for [`settle_io`].
+    /// store call (nothing was written, and no touch is due). Otherwise the [`Job`] for
+    /// [`settle_io`].
     pub(crate) fn settle_now(&self) -> Result<Settled, Box<Job>> {
         let mut state = self.lock();
         let state = &mut *state;
-        let config = self.config();
         let (plan, now) = self.plan(state);
-        let plan = match (&config.memory, plan) {
-            (_, Plan::Done(settled)) => return Ok(settled),
-            (Some(memory), plan) => {
-                let at = config.store_checks_expiry().then(|| seconds_of(now));
-                match run_memory(memory, plan, state.original.as_ref(), now, at) {
-                    Ok(settled) => return Ok(settled),
-                    Err(plan) => *plan,
-                }
-            }
-            (None, plan) => plan,
-        };
-        let conflicted = config.memory.is_some();
+        if let Plan::Done(settled) = plan {
+            return Ok(settled);
+        }
         Err(Box::new(Job {
             plan,
             original: state.original.take(),
             changes: std::mem::take(&mut state.changes),
             now,
-            conflicted,
         }))
     }
 
@@ -1097,92 +1026,6 @@ fn fresh_id() -> Result<SessionId, StoreError> {
     new_session_id().map_err(StoreError::backend)
 }
 
-/// Carries out `plan` on a `MemoryStore`, synchronously. `Err`: a save lost a race; the plan
-/// goes on asynchronously (the merge backs off before re-reading).
-///
-/// `at`: `now` in whole seconds when the store decides expiry by the same clock (one reading
-/// serves both).
-fn run_memory(
-    memory: &Memory,
-    plan: Plan,
-    original: Option<&Original>,
-    now: i128,
-    at: Option<i64>,
-) -> Result<Settled, Box<Plan>> {
-    let settled = match plan {
-        Plan::Done(settled) => settled,
-        Plan::Delete(id) => {
-            memory.delete_now(&id);
-            Settled::cookie(CookieChange::Remove)
-        }
-        Plan::Create(mut record) => {
-            for _ in 0..3 {
-                match memory.create_now(&record, at) {
-                    Ok(CreateOutcome::Created) => {
-                        return Ok(Settled::cookie(cookie_for(&record, now)));
-                    }
-                    Ok(CreateOutcome::IdTaken) => match fresh_id() {
-                        Ok(id) => record.id = id,
-                        Err(error) => return Ok(Settled::failed(&error)),
-                    },
-                    // `create` never answers this; refuse rather than guess.
-                    Ok(CreateOutcome::NotFound) => {
-                        return Ok(Settled::failed(&StoreError::backend(
-                            "store answered NotFound to create",
-                        )));
-                    }
-                    Err(error) => return Ok(Settled::failed(&error)),
-                }
-            }
-            Settled::failed(&collisions())
-        }
-        Plan::Cycle(old, mut record) => {
-            record.version = 1;
-            for _ in 0..3 {
-                match fresh_id() {
-                    Ok(id) => record.id = id,
-                    Err(error) => return Ok(Settled::failed(&error)),
-                }
-                match memory.cycle_now(&old, &record, at) {
-                    CreateOutcome::Created => {
-                        return Ok(Settled::cookie(cookie_for(&record, now)));
-                    }
-                    CreateOutcome::NotFound => return Ok(deleted_meanwhile()),
-                    CreateOutcome::IdTaken => {}
-                }
-            }
-            Settled::failed(&collisions())
-        }
-        Plan::Save {
-            record,
-            resend_cookie,
-        } => match memory.save_now(&record, at) {
-            Ok(SaveOutcome::Saved { .. }) => Settled::cookie(saved(&record, resend_cookie, now)),
-            Ok(SaveOutcome::NotFound) => deleted_meanwhile(),
-            Ok(SaveOutcome::Conflict) if original.is_some() => {
-                return Err(Box::new(Plan::Save {
-                    record,
-                    resend_cookie,
-                }));
-            }
-            Ok(SaveOutcome::Conflict) => Settled::failed(&StoreError::backend("no original")),
-            Err(error) => Settled::failed(&error),
-        },
-        Plan::Touch {
-            id,
-            expires_at,
-            resend_cookie,
-            max_age,
-        } => Settled::cookie(touched(
-            memory.touch_now(&id, seconds_of(expires_at), at),
-            id,
-            resend_cookie,
-            max_age,
-        )),
-    };
-    Ok(settled)
-}
-
 /// Carries out `job` with the store's async calls; the handle is no longer needed.
 pub(crate) async fn settle_io(config: Arc<Config>, job: Box<Job>) -> Settled {
     let store = &*config.store;
@@ -1191,7 +1034,6 @@ pub(crate) async fn settle_io(config: Arc<Config>, job: Box<Job>) -> Settled {
         original,
         changes,
         now,
-        conflicted,
     } = *job;
     let result = match plan {
         Plan::Done(settled) => return settled,
@@ -1218,7 +1060,6 @@ pub(crate) async fn settle_io(config: Arc<Config>, job: Box<Job>) -> Settled {
                         record,
                         changes: &changes,
                         resend_cookie,
-                        conflicted,
                         now,
                     },
                 )
@@ -1290,8 +1131,6 @@ struct SaveJob<'a> {
     record: Working,
     changes: &'a Changes,
     resend_cookie: bool,
-    /// A first save already returned `Conflict`.
-    conflicted: bool,
     /// "Now" when settling began, in nanoseconds since the epoch.
     now: i128,
 }
@@ -1303,7 +1142,6 @@ async fn save(config: &Config, job: SaveJob<'_>) -> Result<Settled, StoreError> 
         record,
         changes,
         resend_cookie,
-        conflicted,
         now,
     } = job;
     let mut record = record.to_record();
@@ -1311,13 +1149,8 @@ async fn save(config: &Config, job: SaveJob<'_>) -> Result<Settled, StoreError> 
     // This request's values: the working data before any merge.
     let ours = Arc::clone(&record.data);
     let mut conflicts = Vec::new();
-    let mut saves = u32::from(conflicted);
-    let mut outcome = if conflicted {
-        SaveOutcome::Conflict
-    } else {
-        saves += 1;
-        store.save(&record).await?
-    };
+    let mut saves = 1;
+    let mut outcome = store.save(&record).await?;
     loop {
         match outcome {
             SaveOutcome::Saved { .. } => {

@@ -1,11 +1,8 @@
 //! The session a request works on: a [`SessionRecord`] whose times are nanoseconds since the
 //! Unix epoch.
 //!
-//! The layer decides expiry with integer arithmetic on those nanoseconds, and a
-//! [`MemoryStore`](crate::MemoryStore) keeps whole Unix seconds, so a request served from
-//! memory never builds a calendar date: loading, the touch decision, creating and saving are
-//! conversions between integers. Dates are built only at the edges: for a store behind the
-//! [`SessionStore`](auth_core::SessionStore) trait ([`Working::from_record`],
+//! The layer decides expiry and touches with integer arithmetic on those nanoseconds; dates
+//! are built only at the edges: at the store boundary ([`Working::from_record`],
 //! [`Working::to_record`]) and for the [`Identity`](auth_core::Identity) of a logged-in
 //! session.
 
@@ -29,8 +26,7 @@ pub(crate) struct Working {
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) subject: Option<String>,
     /// The issuer of the logged-in identity, if it has one: `subject` is a subject *of this
-    /// issuer*. Shared, so a `MemoryStore` entry and the identities built from it hold the
-    /// same string (a load clones a pointer, not the text).
+    /// issuer*. Shared with the identities built from this session.
     pub(crate) issuer: Option<Arc<str>>,
     pub(crate) roles: Vec<String>,
     pub(crate) data: Arc<SessionData>,

@@ -20,8 +20,8 @@ pin_project! {
     ///
     /// While the inner service runs it is that service's future. If the session was not used,
     /// the response passes straight through. Otherwise the session is settled: directly when
-    /// that needs no asynchronous store call (a `MemoryStore`, or a read-only request), else
-    /// in a boxed future, the only allocation, which happens only when there is I/O to do.
+    /// that needs no store call (nothing written, no touch due), else in a boxed future, the
+    /// only allocation, made only when there is a store call to make.
     pub struct ResponseFuture<F, B, R> {
         #[pin]
         state: State<F, B>,

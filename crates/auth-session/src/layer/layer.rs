@@ -98,14 +98,8 @@ impl SessionLayer {
             Ok(cookie) => cookie,
             Err(error) => unreachable!("the default session cookie is valid: {error}"),
         };
-        #[cfg(feature = "memory")]
-        let memory = (&store as &dyn std::any::Any)
-            .downcast_ref::<crate::MemoryStore>()
-            .cloned();
-        #[cfg(not(feature = "memory"))]
-        let memory = None;
         Self {
-            config: Arc::new(Config::new(Arc::new(store), memory, keys, cookie)),
+            config: Arc::new(Config::new(Arc::new(store), keys, cookie)),
             unavailable: DefaultUnavailable,
         }
     }

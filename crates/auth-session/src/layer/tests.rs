@@ -127,10 +127,6 @@ async fn save_meanwhile(store: &MemoryStore, req: &Request<String>, values: &[(&
 }
 
 fn app_with(layer: SessionLayer, store: &MemoryStore) -> App {
-    assert!(
-        layer.config.memory.is_some(),
-        "the synchronous path is in use"
-    );
     let store = store.clone();
     BoxCloneSyncService::new(
         ServiceBuilder::new()
@@ -473,7 +469,6 @@ async fn with_a_cookie_layer_the_jar_writes_the_cookie() {
     let clock = ManualClock::default();
     let store = MemoryStore::with_clock(Arc::new(clock.clone()));
     let layer = SessionLayer::new(store.clone(), keys("k", 3)).with_clock(Arc::new(clock.clone()));
-    assert!(layer.config.memory.is_some());
     let inner = store.clone();
     let app: App = BoxCloneSyncService::new(
         ServiceBuilder::new()
@@ -639,25 +634,6 @@ async fn concurrent_requests_on_one_session_lose_no_key() {
     }
 }
 
-#[test]
-fn the_layer_skips_its_expiry_check_only_when_the_store_uses_its_clock() {
-    let checks = |layer: &SessionLayer| layer.config.store_checks_expiry();
-    assert!(checks(&SessionLayer::new(MemoryStore::new(), keys("k", 3))));
-    let clock: auth_core::SharedClock = Arc::new(ManualClock::default());
-    let store = MemoryStore::with_clock(clock.clone());
-    assert!(!checks(&SessionLayer::new(store.clone(), keys("k", 3))));
-    assert!(checks(
-        &SessionLayer::new(store.clone(), keys("k", 3)).with_clock(clock.clone())
-    ));
-    let other: auth_core::SharedClock = Arc::new(ManualClock::default());
-    assert!(!checks(
-        &SessionLayer::new(store, keys("k", 3)).with_clock(other.clone())
-    ));
-    assert!(!checks(
-        &SessionLayer::new(MemoryStore::new(), keys("k", 3)).with_clock(other)
-    ));
-}
-
 #[tokio::test]
 async fn a_session_expired_by_the_layers_clock_is_not_adopted() {
     // The store runs on the system clock; the layer's clock is an hour ahead of it.
@@ -680,7 +656,7 @@ async fn a_session_expired_by_the_layers_clock_is_not_adopted() {
     assert_eq!(send(&app, "/get/n", Some(&cookie)).await.body, "None");
 }
 
-/// A layer and store on one clock (the layer hands its readings to the store), and a service
+/// A layer and store on one clock, and a service
 /// whose requests take 31 minutes (past the default 30-minute idle timeout): `/read` reads
 /// `n` first, `/write` writes it first, `/late-write` reads it first and writes it last.
 fn slow_fixture() -> (Fixture, App) {
@@ -688,7 +664,6 @@ fn slow_fixture() -> (Fixture, App) {
     let shared: auth_core::SharedClock = Arc::new(clock.clone());
     let store = MemoryStore::with_clock(shared.clone());
     let layer = SessionLayer::new(store.clone(), keys("k", 3)).with_clock(shared);
-    assert!(layer.config.store_checks_expiry());
     let tick = clock.clone();
     let slow: App = BoxCloneSyncService::new(ServiceBuilder::new().layer(layer.clone()).service(
         service_fn(move |req: Request<String>| {

@@ -1,13 +1,11 @@
-//! What a `MemoryStore` keeps per session: the compact [`Entry`], and the [`Source`]s it is
-//! made from (a `SessionRecord`, or the layer's working session).
+//! What a `MemoryStore` keeps per session: the compact [`Entry`] made from a
+//! `SessionRecord`, and back.
 
 use std::sync::{Arc, OnceLock};
 
 use auth_core::{SessionData, SessionId, SessionRecord, StoreError, StoreResult};
 use time::{Duration, OffsetDateTime};
 
-use crate::unix_time::{nanos_of, seconds_of};
-use crate::working::Working;
 
 /// `absolute_expires_at` is `None`. No `OffsetDateTime` has this timestamp.
 const NO_DEADLINE: i64 = i64::MAX;
@@ -31,43 +29,38 @@ pub(super) struct Entry {
 /// Who is logged in, when someone is: the principal (issuer and subject) and its roles.
 struct Login {
     subject: Option<Box<str>>,
-    /// The issuer of the logged-in identity, if it has one. Shared with the working sessions
-    /// loaded from this entry (a load clones the pointer).
-    issuer: Option<Arc<str>>,
+    /// The issuer of the logged-in identity, if it has one.
+    issuer: Option<Box<str>>,
     /// The logged-in subject's roles.
     roles: Box<[Box<str>]>,
 }
 
 impl Login {
-    fn of(record: &impl Source) -> Option<Box<Self>> {
+    fn of(record: &SessionRecord) -> Option<Box<Self>> {
         if is_anonymous(record) {
             return None;
         }
         Some(Box::new(Self {
-            subject: record.subject().map(Box::<str>::from),
-            issuer: record.shared_issuer(),
+            subject: record.subject.as_deref().map(Box::<str>::from),
+            issuer: record.issuer.as_deref().map(Box::<str>::from),
             roles: record
-                .roles()
+                .roles
                 .iter()
                 .map(|r| Box::from(r.as_str()))
                 .collect(),
         }))
     }
 
-    fn matches(&self, record: &impl Source) -> bool {
-        let roles = record.roles();
-        self.subject.as_deref() == record.subject()
-            && self.issuer.as_deref() == record.issuer()
+    fn matches(&self, record: &SessionRecord) -> bool {
+        let roles = &record.roles;
+        self.subject.as_deref() == record.subject.as_deref()
+            && self.issuer.as_deref() == record.issuer.as_deref()
             && self.roles.len() == roles.len()
             && self.roles.iter().zip(roles).all(|(a, b)| **a == **b)
     }
 
     fn subject(&self) -> Option<String> {
         self.subject.as_deref().map(str::to_owned)
-    }
-
-    fn issuer(&self) -> Option<Arc<str>> {
-        self.issuer.clone()
     }
 
     fn roles(&self) -> Vec<String> {
@@ -77,33 +70,33 @@ impl Login {
 
 impl Entry {
     /// The compact form of `record`, at `version`. Shares the record's data (no copy).
-    pub(super) fn from_record(record: &impl Source, version: u64) -> Self {
-        let (created_at, expires_at, absolute_expires_at) = record.seconds();
+    pub(super) fn from_record(record: &SessionRecord, version: u64) -> Self {
+        let (created_at, expires_at, absolute_expires_at) = seconds(record);
         Self {
             version,
             created_at,
             expires_at,
             absolute_expires_at: absolute_expires_at.unwrap_or(NO_DEADLINE),
             idle_timeout: record
-                .idle_timeout()
+                .idle_timeout
                 .map_or(NO_TIMEOUT, |t| t.whole_seconds().max(NO_TIMEOUT + 1)),
-            data: (!record.data().is_empty()).then(|| Arc::clone(record.data())),
+            data: (!record.data.is_empty()).then(|| Arc::clone(&record.data)),
             login: Login::of(record),
         }
     }
 
     /// Makes this entry the compact form of `record` at `version`, keeping its login box when
     /// the login did not change.
-    pub(super) fn assign(&mut self, record: &impl Source, version: u64) {
-        let (created_at, expires_at, absolute_expires_at) = record.seconds();
+    pub(super) fn assign(&mut self, record: &SessionRecord, version: u64) {
+        let (created_at, expires_at, absolute_expires_at) = seconds(record);
         self.version = version;
         self.created_at = created_at;
         self.expires_at = expires_at;
         self.absolute_expires_at = absolute_expires_at.unwrap_or(NO_DEADLINE);
         self.idle_timeout = record
-            .idle_timeout()
+            .idle_timeout
             .map_or(NO_TIMEOUT, |t| t.whole_seconds().max(NO_TIMEOUT + 1));
-        self.data = (!record.data().is_empty()).then(|| Arc::clone(record.data()));
+        self.data = (!record.data.is_empty()).then(|| Arc::clone(&record.data));
         let unchanged = match &self.login {
             Some(login) => login.matches(record),
             None => is_anonymous(record),
@@ -142,121 +135,18 @@ impl Entry {
     }
 }
 
-impl Entry {
-    /// The session as the layer works on it: integers only, no calendar dates. Allocates
-    /// only for the subject and roles; the issuer and the data are shared.
-    pub(super) fn to_working(&self, id: SessionId) -> Working {
-        let mut working = Working {
-            id,
-            version: self.version,
-            created_at: nanos_of(self.created_at),
-            expires_at: nanos_of(self.expires_at),
-            absolute_expires_at: (self.absolute_expires_at != NO_DEADLINE)
-                .then(|| nanos_of(self.absolute_expires_at)),
-            idle_timeout: (self.idle_timeout != NO_TIMEOUT)
-                .then(|| Duration::seconds(self.idle_timeout)),
-            subject: None,
-            issuer: None,
-            roles: Vec::new(),
-            data: Arc::clone(self.data.as_ref().unwrap_or(&template().data)),
-        };
-        if let Some(login) = &self.login {
-            working.subject = login.subject();
-            working.issuer = login.issuer();
-            working.roles = login.roles();
-        }
-        working
-    }
-}
-
-/// What an entry is made from: a record (the `SessionStore` calls) or the layer's working
-/// session (its direct calls).
-pub(crate) trait Source {
-    fn id(&self) -> &SessionId;
-    fn version(&self) -> u64;
-    /// `created_at`, `expires_at` and `absolute_expires_at` in whole Unix seconds, rounded
-    /// down.
-    fn seconds(&self) -> (i64, i64, Option<i64>);
-    fn idle_timeout(&self) -> Option<Duration>;
-    fn subject(&self) -> Option<&str>;
-    fn issuer(&self) -> Option<&str>;
-    /// The issuer, to keep: a new string for a record, the working session's own for it.
-    fn shared_issuer(&self) -> Option<Arc<str>>;
-    fn roles(&self) -> &[String];
-    fn data(&self) -> &Arc<SessionData>;
+/// The record's times in whole Unix seconds (rounded down, as stores keep them).
+fn seconds(record: &SessionRecord) -> (i64, i64, Option<i64>) {
+    (
+        record.created_at.unix_timestamp(),
+        record.expires_at.unix_timestamp(),
+        record.absolute_expires_at.map(OffsetDateTime::unix_timestamp),
+    )
 }
 
 /// Whether `record` has nobody logged in (no subject, issuer or roles): no login box.
-fn is_anonymous(record: &impl Source) -> bool {
-    record.subject().is_none() && record.issuer().is_none() && record.roles().is_empty()
-}
-
-impl Source for SessionRecord {
-    fn id(&self) -> &SessionId {
-        &self.id
-    }
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn seconds(&self) -> (i64, i64, Option<i64>) {
-        (
-            self.created_at.unix_timestamp(),
-            self.expires_at.unix_timestamp(),
-            self.absolute_expires_at.map(OffsetDateTime::unix_timestamp),
-        )
-    }
-    fn idle_timeout(&self) -> Option<Duration> {
-        self.idle_timeout
-    }
-    fn subject(&self) -> Option<&str> {
-        self.subject.as_deref()
-    }
-    fn issuer(&self) -> Option<&str> {
-        self.issuer.as_deref()
-    }
-    fn shared_issuer(&self) -> Option<Arc<str>> {
-        self.issuer.as_deref().map(Arc::from)
-    }
-    fn roles(&self) -> &[String] {
-        &self.roles
-    }
-    fn data(&self) -> &Arc<SessionData> {
-        &self.data
-    }
-}
-
-impl Source for Working {
-    fn id(&self) -> &SessionId {
-        &self.id
-    }
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn seconds(&self) -> (i64, i64, Option<i64>) {
-        (
-            seconds_of(self.created_at),
-            seconds_of(self.expires_at),
-            self.absolute_expires_at.map(seconds_of),
-        )
-    }
-    fn idle_timeout(&self) -> Option<Duration> {
-        self.idle_timeout
-    }
-    fn subject(&self) -> Option<&str> {
-        self.subject.as_deref()
-    }
-    fn issuer(&self) -> Option<&str> {
-        self.issuer.as_deref()
-    }
-    fn shared_issuer(&self) -> Option<Arc<str>> {
-        self.issuer.clone()
-    }
-    fn roles(&self) -> &[String] {
-        &self.roles
-    }
-    fn data(&self) -> &Arc<SessionData> {
-        &self.data
-    }
+fn is_anonymous(record: &SessionRecord) -> bool {
+    record.subject.is_none() && record.issuer.is_none() && record.roles.is_empty()
 }
 
 /// An empty record whose clone allocates nothing: its data is one shared empty map.
@@ -301,7 +191,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn records_and_working_sessions_round_to_the_same_seconds() {
+    fn times_are_kept_in_whole_seconds_rounded_down() {
         for nanos in [
             0_i128,
             1,
@@ -316,16 +206,8 @@ mod tests {
             let mut record = SessionRecord::new(SessionId::from_bytes([1; 16]), at, at);
             (record.created_at, record.expires_at) = (at, at);
             record.absolute_expires_at = Some(at);
-            let working = Working::from_record(record.clone());
-            assert_eq!(
-                Source::seconds(&record),
-                Source::seconds(&working),
-                "{nanos}"
-            );
-            assert_eq!(
-                Source::seconds(&record).0,
-                nanos.div_euclid(1_000_000_000) as i64
-            );
+            let whole = nanos.div_euclid(1_000_000_000) as i64;
+            assert_eq!(seconds(&record), (whole, whole, Some(whole)), "{nanos}");
         }
     }
 
@@ -343,18 +225,12 @@ mod tests {
         let of_a = anonymous.clone().with_subject("bob").with_issuer("idp-a");
         let mut entry = Entry::from_record(&of_a, 1);
         assert_eq!(entry.to_record(id).unwrap(), of_a);
-        let (first, second) = (entry.to_working(id), entry.to_working(id));
-        let issuer = |w: &Working| w.issuer.clone().unwrap();
-        assert!(
-            Arc::ptr_eq(&issuer(&first), &issuer(&second)),
-            "loads share it"
-        );
         // The same login keeps its box; bob of another issuer, or of none, does not.
         let before = entry.login.as_deref().map(std::ptr::from_ref);
-        entry.assign(&first, 2);
+        entry.assign(&of_a.clone().with_version(2), 2);
         assert_eq!(entry.login.as_deref().map(std::ptr::from_ref), before);
         entry.assign(&of_a.with_issuer("idp-b"), 3);
-        assert_eq!(entry.to_working(id).issuer.as_deref(), Some("idp-b"));
+        assert_eq!(entry.to_record(id).unwrap().issuer.as_deref(), Some("idp-b"));
         entry.assign(&anonymous.clone().with_subject("bob"), 4);
         assert_eq!(entry.to_record(id).unwrap().issuer, None);
         entry.assign(&anonymous, 5);

@@ -35,10 +35,9 @@ use auth_core::{
 };
 use time::OffsetDateTime;
 
-use self::entry::{Entry, Source};
+use self::entry::Entry;
 use self::hash::{Key, KeyedState};
 use self::shard::Shard;
-use crate::working::Working;
 
 /// The most shards a store uses.
 const MAX_SHARDS: usize = 64;
@@ -252,12 +251,6 @@ impl MemoryStore {
         self.inner.clock.unix_timestamp()
     }
 
-    /// Whether this store decides expiry by the same clock as `clock`: that very clock, or
-    /// both the system clock (`layer_system_clock`: `clock` is a default `SystemClock`).
-    pub(crate) fn shares_clock(&self, clock: &SharedClock, layer_system_clock: bool) -> bool {
-        Arc::ptr_eq(&self.inner.clock, clock) || (self.inner.system_clock && layer_system_clock)
-    }
-
     fn shard_index(&self, key: Key) -> usize {
         // High bits: the map's buckets use the low ones.
         (std::hash::BuildHasher::hash_one(&self.inner.hasher, key) >> 40) as usize & self.inner.mask
@@ -310,43 +303,21 @@ fn next_version(version: u64) -> StoreResult<u64> {
         .ok_or_else(|| StoreError::backend("session version overflow"))
 }
 
-// The store's operations are synchronous (a shard lock around a map operation, never held
-// across an `.await`). The session layer calls them directly when its store is a
-// `MemoryStore`, with no future to box; the `SessionStore` implementation wraps them. A write
-// takes `at`, "now" in whole seconds as the layer just read it from this store's clock (see
-// `shares_clock`), or `None` to read the clock here.
-impl MemoryStore {
-    fn now_or(&self, at: Option<i64>) -> i64 {
-        match at {
-            Some(now) => now,
-            None => self.now(),
-        }
-    }
-
-    pub(crate) fn load_now(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
+// Every operation is a shard lock around a map operation, never held across an `.await`: the
+// futures below are ready at their first poll.
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn load(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
         let key = Key::of(id);
         let now = self.now();
         let mut shard = self.shard(self.shard_index(key)).lock();
         shard.read_live(key, now, |e| e.to_record(*id)).transpose()
     }
 
-    /// [`load_now`](Self::load_now) for the layer: the session as it works on it, with no
-    /// calendar dates built. `at` as for the writes.
-    pub(crate) fn load_working(&self, id: &SessionId, at: Option<i64>) -> Option<Working> {
-        let key = Key::of(id);
-        let now = self.now_or(at);
-        let mut shard = self.shard(self.shard_index(key)).lock();
-        shard.read_live(key, now, |e| e.to_working(*id))
-    }
-
-    pub(crate) fn create_now(
-        &self,
-        record: &impl Source,
-        at: Option<i64>,
-    ) -> StoreResult<CreateOutcome> {
-        let key = Key::of(record.id());
-        let now = self.now_or(at);
-        let entry = Entry::from_record(record, record.version());
+    async fn create(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
+        let key = Key::of(&record.id);
+        let now = self.now();
+        let entry = Entry::from_record(record, record.version);
         let mut shard = self.shard(self.shard_index(key)).lock();
         if entry.expires_at <= now {
             // Already expired: it would be gone at once, so store nothing (but an ID that is
@@ -365,61 +336,53 @@ impl MemoryStore {
         Ok(CreateOutcome::Created)
     }
 
-    pub(crate) fn save_now(
-        &self,
-        record: &impl Source,
-        at: Option<i64>,
-    ) -> StoreResult<SaveOutcome> {
-        let key = Key::of(record.id());
-        let now = self.now_or(at);
+    async fn save(&self, record: &SessionRecord) -> StoreResult<SaveOutcome> {
+        let key = Key::of(&record.id);
+        let now = self.now();
         let mut shard = self.shard(self.shard_index(key)).lock();
         let Some(stored) = shard.live(key, now) else {
             return Ok(SaveOutcome::NotFound);
         };
-        if stored.version() != record.version() {
+        if stored.version() != record.version {
             return Ok(SaveOutcome::Conflict);
         }
-        let version = next_version(record.version())?;
+        let version = next_version(record.version)?;
         shard.update(key, record, version, now);
         Ok(SaveOutcome::Saved { version })
     }
 
-    pub(crate) fn touch_now(&self, id: &SessionId, expires_at: i64, at: Option<i64>) -> bool {
+    async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> StoreResult<bool> {
         let key = Key::of(id);
-        let now = self.now_or(at);
+        let now = self.now();
         let mut shard = self.shard(self.shard_index(key)).lock();
         if !shard.is_live(key, now) {
-            return false;
+            return Ok(false);
         }
-        shard.set_expiry(key, expires_at, now);
-        true
+        shard.set_expiry(key, expires_at.unix_timestamp(), now);
+        Ok(true)
     }
 
-    pub(crate) fn delete_now(&self, id: &SessionId) {
+    async fn delete(&self, id: &SessionId) -> StoreResult<()> {
         let key = Key::of(id);
         self.shard(self.shard_index(key)).lock().remove(key);
+        Ok(())
     }
 
     /// Atomic: both shards are locked (in index order) while `new` is checked and created and
     /// `old` deleted, so no reader ever sees neither or both.
-    pub(crate) fn cycle_now(
-        &self,
-        old: &SessionId,
-        new: &impl Source,
-        at: Option<i64>,
-    ) -> CreateOutcome {
-        let (old_key, new_key) = (Key::of(old), Key::of(new.id()));
+    async fn cycle(&self, old: &SessionId, new: &SessionRecord) -> StoreResult<CreateOutcome> {
+        let (old_key, new_key) = (Key::of(old), Key::of(&new.id));
         let (old_index, new_index) = (self.shard_index(old_key), self.shard_index(new_key));
-        let now = self.now_or(at);
-        let entry = Entry::from_record(new, new.version());
+        let now = self.now();
+        let entry = Entry::from_record(new, new.version);
         let live = entry.expires_at > now;
         let evicted = if old_index == new_index {
             let mut shard = self.shard(new_index).lock();
             if shard.is_live(new_key, now) {
-                return CreateOutcome::IdTaken;
+                return Ok(CreateOutcome::IdTaken);
             }
             if !shard.is_live(old_key, now) {
-                return CreateOutcome::NotFound;
+                return Ok(CreateOutcome::NotFound);
             }
             shard.remove(old_key);
             if live {
@@ -437,10 +400,10 @@ impl MemoryStore {
                 (self.shard(old_index).lock(), n)
             };
             if new_shard.is_live(new_key, now) {
-                return CreateOutcome::IdTaken;
+                return Ok(CreateOutcome::IdTaken);
             }
             if !old_shard.is_live(old_key, now) {
-                return CreateOutcome::NotFound;
+                return Ok(CreateOutcome::NotFound);
             }
             let evicted = if live {
                 new_shard.insert(new_key, entry, self.inner.per_shard, now)
@@ -451,37 +414,7 @@ impl MemoryStore {
             evicted
         };
         self.note_evictions(evicted);
-        CreateOutcome::Created
-    }
-}
-
-#[async_trait]
-impl SessionStore for MemoryStore {
-    async fn load(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
-        self.load_now(id)
-    }
-
-    async fn create(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
-        self.create_now(record, None)
-    }
-
-    async fn save(&self, record: &SessionRecord) -> StoreResult<SaveOutcome> {
-        self.save_now(record, None)
-    }
-
-    async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> StoreResult<bool> {
-        Ok(self.touch_now(id, expires_at.unix_timestamp(), None))
-    }
-
-    async fn delete(&self, id: &SessionId) -> StoreResult<()> {
-        self.delete_now(id);
-        Ok(())
-    }
-
-    /// Atomic: both shards are locked (in index order) while `new` is checked and created and
-    /// `old` deleted, so no reader ever sees neither or both.
-    async fn cycle(&self, old: &SessionId, new: &SessionRecord) -> StoreResult<CreateOutcome> {
-        Ok(self.cycle_now(old, new, None))
+        Ok(CreateOutcome::Created)
     }
 
     async fn cleanup_expired(&self) -> StoreResult<u64> {
@@ -510,29 +443,25 @@ mod tests {
         assert_eq!(MemoryStore::new().inner.per_shard, 15_625);
     }
 
-    #[test]
-    fn writes_use_the_layers_reading_of_the_clock_when_given() {
-        let store = MemoryStore::with_clock(Arc::new(ManualClock::at_unix(0)));
+    #[tokio::test]
+    async fn expiry_is_decided_by_the_stores_clock() {
+        let clock = ManualClock::at_unix(0);
+        let store = MemoryStore::with_clock(Arc::new(clock.clone()));
         let at = |s| OffsetDateTime::from_unix_timestamp(s).unwrap();
         let record = SessionRecord::new(SessionId::from_bytes([1; 16]), at(0), at(100));
-        // At 100 by the layer's reading the record is already expired: nothing is stored.
+        assert_eq!(store.create(&record).await.unwrap(), CreateOutcome::Created);
+        assert!(store.touch(&record.id, at(500)).await.unwrap());
         assert_eq!(
-            store.create_now(&record, Some(100)).unwrap(),
-            CreateOutcome::Created
-        );
-        assert!(store.is_empty());
-        assert_eq!(
-            store.create_now(&record, Some(99)).unwrap(),
-            CreateOutcome::Created
-        );
-        // The store's own clock (at 0) sees it live.
-        assert!(store.touch_now(&record.id, 500, None));
-        assert_eq!(
-            store.save_now(&record, Some(499)).unwrap(),
+            store.save(&record).await.unwrap(),
             SaveOutcome::Saved { version: 2 }
         );
-        assert!(!store.touch_now(&record.id, 900, Some(500)));
-        assert!(store.is_empty());
+        clock.advance(time::Duration::seconds(500));
+        assert!(!store.touch(&record.id, at(900)).await.unwrap());
+        assert!(store.load(&record.id).await.unwrap().is_none());
+        // Already expired when created: nothing is stored.
+        let late = SessionRecord::new(SessionId::from_bytes([2; 16]), at(0), at(500));
+        assert_eq!(store.create(&late).await.unwrap(), CreateOutcome::Created);
+        assert!(store.load(&late.id).await.unwrap().is_none());
     }
 
     #[test]

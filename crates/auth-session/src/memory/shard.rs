@@ -10,7 +10,9 @@
 use std::collections::{HashMap, hash_map};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::entry::{Entry, Source};
+use auth_core::SessionRecord;
+
+use super::entry::Entry;
 use super::hash::{Key, KeyedState};
 use super::queue::ExpiryQueue;
 
@@ -148,7 +150,7 @@ impl ShardState {
 
     /// Overwrites the entry `key` (which exists) with `record` at `version`, in place (its
     /// login box is kept when the login did not change).
-    pub(super) fn update(&mut self, key: Key, record: &impl Source, version: u64, now: i64) {
+    pub(super) fn update(&mut self, key: Key, record: &SessionRecord, version: u64, now: i64) {
         if let Some(slot) = self.map.get_mut(&key) {
             let before = slot.expires_at;
             slot.assign(record, version);
