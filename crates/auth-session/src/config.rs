@@ -102,7 +102,11 @@ pub(crate) struct Config {
 }
 
 impl Config {
-    pub(crate) fn new(store: Arc<dyn SessionStore>, keys: CookieKeys, cookie: CookieConfig) -> Self {
+    pub(crate) fn new(
+        store: Arc<dyn SessionStore>,
+        keys: CookieKeys,
+        cookie: CookieConfig,
+    ) -> Self {
         Self {
             store,
             keys,
