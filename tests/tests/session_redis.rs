@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use auth_core::{CreateOutcome, SaveOutcome, SessionId, SessionRecord, SessionStore};
+use auth_core::{CreateOutcome, ManualClock, SaveOutcome, SessionId, SessionRecord, SessionStore};
 use auth_session::redis::aio::ConnectionManager;
 use auth_session::testkit::{self, RealTimeHarness};
 use auth_session::{CachingStore, MemoryStore, RedisStore};
@@ -536,6 +536,62 @@ async fn the_per_user_index_forgets_expired_sessions() {
     // The index key itself expires with the subject's last session.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(count_keys(&url, &prefix).await, 0);
+}
+
+/// The store sizes a subject's index by its own clock (the sessions expire by Redis's): moved
+/// past a session's expiry, the clock gives that session's index the shortest TTL, so the
+/// index is gone (the session no longer listed) while the session itself still loads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_per_user_index_lives_by_the_stores_clock() {
+    let Some(url) = auth_tests::redis_url("the_per_user_index_lives_by_the_stores_clock") else {
+        return;
+    };
+    let prefix = random_prefix();
+    let _cleanup = DeleteKeys {
+        url: url.clone(),
+        prefix: prefix.clone(),
+    };
+    let now = OffsetDateTime::now_utc();
+    let clock = ManualClock::new(now);
+    let store = store_at(&url, &prefix)
+        .await
+        .with_clock(Arc::new(clock.clone()));
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let session = |subject: &str| {
+        SessionRecord::new(
+            SessionId::generate().unwrap(),
+            now,
+            now + time::Duration::hours(1),
+        )
+        .with_subject(subject)
+    };
+
+    // By the store's clock the session has an hour left: so has its index.
+    let alice = session("alice");
+    assert_eq!(store.create(&alice).await.unwrap(), CreateOutcome::Created);
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(format!("{{{prefix}:user:alice}}"))
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert!((3590..=3600).contains(&ttl), "TTL {ttl}");
+
+    // Two hours later by the store's clock, a session with the same expiry is already over:
+    // its index gets the shortest TTL, though Redis keeps the session for its hour.
+    clock.advance(time::Duration::hours(2));
+    let bob = session("bob");
+    assert_eq!(store.create(&bob).await.unwrap(), CreateOutcome::Created);
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(format!("{{{prefix}:user:bob}}"))
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert!((0..=1).contains(&ttl), "TTL {ttl}");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert!(store.sessions_of(None, "bob").await.unwrap().is_empty());
+    assert!(store.load(&bob.id).await.unwrap().is_some());
+    assert_eq!(store.sessions_of(None, "alice").await.unwrap().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use auth_core::{CreateOutcome, SaveOutcome, SessionId, SessionRecord, SessionStore};
+use auth_core::{CreateOutcome, ManualClock, SaveOutcome, SessionId, SessionRecord, SessionStore};
 // The re-export: the `redis` that `RedisStore` is built on, with its cluster support.
 use auth_session::redis::{self, cluster::ClusterClientBuilder};
 use auth_session::testkit::{self, RealTimeHarness};
@@ -536,6 +536,44 @@ async fn horizons(
     (score as i64, field)
 }
 
+/// The store computes its sessions' index horizons by its own clock (the sessions expire by
+/// Redis's, and entries are pruned by the servers' clocks): without an absolute deadline a
+/// horizon is the expiry plus as much again as is left, at least the headroom, so a clock
+/// moved past the expiry leaves only the headroom.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_index_horizon_follows_the_stores_clock() {
+    let Some(nodes) = auth_tests::redis_cluster_url("the_index_horizon_follows_the_stores_clock")
+    else {
+        return;
+    };
+    let (prefix, _cleanup) = isolated(&nodes);
+    let now = OffsetDateTime::now_utc();
+    let clock = ManualClock::new(now);
+    let store = store_on(&nodes, &prefix)
+        .await
+        .with_clock(Arc::new(clock.clone()));
+    let mut control = cluster_connection(&nodes).await;
+    let expires = now + time::Duration::days(2);
+    let session =
+        || SessionRecord::new(SessionId::generate().unwrap(), now, expires).with_subject("frank");
+
+    // Two days left by the store's clock: the horizon is two days past the expiry.
+    let early = session();
+    assert_eq!(store.create(&early).await.unwrap(), CreateOutcome::Created);
+    let (score, field) = horizons(&mut control, &prefix, "frank", &early.id).await;
+    assert_eq!(score, field);
+    assert_eq!(score, expires.unix_timestamp() + 2 * 86_400);
+
+    // Past the expiry by the store's clock: the headroom only. Redis keeps the session.
+    clock.advance(time::Duration::days(3));
+    let late = session();
+    assert_eq!(store.create(&late).await.unwrap(), CreateOutcome::Created);
+    let (score, _) = horizons(&mut control, &prefix, "frank", &late.id).await;
+    assert_eq!(score, expires.unix_timestamp() + 3600);
+    assert!(store.load(&late.id).await.unwrap().is_some());
+    assert_eq!(store.sessions_of(None, "frank").await.unwrap().len(), 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_index_entry_outlives_its_session_as_the_expiry_slides() {
     let Some(nodes) = auth_tests::redis_cluster_url("the_index_entry_outlives_its_session") else {
@@ -766,17 +804,34 @@ async fn cut_connections_reconnect_by_themselves_and_lose_nothing() {
 // dropped (same key, arguments and token: the first execution happened, its reply was lost),
 // or as another application instance sends it; the script text is the store's own.
 
-/// The store's source, for the exact text of its cluster scripts.
-const STORE_SOURCE: &str = include_str!("../../crates/auth-session/src/stores/redis.rs");
+/// The store's cluster scripts' files (`scripts/cluster/<name>.lua`), for their exact text.
+const SCRIPTS: [(&str, &str); 4] = [
+    (
+        "index",
+        include_str!("../../crates/auth-session/src/stores/redis/scripts/cluster/index.lua"),
+    ),
+    (
+        "create",
+        include_str!("../../crates/auth-session/src/stores/redis/scripts/cluster/create.lua"),
+    ),
+    (
+        "save",
+        include_str!("../../crates/auth-session/src/stores/redis/scripts/cluster/save.lua"),
+    ),
+    (
+        "touch",
+        include_str!("../../crates/auth-session/src/stores/redis/scripts/cluster/touch.lua"),
+    ),
+];
 
-/// The store's cluster script `const NAME`, with the `#!lua` line the store gives it (so it
-/// is the very script the store runs, under the same SHA).
+/// The store's cluster script `scripts/cluster/<name>.lua`, after the `#!lua` line the store
+/// gives it (so it is the very script the store runs, under the same SHA).
 fn cluster_script(name: &str) -> redis::Script {
-    let head = format!("const {name}: &str = r\"");
-    let start = STORE_SOURCE.find(&head).expect("script not found") + head.len();
-    let rest = STORE_SOURCE.get(start..).unwrap();
-    let end = rest.find("\n\";").expect("unterminated script") + 1;
-    redis::Script::new(&format!("#!lua{}", rest.get(..end).unwrap()))
+    let (_, body) = SCRIPTS
+        .iter()
+        .find(|(file, _)| *file == name)
+        .expect("script not found");
+    redis::Script::new(&format!("#!lua\n{body}"))
 }
 
 /// The key of the session whose member (encoded ID) is `member`.
@@ -841,7 +896,7 @@ async fn raise_index(
     member: &str,
     horizon: i64,
 ) {
-    let _: i64 = cluster_script("CLUSTER_INDEX")
+    let _: i64 = cluster_script("index")
         .key(index_key(prefix, subject))
         .arg(member)
         .arg(horizon)
@@ -994,7 +1049,7 @@ async fn a_retried_save_is_saved_although_other_saves_followed_it() {
     }
     // X's script again (the cluster connection's retry), or another save claiming X's token.
     let save = |expected: u64, token: String| {
-        let (script, key, data) = (cluster_script("CLUSTER_SAVE"), key.clone(), stored_data(&x));
+        let (script, key, data) = (cluster_script("save"), key.clone(), stored_data(&x));
         let expires_at = x.expires_at.unix_timestamp();
         let mut connection = control.clone();
         async move {
@@ -1055,7 +1110,7 @@ async fn a_retried_save_is_saved_although_other_saves_followed_it() {
         store.save(&saved).await.unwrap(),
         SaveOutcome::Saved { version: 2 }
     );
-    let retried: i64 = cluster_script("CLUSTER_CREATE")
+    let retried: i64 = cluster_script("create")
         .key(&created_key)
         .arg(created.version)
         .arg(created.expires_at.unix_timestamp())
@@ -1115,7 +1170,7 @@ async fn a_retried_create_does_not_bring_back_a_deleted_session() {
                 store.delete(&new.id).await.unwrap();
             }
         }
-        let retried: i64 = cluster_script("CLUSTER_CREATE")
+        let retried: i64 = cluster_script("create")
             .key(&key)
             .arg(record.version)
             .arg(record.expires_at.unix_timestamp())
@@ -1218,7 +1273,7 @@ async fn a_touch_told_to_raise_the_index_first_writes_nothing() {
 
     // A touch far past the horizon, its index entry raised only part of the way.
     let far = horizon + 86_400;
-    let (outcome, subject): (i64, String) = cluster_script("CLUSTER_TOUCH")
+    let (outcome, subject): (i64, String) = cluster_script("touch")
         .key(&key)
         .arg(far)
         .arg("gina")

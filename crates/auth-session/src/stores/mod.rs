@@ -1,20 +1,58 @@
 //! The networked and persistent stores, one module per backend, and what they share.
+//!
+//! - this file: what every store keeps the same way: a record at rest ([`encode`],
+//!   [`decode`]), its next version, and the name of a session at rest ([`IdHasher`]);
+//! - `redis/`: `RedisStore` (its own map of files is at the top of `redis/mod.rs`);
+//! - `sql.rs`: what the two SQL stores share: the statements' parameters, rows read back into
+//!   records and outcomes, the table upgrade; `postgres.rs` and `sqlite.rs` hold each engine's
+//!   SQL text and what only that engine does.
 
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 #[cfg(feature = "redis")]
 pub(crate) mod redis;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+mod sql;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
 
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
-pub(crate) use sql::*;
-
 use std::fmt;
 
-use auth_core::SessionId;
+use auth_core::{SessionId, SessionRecord, StoreError, StoreResult};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use time::OffsetDateTime;
+
+/// The record as every store keeps it: JSON, with a zero ID (the key or the `id` column
+/// carries the real one, or its hash; the version and the expiry are kept apart as well, and
+/// [`decode`] takes them from there).
+pub(crate) fn encode(record: &SessionRecord) -> StoreResult<Vec<u8>> {
+    let mut stored = record.clone();
+    stored.id = SessionId::from_bytes([0; SessionId::LEN]);
+    serde_json::to_vec(&stored).map_err(StoreError::encode)
+}
+
+/// A record from its stored parts: the JSON of [`encode`], and the ID, version and expiry
+/// kept next to it.
+pub(crate) fn decode(
+    id: SessionId,
+    version: u64,
+    expires_at: OffsetDateTime,
+    data: &[u8],
+) -> StoreResult<SessionRecord> {
+    let mut record: SessionRecord = serde_json::from_slice(data).map_err(StoreError::decode)?;
+    record.id = id;
+    record.version = version;
+    record.expires_at = expires_at;
+    Ok(record)
+}
+
+/// The version a successful save stores.
+pub(crate) fn next_version(version: u64) -> StoreResult<u64> {
+    version
+        .checked_add(1)
+        .ok_or_else(|| StoreError::encode("session version overflow"))
+}
 
 /// How a store names a session at rest: the ID itself, or a keyed hash of it
 /// (HMAC-SHA-256), so that a leaked table or keyspace holds no usable session IDs.
@@ -60,6 +98,31 @@ impl IdHasher {
         }
         text
     }
+
+    /// The ID of a listed session from its member (the inverse of [`text`](Self::text)): the
+    /// ID, or all zeros when the member is a hash (the store cannot know the ID).
+    #[cfg(feature = "redis")]
+    pub(crate) fn id_of_text(&self, member: &[u8]) -> StoreResult<SessionId> {
+        if self.is_hashed() {
+            return Ok(SessionId::from_bytes([0; SessionId::LEN]));
+        }
+        std::str::from_utf8(member)
+            .ok()
+            .and_then(|text| SessionId::parse(text).ok())
+            .ok_or_else(|| StoreError::decode("session index member is not an id"))
+    }
+
+    /// The ID of a listed row from its `id` column (the inverse of [`bytes`](Self::bytes)):
+    /// the ID, or all zeros when the column holds a hash (the store cannot know the ID).
+    #[cfg(any(feature = "postgres", feature = "sqlite"))]
+    pub(crate) fn id_of_bytes(&self, stored: &[u8]) -> StoreResult<SessionId> {
+        if self.is_hashed() {
+            return Ok(SessionId::from_bytes([0; SessionId::LEN]));
+        }
+        let id = <[u8; SessionId::LEN]>::try_from(stored)
+            .map_err(|_| StoreError::decode("session id column is not 16 bytes"))?;
+        Ok(SessionId::from_bytes(id))
+    }
 }
 
 impl fmt::Debug for IdHasher {
@@ -88,87 +151,5 @@ mod hasher_tests {
         assert_ne!(a.bytes(&id), b.bytes(&id));
         assert_ne!(a.bytes(&SessionId::from_bytes([6; 16])), a.bytes(&id));
         assert_eq!(format!("{a:?}"), "Hashed(<key redacted>)");
-    }
-}
-
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
-mod sql {
-    use auth_core::{SessionId, SessionRecord, SessionStore, StoreError, StoreResult};
-    use time::OffsetDateTime;
-
-    /// The record as stored in the `data` column: JSON, with a zero ID (the `id` column
-    /// carries the real one; version and expiry are read from their columns).
-    pub(crate) fn encode(record: &SessionRecord) -> StoreResult<Vec<u8>> {
-        let mut stored = record.clone();
-        stored.id = SessionId::from_bytes([0; SessionId::LEN]);
-        serde_json::to_vec(&stored).map_err(StoreError::encode)
-    }
-
-    /// The inverse of [`encode`]; the caller sets the ID, version and expiry.
-    pub(crate) fn decode(data: &[u8]) -> StoreResult<SessionRecord> {
-        serde_json::from_slice(data).map_err(StoreError::decode)
-    }
-
-    /// The version a successful save stores.
-    pub(crate) fn next_version(version: u64) -> StoreResult<u64> {
-        version
-            .checked_add(1)
-            .ok_or_else(|| StoreError::encode("session version overflow"))
-    }
-
-    /// A version as a signed SQL integer.
-    pub(crate) fn version_to_i64(version: u64) -> StoreResult<i64> {
-        i64::try_from(version).map_err(StoreError::encode)
-    }
-
-    /// Records keep whole seconds.
-    pub(crate) fn whole_seconds(at: OffsetDateTime) -> OffsetDateTime {
-        at.replace_nanosecond(0).unwrap_or(at)
-    }
-
-    /// `name` as a quoted SQL identifier: any text is safe.
-    pub(crate) fn quote_identifier(name: &str) -> String {
-        let mut quoted = String::with_capacity(name.len() + 2);
-        quoted.push('"');
-        for c in name.chars() {
-            if c == '"' {
-                quoted.push('"');
-            }
-            quoted.push(c);
-        }
-        quoted.push('"');
-        quoted
-    }
-
-    /// Runs `store.cleanup_expired()` every `every` until aborted.
-    pub(crate) fn spawn_cleanup<S: SessionStore>(
-        store: S,
-        every: std::time::Duration,
-    ) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(every);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticks.tick().await;
-                match store.cleanup_expired().await {
-                    Ok(removed) => tracing::debug!(removed, "expired sessions removed"),
-                    Err(error) => tracing::warn!(%error, "expired-session cleanup failed"),
-                }
-            }
-        })
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        #[test]
-        fn identifiers_are_quoted_and_quotes_doubled() {
-            assert_eq!(quote_identifier("sessions"), "\"sessions\"");
-            assert_eq!(
-                quote_identifier("a\"; DROP TABLE x; --"),
-                "\"a\"\"; DROP TABLE x; --\""
-            );
-        }
     }
 }

@@ -1,4 +1,6 @@
-//! `PostgresStore`: sessions in a PostgreSQL table.
+//! `PostgresStore`: sessions in a PostgreSQL table. The SQL text is here ([`statements`]);
+//! what it shares with `SqliteStore` (the statements' parameters, rows read back, the table
+//! upgrade) is in `sql.rs`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -6,131 +8,124 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use auth_core::{
     Clock, CreateOutcome, SaveOutcome, SessionId, SessionRecord, SessionStore, SharedClock,
-    StoreError, StoreResult, SystemClock,
+    StoreError, StoreResult,
 };
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgPool, PgPoolOptions, PgQueryResult};
 use sqlx::{Postgres, Row};
 use time::OffsetDateTime;
 
-use super::{
-    IdHasher, decode, encode, next_version, quote_identifier, version_to_i64, whole_seconds,
-};
+use super::sql::{self, Engine, SqlCore, Statements, quote_identifier};
+use super::{IdHasher, next_version};
 
 /// The default schema.
 const DEFAULT_SCHEMA: &str = "public";
 /// The default table.
 const DEFAULT_TABLE: &str = "auth_sessions";
-/// What a stored record naming an issuer contains (compact JSON, as [`encode`] writes it).
-const LEGACY_ISSUER_NEEDLE: &[u8] = b"\"iss\":";
 
-/// The statements, built once for the configured table.
-#[derive(Debug)]
-struct Queries {
-    migrate: String,
-    load: String,
-    create: String,
-    save: String,
-    touch: String,
-    delete: String,
-    cycle: String,
-    cleanup: String,
-    of_principal: String,
-    delete_principal: String,
-    has_issuer_column: String,
-    legacy_issuers: String,
-    backfill_issuer: String,
+/// `expires_at` is a `timestamptz`; records keep whole seconds, "now" is the clock's instant.
+impl Engine for Postgres {
+    type Time = OffsetDateTime;
+
+    fn stored(at: OffsetDateTime) -> OffsetDateTime {
+        at.replace_nanosecond(0).unwrap_or(at)
+    }
+
+    fn now(clock: &dyn Clock) -> OffsetDateTime {
+        clock.now()
+    }
+
+    fn read(stored: OffsetDateTime) -> StoreResult<OffsetDateTime> {
+        Ok(stored)
+    }
+
+    fn rows_affected(result: &PgQueryResult) -> u64 {
+        result.rows_affected()
+    }
 }
 
-impl Queries {
-    fn new(schema: &str, table: &str) -> Self {
-        let t = format!("{}.{}", quote_identifier(schema), quote_identifier(table));
-        let expires_index = quote_identifier(&format!("{table}_expires_at"));
-        let subject_index = quote_identifier(&format!("{table}_subject"));
-        // `issuer` is the parameter holding the record's issuer: the last one of each
-        // statement, after the parameters the statement had before the column existed.
-        let insert = |issuer: &str| {
-            format!(
-                "INSERT INTO {t} AS s (id, version, expires_at, subject, issuer, data) \
-                 VALUES ($1, $2, $3, $4, {issuer}, $5) \
-                 ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, \
-                 expires_at = EXCLUDED.expires_at, subject = EXCLUDED.subject, \
-                 issuer = EXCLUDED.issuer, data = EXCLUDED.data \
-                 WHERE s.expires_at <= $6"
-            )
-        };
-        let insert_if_old = format!(
-            "INSERT INTO {t} AS s (id, version, expires_at, subject, issuer, data) \
-             SELECT $1, $2, $3, $4, $8, $5 WHERE EXISTS (SELECT 1 FROM old) \
+/// The statements for the table `schema.table`, and the one statement of `cycle`. The
+/// parameters are numbered as `sql.rs` lists them.
+fn statements(schema: &str, table: &str) -> (Statements, String) {
+    let t = format!("{}.{}", quote_identifier(schema), quote_identifier(table));
+    let expires_index = quote_identifier(&format!("{table}_expires_at"));
+    let subject_index = quote_identifier(&format!("{table}_subject"));
+    // An insert of the write's record that takes over an expired row, never a live one.
+    let insert = |values: &str| {
+        format!(
+            "INSERT INTO {t} AS s (id, version, expires_at, subject, issuer, data) {values} \
              ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, \
              expires_at = EXCLUDED.expires_at, subject = EXCLUDED.subject, \
              issuer = EXCLUDED.issuer, data = EXCLUDED.data \
-             WHERE s.expires_at <= $6"
-        );
-        Self {
-            migrate: format!(
-                "CREATE SCHEMA IF NOT EXISTS {schema};\n\
-                 CREATE TABLE IF NOT EXISTS {t} (\n\
-                 \x20   id bytea PRIMARY KEY,\n\
-                 \x20   version bigint NOT NULL,\n\
-                 \x20   expires_at timestamptz NOT NULL,\n\
-                 \x20   subject text,\n\
-                 \x20   issuer text,\n\
-                 \x20   data bytea NOT NULL\n\
-                 );\n\
-                 ALTER TABLE {t} ADD COLUMN IF NOT EXISTS issuer text;\n\
-                 CREATE INDEX IF NOT EXISTS {expires_index} ON {t} (expires_at);\n\
-                 CREATE INDEX IF NOT EXISTS {subject_index} ON {t} (subject) \
-                 WHERE subject IS NOT NULL;\n",
-                schema = quote_identifier(schema),
-            ),
-            load: format!(
-                "SELECT version, expires_at, data FROM {t} WHERE id = $1 AND expires_at > $2"
-            ),
-            create: format!("{} RETURNING 1", insert("$7")),
-            save: format!(
-                "WITH live AS (SELECT version FROM {t} WHERE id = $1 AND expires_at > $6), \
-                 updated AS (UPDATE {t} SET version = $3, expires_at = $4, subject = $5, \
-                 issuer = $8, data = $7 WHERE id = $1 AND version = $2 AND expires_at > $6 \
-                 RETURNING version) \
-                 SELECT (SELECT version FROM updated) AS saved, \
-                 (SELECT version FROM live) AS live"
-            ),
-            touch: format!("UPDATE {t} SET expires_at = $2 WHERE id = $1 AND expires_at > $3"),
-            delete: format!("DELETE FROM {t} WHERE id = $1"),
-            // The old row is locked first: a concurrent logout waits, and a session already
-            // ended (gone or expired) is never recreated under the new ID.
-            cycle: format!(
-                "WITH old AS (SELECT 1 FROM {t} WHERE id = $7 AND expires_at > $6 FOR UPDATE), \
-                 inserted AS ({insert_if_old} RETURNING 1), \
-                 deleted AS (DELETE FROM {t} WHERE id = $7 AND EXISTS (SELECT 1 FROM inserted)) \
-                 SELECT (SELECT count(*) FROM old), (SELECT count(*) FROM inserted)"
-            ),
-            cleanup: format!("DELETE FROM {t} WHERE expires_at <= $1"),
-            of_principal: format!(
-                "SELECT id, version, expires_at, data FROM {t} \
-                 WHERE subject = $1 AND issuer IS NOT DISTINCT FROM $3 AND expires_at > $2 \
-                 ORDER BY expires_at"
-            ),
-            delete_principal: format!(
-                "DELETE FROM {t} WHERE subject = $1 AND issuer IS NOT DISTINCT FROM $4 \
-                 AND expires_at > $2 AND ($3::bytea IS NULL OR id <> $3)"
-            ),
-            // $1: the quoted, qualified table name (a parameter: any name is safe).
-            has_issuer_column: "SELECT to_regclass($1) IS NOT NULL, EXISTS (SELECT 1 \
-                 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'issuer' \
-                 AND attnum > 0 AND NOT attisdropped)"
-                .to_owned(),
-            // Rows written before the column that may name an issuer ($1: the bytes `"iss":`);
-            // the record decides.
-            legacy_issuers: format!(
-                "SELECT id, version, data FROM {t} \
-                 WHERE subject IS NOT NULL AND issuer IS NULL AND position($1 IN data) > 0"
-            ),
-            backfill_issuer: format!(
-                "UPDATE {t} SET issuer = $3 WHERE id = $1 AND version = $2 AND issuer IS NULL"
-            ),
-        }
-    }
+             WHERE s.expires_at <= $7"
+        )
+    };
+    let statements = Statements {
+        migrate: format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema};\n\
+             CREATE TABLE IF NOT EXISTS {t} (\n\
+             \x20   id bytea PRIMARY KEY,\n\
+             \x20   version bigint NOT NULL,\n\
+             \x20   expires_at timestamptz NOT NULL,\n\
+             \x20   subject text,\n\
+             \x20   issuer text,\n\
+             \x20   data bytea NOT NULL\n\
+             );\n\
+             ALTER TABLE {t} ADD COLUMN IF NOT EXISTS issuer text;\n\
+             CREATE INDEX IF NOT EXISTS {expires_index} ON {t} (expires_at);\n\
+             CREATE INDEX IF NOT EXISTS {subject_index} ON {t} (subject) \
+             WHERE subject IS NOT NULL;\n",
+            schema = quote_identifier(schema),
+        ),
+        load: format!(
+            "SELECT version, expires_at, data FROM {t} WHERE id = $1 AND expires_at > $2"
+        ),
+        create: format!("{} RETURNING 1", insert("VALUES ($1, $2, $3, $4, $5, $6)")),
+        // One statement: the update, and the live row's version (a conflict, or no session).
+        save: format!(
+            "WITH live AS (SELECT version FROM {t} WHERE id = $1 AND expires_at > $7), \
+             updated AS (UPDATE {t} SET version = $8, expires_at = $3, subject = $4, \
+             issuer = $5, data = $6 WHERE id = $1 AND version = $2 AND expires_at > $7 \
+             RETURNING version) \
+             SELECT (SELECT version FROM updated) AS saved, \
+             (SELECT version FROM live) AS live"
+        ),
+        touch: format!("UPDATE {t} SET expires_at = $2 WHERE id = $1 AND expires_at > $3"),
+        delete: format!("DELETE FROM {t} WHERE id = $1"),
+        cleanup: format!("DELETE FROM {t} WHERE expires_at <= $1"),
+        of_principal: format!(
+            "SELECT id, version, expires_at, data FROM {t} \
+             WHERE subject = $1 AND issuer IS NOT DISTINCT FROM $3 AND expires_at > $2 \
+             ORDER BY expires_at"
+        ),
+        delete_principal: format!(
+            "DELETE FROM {t} WHERE subject = $1 AND issuer IS NOT DISTINCT FROM $4 \
+             AND expires_at > $2 AND ($3::bytea IS NULL OR id <> $3)"
+        ),
+        // $1: the quoted, qualified table name (a parameter: any name is safe).
+        table_state: "SELECT to_regclass($1) IS NOT NULL, EXISTS (SELECT 1 \
+             FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'issuer' \
+             AND attnum > 0 AND NOT attisdropped)"
+            .to_owned(),
+        // `migrate` adds the column (`ADD COLUMN IF NOT EXISTS`).
+        add_issuer: None,
+        legacy_issuers: format!(
+            "SELECT id, version, data FROM {t} \
+             WHERE subject IS NOT NULL AND issuer IS NULL AND position($1 IN data) > 0"
+        ),
+        backfill_issuer: format!(
+            "UPDATE {t} SET issuer = $3 WHERE id = $1 AND version = $2 AND issuer IS NULL"
+        ),
+    };
+    // The old row is locked first: a concurrent logout waits, and a session already ended
+    // (gone or expired) is never recreated under the new ID.
+    let cycle = format!(
+        "WITH old AS (SELECT 1 FROM {t} WHERE id = $8 AND expires_at > $7 FOR UPDATE), \
+         inserted AS ({} RETURNING 1), \
+         deleted AS (DELETE FROM {t} WHERE id = $8 AND EXISTS (SELECT 1 FROM inserted)) \
+         SELECT (SELECT count(*) FROM old), (SELECT count(*) FROM inserted)",
+        insert("SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM old)")
+    );
+    (statements, cycle)
 }
 
 /// A [`SessionStore`] in a PostgreSQL table, shared by every instance of an application.
@@ -204,12 +199,11 @@ impl Queries {
 /// ```
 #[derive(Clone)]
 pub struct PostgresStore {
-    pool: PgPool,
+    core: SqlCore<Postgres>,
     schema: Arc<str>,
     table: Arc<str>,
-    queries: Arc<Queries>,
-    clock: SharedClock,
-    ids: IdHasher,
+    /// The statement of [`cycle`](SessionStore::cycle) (see [`statements`]).
+    cycle: Arc<str>,
 }
 
 impl PostgresStore {
@@ -232,13 +226,12 @@ impl PostgresStore {
     /// ```
     #[must_use]
     pub fn new(pool: PgPool) -> Self {
+        let (statements, cycle) = statements(DEFAULT_SCHEMA, DEFAULT_TABLE);
         Self {
-            pool,
+            core: SqlCore::new(pool, statements),
             schema: Arc::from(DEFAULT_SCHEMA),
             table: Arc::from(DEFAULT_TABLE),
-            queries: Arc::new(Queries::new(DEFAULT_SCHEMA, DEFAULT_TABLE)),
-            clock: Arc::new(SystemClock),
-            ids: IdHasher::default(),
+            cycle: Arc::from(cycle),
         }
     }
 
@@ -279,9 +272,11 @@ impl PostgresStore {
     /// ```
     #[must_use]
     pub fn with_table(mut self, schema: &str, table: &str) -> Self {
+        let (statements, cycle) = statements(schema, table);
+        self.core.statements = Arc::new(statements);
         self.schema = Arc::from(schema);
         self.table = Arc::from(table);
-        self.queries = Arc::new(Queries::new(schema, table));
+        self.cycle = Arc::from(cycle);
         self
     }
 
@@ -304,18 +299,8 @@ impl PostgresStore {
     /// ```
     #[must_use]
     pub fn with_hashed_ids(mut self, key: &[u8; 32]) -> Self {
-        self.ids = IdHasher::keyed(key);
+        self.core.ids = IdHasher::keyed(key);
         self
-    }
-
-    /// The ID of a listed row: the real one, or all zeros when only its hash is stored.
-    fn listed_id(&self, stored: &[u8]) -> StoreResult<SessionId> {
-        if self.ids.is_hashed() {
-            return Ok(SessionId::from_bytes([0; SessionId::LEN]));
-        }
-        let id = <[u8; SessionId::LEN]>::try_from(stored)
-            .map_err(|_| StoreError::decode("session id column is not 16 bytes"))?;
-        Ok(SessionId::from_bytes(id))
     }
 
     /// Sets the clock that decides expiry (default: the system clock).
@@ -335,7 +320,7 @@ impl PostgresStore {
     /// ```
     #[must_use]
     pub fn with_clock(mut self, clock: SharedClock) -> Self {
-        self.clock = clock;
+        self.core.clock = clock;
         self
     }
 
@@ -366,7 +351,7 @@ impl PostgresStore {
     /// ```
     #[must_use]
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        &self.core.pool
     }
 
     /// The SQL that creates the schema, the table and its indexes (idempotent), for running
@@ -385,7 +370,7 @@ impl PostgresStore {
     /// ```
     #[must_use]
     pub fn migration_sql(&self) -> &str {
-        &self.queries.migrate
+        &self.core.statements.migrate
     }
 
     /// Creates the schema, the table and its indexes if they do not exist, and upgrades a
@@ -411,45 +396,13 @@ impl PostgresStore {
             quote_identifier(&self.schema),
             quote_identifier(&self.table)
         );
-        let (exists, has_issuer): (bool, bool) = sqlx::query_as(&self.queries.has_issuer_column)
-            .bind(&table)
-            .fetch_one(&self.pool)
+        let mut connection = self
+            .core
+            .pool
+            .acquire()
             .await
             .map_err(StoreError::backend)?;
-        sqlx::raw_sql(&self.queries.migrate)
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::backend)?;
-        if exists && !has_issuer {
-            self.backfill_issuers().await?;
-        }
-        Ok(())
-    }
-
-    /// Sets the `issuer` column of rows written before it existed from their record JSON
-    /// (decoded here: PostgreSQL's JSON functions refuse some valid records). Only a row
-    /// still at the version that was read is updated (one saved meanwhile was written with
-    /// its issuer); a row that does not decode cannot be loaded either and stays a local
-    /// login.
-    async fn backfill_issuers(&self) -> StoreResult<()> {
-        let rows: Vec<(Vec<u8>, i64, Vec<u8>)> = sqlx::query_as(&self.queries.legacy_issuers)
-            .bind(LEGACY_ISSUER_NEEDLE)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::backend)?;
-        for (id, version, data) in rows {
-            let Some(issuer) = decode(&data).ok().and_then(|record| record.issuer) else {
-                continue;
-            };
-            sqlx::query::<Postgres>(&self.queries.backfill_issuer)
-                .bind(id)
-                .bind(version)
-                .bind(issuer)
-                .execute(&self.pool)
-                .await
-                .map_err(StoreError::backend)?;
-        }
-        Ok(())
+        self.core.migrate(&mut connection, &table).await
     }
 
     /// Runs [`cleanup_expired`](SessionStore::cleanup_expired) every `every` on the tokio
@@ -472,7 +425,7 @@ impl PostgresStore {
     /// When called outside a tokio runtime.
     #[must_use = "dropping the handle detaches the task; keep it to stop the cleanup"]
     pub fn spawn_cleanup(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
-        super::spawn_cleanup(self.clone(), every)
+        sql::spawn_cleanup(self.clone(), every)
     }
 
     /// The live sessions of the principal `issuer` + `subject`, soonest to expire first (the
@@ -516,24 +469,7 @@ impl PostgresStore {
         issuer: Option<&str>,
         subject: &str,
     ) -> StoreResult<Vec<SessionRecord>> {
-        let rows = sqlx::query::<Postgres>(&self.queries.of_principal)
-            .bind(subject)
-            .bind(self.clock.now())
-            .bind(issuer)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::backend)?;
-        rows.iter()
-            .map(|row| {
-                let id = self.listed_id(row.try_get(0).map_err(StoreError::decode)?)?;
-                record_from(
-                    &id,
-                    row.try_get(1).map_err(StoreError::decode)?,
-                    row.try_get(2).map_err(StoreError::decode)?,
-                    &row.try_get::<Vec<u8>, _>(3).map_err(StoreError::decode)?,
-                )
-            })
-            .collect()
+        self.core.sessions_of(issuer, subject).await
     }
 
     /// Deletes every live session of the principal `issuer` + `subject` except `keep` ("log
@@ -576,145 +512,57 @@ impl PostgresStore {
         subject: &str,
         keep: Option<&SessionId>,
     ) -> StoreResult<u64> {
-        let done = sqlx::query::<Postgres>(&self.queries.delete_principal)
-            .bind(subject)
-            .bind(self.clock.now())
-            .bind(keep.map(|id| self.ids.bytes(id)))
-            .bind(issuer)
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::backend)?;
-        Ok(done.rows_affected())
+        self.core.delete_sessions_of(issuer, subject, keep).await
     }
-}
-
-fn record_from(
-    id: &SessionId,
-    version: i64,
-    expires_at: OffsetDateTime,
-    data: &[u8],
-) -> StoreResult<SessionRecord> {
-    let mut record = decode(data)?;
-    record.id = *id;
-    record.version = u64::try_from(version).map_err(StoreError::decode)?;
-    record.expires_at = expires_at;
-    Ok(record)
 }
 
 #[async_trait]
 impl SessionStore for PostgresStore {
     async fn load(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
-        let row = sqlx::query::<Postgres>(&self.queries.load)
-            .bind(self.ids.bytes(id))
-            .bind(self.clock.now())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::backend)?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let version: i64 = row.try_get(0).map_err(StoreError::decode)?;
-        let expires_at: OffsetDateTime = row.try_get(1).map_err(StoreError::decode)?;
-        let data: &[u8] = row.try_get(2).map_err(StoreError::decode)?;
-        record_from(id, version, expires_at, data).map(Some)
+        self.core.load(id).await
     }
 
     async fn create(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
-        let data = encode(record)?;
-        let row = sqlx::query::<Postgres>(&self.queries.create)
-            .bind(self.ids.bytes(&record.id))
-            .bind(version_to_i64(record.version)?)
-            .bind(whole_seconds(record.expires_at))
-            .bind(record.subject.as_deref())
-            .bind(data)
-            .bind(self.clock.now())
-            .bind(record.issuer.as_deref())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::backend)?;
-        Ok(if row.is_some() {
-            CreateOutcome::Created
-        } else {
-            CreateOutcome::IdTaken
-        })
+        self.core.create(record).await
     }
 
     async fn save(&self, record: &SessionRecord) -> StoreResult<SaveOutcome> {
         let next = next_version(record.version)?;
-        let data = encode(record)?;
-        let row = sqlx::query::<Postgres>(&self.queries.save)
-            .bind(self.ids.bytes(&record.id))
-            .bind(version_to_i64(record.version)?)
-            .bind(version_to_i64(next)?)
-            .bind(whole_seconds(record.expires_at))
-            .bind(record.subject.as_deref())
-            .bind(self.clock.now())
-            .bind(data)
-            .bind(record.issuer.as_deref())
-            .fetch_one(&self.pool)
+        let row = self
+            .core
+            .save(record, next)?
+            .fetch_one(&self.core.pool)
             .await
             .map_err(StoreError::backend)?;
         let saved: Option<i64> = row.try_get(0).map_err(StoreError::decode)?;
-        let current: Option<i64> = row.try_get(1).map_err(StoreError::decode)?;
-        Ok(match (saved, current) {
-            (Some(_), _) => SaveOutcome::Saved { version: next },
-            (None, Some(_)) => SaveOutcome::Conflict,
-            (None, None) => SaveOutcome::NotFound,
-        })
+        let live: Option<i64> = row.try_get(1).map_err(StoreError::decode)?;
+        Ok(sql::save_outcome(saved.is_some(), live.is_some(), next))
     }
 
     async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> StoreResult<bool> {
-        let done = sqlx::query::<Postgres>(&self.queries.touch)
-            .bind(self.ids.bytes(id))
-            .bind(whole_seconds(expires_at))
-            .bind(self.clock.now())
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::backend)?;
-        Ok(done.rows_affected() > 0)
+        self.core.touch(id, expires_at).await
     }
 
     async fn delete(&self, id: &SessionId) -> StoreResult<()> {
-        sqlx::query::<Postgres>(&self.queries.delete)
-            .bind(self.ids.bytes(id))
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::backend)?;
-        Ok(())
+        self.core.delete(id).await
     }
 
+    /// One statement: the old row locked, the new one inserted, the old one deleted.
     async fn cycle(&self, old: &SessionId, new: &SessionRecord) -> StoreResult<CreateOutcome> {
-        let data = encode(new)?;
-        let row = sqlx::query::<Postgres>(&self.queries.cycle)
-            .bind(self.ids.bytes(&new.id))
-            .bind(version_to_i64(new.version)?)
-            .bind(whole_seconds(new.expires_at))
-            .bind(new.subject.as_deref())
-            .bind(data)
-            .bind(self.clock.now())
-            .bind(self.ids.bytes(old))
-            .bind(new.issuer.as_deref())
-            .fetch_one(&self.pool)
+        let row = self
+            .core
+            .write(&self.cycle, new)?
+            .bind(self.core.ids.bytes(old))
+            .fetch_one(&self.core.pool)
             .await
             .map_err(StoreError::backend)?;
         let old_live: i64 = row.try_get(0).map_err(StoreError::decode)?;
         let inserted: i64 = row.try_get(1).map_err(StoreError::decode)?;
-        Ok(if old_live == 0 {
-            CreateOutcome::NotFound
-        } else if inserted > 0 {
-            CreateOutcome::Created
-        } else {
-            CreateOutcome::IdTaken
-        })
+        Ok(sql::cycle_outcome(old_live > 0, inserted > 0))
     }
 
     async fn cleanup_expired(&self) -> StoreResult<u64> {
-        let done = sqlx::query::<Postgres>(&self.queries.cleanup)
-            .bind(self.clock.now())
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::backend)?;
-        Ok(done.rows_affected())
+        self.core.cleanup_expired().await
     }
 }
 
@@ -723,8 +571,8 @@ impl fmt::Debug for PostgresStore {
         f.debug_struct("PostgresStore")
             .field("schema", &self.schema)
             .field("table", &self.table)
-            .field("clock", &self.clock)
-            .field("ids", &self.ids)
+            .field("clock", &self.core.clock)
+            .field("ids", &self.core.ids)
             .finish_non_exhaustive()
     }
 }
@@ -735,9 +583,10 @@ mod tests {
 
     #[test]
     fn names_are_quoted_in_every_statement() {
-        let queries = Queries::new("my\"schema", "t");
-        assert!(queries.migrate.contains("\"my\"\"schema\".\"t\""));
-        assert!(queries.load.contains("\"my\"\"schema\".\"t\""));
-        assert!(queries.migrate.contains("\"t_expires_at\""));
+        let (statements, cycle) = statements("my\"schema", "t");
+        assert!(statements.migrate.contains("\"my\"\"schema\".\"t\""));
+        assert!(statements.load.contains("\"my\"\"schema\".\"t\""));
+        assert!(cycle.contains("\"my\"\"schema\".\"t\""));
+        assert!(statements.migrate.contains("\"t_expires_at\""));
     }
 }

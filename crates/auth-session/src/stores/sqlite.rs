@@ -1,4 +1,6 @@
-//! `SqliteStore`: sessions in an SQLite database file.
+//! `SqliteStore`: sessions in an SQLite database file. The SQL text is here ([`statements`]);
+//! what it shares with `PostgresStore` (the statements' parameters, rows read back, the table
+//! upgrade) is in `sql.rs`.
 
 use std::fmt;
 use std::path::Path;
@@ -7,103 +9,107 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use auth_core::{
     Clock, CreateOutcome, SaveOutcome, SessionId, SessionRecord, SessionStore, SharedClock,
-    StoreError, StoreResult, SystemClock,
+    StoreError, StoreResult,
 };
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use sqlx::{Row, Sqlite};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteQueryResult,
+};
+use sqlx::{Executor, Sqlite, Transaction};
 use time::OffsetDateTime;
 
-use super::{IdHasher, decode, encode, next_version, quote_identifier, version_to_i64};
+use super::sql::{self, Engine, SqlCore, Statements, quote_identifier};
+use super::{IdHasher, next_version};
 
 /// The default table.
 const DEFAULT_TABLE: &str = "auth_sessions";
 
-/// The statements, built once for the configured table.
-#[derive(Debug)]
-struct Queries {
-    migrate: String,
-    load: String,
-    create: String,
-    save: String,
-    version: String,
-    touch: String,
-    delete: String,
-    live: String,
-    cleanup: String,
-    of_principal: String,
-    delete_principal: String,
-    columns: &'static str,
-    add_issuer: String,
-    legacy_issuers: String,
-    backfill_issuer: String,
-}
+/// `expires_at` is an integer, Unix seconds; so is "now".
+impl Engine for Sqlite {
+    type Time = i64;
 
-impl Queries {
-    fn new(table: &str) -> Self {
-        let t = quote_identifier(table);
-        let expires_index = quote_identifier(&format!("{table}_expires_at"));
-        let subject_index = quote_identifier(&format!("{table}_subject"));
-        Self {
-            migrate: format!(
-                "CREATE TABLE IF NOT EXISTS {t} (\n\
-                 \x20   id blob PRIMARY KEY NOT NULL,\n\
-                 \x20   version integer NOT NULL,\n\
-                 \x20   expires_at integer NOT NULL,\n\
-                 \x20   subject text,\n\
-                 \x20   issuer text,\n\
-                 \x20   data blob NOT NULL\n\
-                 ) WITHOUT ROWID;\n\
-                 CREATE INDEX IF NOT EXISTS {expires_index} ON {t} (expires_at);\n\
-                 CREATE INDEX IF NOT EXISTS {subject_index} ON {t} (subject) \
-                 WHERE subject IS NOT NULL;\n"
-            ),
-            load: format!(
-                "SELECT version, expires_at, data FROM {t} WHERE id = ?1 AND expires_at > ?2"
-            ),
-            // ?7: the issuer (after the parameters the statement had before the column).
-            create: format!(
-                "INSERT INTO {t} (id, version, expires_at, subject, issuer, data) \
-                 VALUES (?1, ?2, ?3, ?4, ?7, ?5) \
-                 ON CONFLICT (id) DO UPDATE SET version = excluded.version, \
-                 expires_at = excluded.expires_at, subject = excluded.subject, \
-                 issuer = excluded.issuer, data = excluded.data WHERE expires_at <= ?6 \
-                 RETURNING 1"
-            ),
-            save: format!(
-                "UPDATE {t} SET version = ?3, expires_at = ?4, subject = ?5, issuer = ?8, \
-                 data = ?7 WHERE id = ?1 AND version = ?2 AND expires_at > ?6 RETURNING version"
-            ),
-            version: format!("SELECT version FROM {t} WHERE id = ?1 AND expires_at > ?2"),
-            touch: format!("UPDATE {t} SET expires_at = ?2 WHERE id = ?1 AND expires_at > ?3"),
-            delete: format!("DELETE FROM {t} WHERE id = ?1"),
-            live: format!("SELECT 1 FROM {t} WHERE id = ?1 AND expires_at > ?2"),
-            cleanup: format!("DELETE FROM {t} WHERE expires_at <= ?1"),
-            of_principal: format!(
-                "SELECT id, version, expires_at, data FROM {t} \
-                 WHERE subject = ?1 AND issuer IS ?3 AND expires_at > ?2 ORDER BY expires_at"
-            ),
-            delete_principal: format!(
-                "DELETE FROM {t} WHERE subject = ?1 AND issuer IS ?4 AND expires_at > ?2 \
-                 AND (?3 IS NULL OR id <> ?3)"
-            ),
-            // ?1: the table's name (a parameter: any name is safe). How many columns it has
-            // (0: no such table), and whether one is `issuer`.
-            columns: "SELECT count(*), coalesce(sum(name = 'issuer'), 0) \
-                 FROM pragma_table_info(?1)",
-            add_issuer: format!("ALTER TABLE {t} ADD COLUMN issuer text"),
-            // Rows written before the column that may name an issuer (?1: the bytes
-            // `"iss":`); the record decides.
-            legacy_issuers: format!(
-                "SELECT id, data FROM {t} \
-                 WHERE subject IS NOT NULL AND issuer IS NULL AND instr(data, ?1) > 0"
-            ),
-            backfill_issuer: format!("UPDATE {t} SET issuer = ?2 WHERE id = ?1"),
-        }
+    fn stored(at: OffsetDateTime) -> i64 {
+        at.unix_timestamp()
+    }
+
+    fn now(clock: &dyn Clock) -> i64 {
+        clock.unix_timestamp()
+    }
+
+    fn read(stored: i64) -> StoreResult<OffsetDateTime> {
+        OffsetDateTime::from_unix_timestamp(stored).map_err(StoreError::decode)
+    }
+
+    fn rows_affected(result: &SqliteQueryResult) -> u64 {
+        result.rows_affected()
     }
 }
 
-/// What a stored record naming an issuer contains (compact JSON, as [`encode`] writes it).
-const LEGACY_ISSUER_NEEDLE: &[u8] = b"\"iss\":";
+/// The statements for `table`, and the check that a session is live (a save's conflict
+/// check, a cycle's check of the old session). The parameters are numbered as `sql.rs` lists
+/// them.
+fn statements(table: &str) -> (Statements, String) {
+    let t = quote_identifier(table);
+    let expires_index = quote_identifier(&format!("{table}_expires_at"));
+    let subject_index = quote_identifier(&format!("{table}_subject"));
+    let statements = Statements {
+        migrate: format!(
+            "CREATE TABLE IF NOT EXISTS {t} (\n\
+             \x20   id blob PRIMARY KEY NOT NULL,\n\
+             \x20   version integer NOT NULL,\n\
+             \x20   expires_at integer NOT NULL,\n\
+             \x20   subject text,\n\
+             \x20   issuer text,\n\
+             \x20   data blob NOT NULL\n\
+             ) WITHOUT ROWID;\n\
+             CREATE INDEX IF NOT EXISTS {expires_index} ON {t} (expires_at);\n\
+             CREATE INDEX IF NOT EXISTS {subject_index} ON {t} (subject) \
+             WHERE subject IS NOT NULL;\n"
+        ),
+        load: format!(
+            "SELECT version, expires_at, data FROM {t} WHERE id = ?1 AND expires_at > ?2"
+        ),
+        create: format!(
+            "INSERT INTO {t} (id, version, expires_at, subject, issuer, data) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+             ON CONFLICT (id) DO UPDATE SET version = excluded.version, \
+             expires_at = excluded.expires_at, subject = excluded.subject, \
+             issuer = excluded.issuer, data = excluded.data WHERE expires_at <= ?7 \
+             RETURNING 1"
+        ),
+        // A row only when saved: SQLite has no data-modifying CTEs to read the live row too.
+        save: format!(
+            "UPDATE {t} SET version = ?8, expires_at = ?3, subject = ?4, issuer = ?5, \
+             data = ?6 WHERE id = ?1 AND version = ?2 AND expires_at > ?7 RETURNING version"
+        ),
+        touch: format!("UPDATE {t} SET expires_at = ?2 WHERE id = ?1 AND expires_at > ?3"),
+        delete: format!("DELETE FROM {t} WHERE id = ?1"),
+        cleanup: format!("DELETE FROM {t} WHERE expires_at <= ?1"),
+        of_principal: format!(
+            "SELECT id, version, expires_at, data FROM {t} \
+             WHERE subject = ?1 AND issuer IS ?3 AND expires_at > ?2 ORDER BY expires_at"
+        ),
+        delete_principal: format!(
+            "DELETE FROM {t} WHERE subject = ?1 AND issuer IS ?4 AND expires_at > ?2 \
+             AND (?3 IS NULL OR id <> ?3)"
+        ),
+        // ?1: the table's name (a parameter: any name is safe). Whether it has columns (none:
+        // no such table), and whether one is `issuer`.
+        table_state: "SELECT count(*) > 0, coalesce(sum(name = 'issuer'), 0) > 0 \
+             FROM pragma_table_info(?1)"
+            .to_owned(),
+        // SQLite has no `ADD COLUMN IF NOT EXISTS`: run only when `table_state` found none.
+        add_issuer: Some(format!("ALTER TABLE {t} ADD COLUMN issuer text")),
+        legacy_issuers: format!(
+            "SELECT id, version, data FROM {t} \
+             WHERE subject IS NOT NULL AND issuer IS NULL AND instr(data, ?1) > 0"
+        ),
+        backfill_issuer: format!(
+            "UPDATE {t} SET issuer = ?3 WHERE id = ?1 AND version = ?2 AND issuer IS NULL"
+        ),
+    };
+    let live = format!("SELECT 1 FROM {t} WHERE id = ?1 AND expires_at > ?2");
+    (statements, live)
+}
 
 /// A [`SessionStore`] in an SQLite database file: the embedded, persistent choice.
 ///
@@ -168,11 +174,10 @@ const LEGACY_ISSUER_NEEDLE: &[u8] = b"\"iss\":";
 /// ```
 #[derive(Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    core: SqlCore<Sqlite>,
     table: Arc<str>,
-    queries: Arc<Queries>,
-    clock: SharedClock,
-    ids: IdHasher,
+    /// Whether a session is live (see [`statements`]).
+    live: Arc<str>,
 }
 
 impl SqliteStore {
@@ -192,12 +197,11 @@ impl SqliteStore {
     /// ```
     #[must_use]
     pub fn new(pool: SqlitePool) -> Self {
+        let (statements, live) = statements(DEFAULT_TABLE);
         Self {
-            pool,
+            core: SqlCore::new(pool, statements),
             table: Arc::from(DEFAULT_TABLE),
-            queries: Arc::new(Queries::new(DEFAULT_TABLE)),
-            clock: Arc::new(SystemClock),
-            ids: IdHasher::default(),
+            live: Arc::from(live),
         }
     }
 
@@ -241,8 +245,10 @@ impl SqliteStore {
     /// ```
     #[must_use]
     pub fn with_table(mut self, table: &str) -> Self {
+        let (statements, live) = statements(table);
+        self.core.statements = Arc::new(statements);
         self.table = Arc::from(table);
-        self.queries = Arc::new(Queries::new(table));
+        self.live = Arc::from(live);
         self
     }
 
@@ -265,18 +271,8 @@ impl SqliteStore {
     /// ```
     #[must_use]
     pub fn with_hashed_ids(mut self, key: &[u8; 32]) -> Self {
-        self.ids = IdHasher::keyed(key);
+        self.core.ids = IdHasher::keyed(key);
         self
-    }
-
-    /// The ID of a listed row: the real one, or all zeros when only its hash is stored.
-    fn listed_id(&self, stored: &[u8]) -> StoreResult<SessionId> {
-        if self.ids.is_hashed() {
-            return Ok(SessionId::from_bytes([0; SessionId::LEN]));
-        }
-        let id = <[u8; SessionId::LEN]>::try_from(stored)
-            .map_err(|_| StoreError::decode("session id column is not 16 bytes"))?;
-        Ok(SessionId::from_bytes(id))
     }
 
     /// Sets the clock that decides expiry (default: the system clock).
@@ -296,7 +292,7 @@ impl SqliteStore {
     /// ```
     #[must_use]
     pub fn with_clock(mut self, clock: SharedClock) -> Self {
-        self.clock = clock;
+        self.core.clock = clock;
         self
     }
 
@@ -327,7 +323,7 @@ impl SqliteStore {
     /// ```
     #[must_use]
     pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+        &self.core.pool
     }
 
     /// The SQL that creates the table and its indexes (idempotent), for a migration tool. A
@@ -346,7 +342,7 @@ impl SqliteStore {
     /// ```
     #[must_use]
     pub fn migration_sql(&self) -> &str {
-        &self.queries.migrate
+        &self.core.statements.migrate
     }
 
     /// Creates the table and its indexes if they do not exist, and upgrades a table created
@@ -368,47 +364,9 @@ impl SqliteStore {
     /// [`StoreError::Backend`] when a statement fails.
     pub async fn migrate(&self) -> StoreResult<()> {
         // Under the write lock: two processes cannot both find the column missing.
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(StoreError::backend)?;
-        let (columns, has_issuer): (i64, i64) = sqlx::query_as(self.queries.columns)
-            .bind(&*self.table)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(StoreError::backend)?;
-        sqlx::raw_sql(&self.queries.migrate)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::backend)?;
-        if columns > 0 && has_issuer == 0 {
-            sqlx::query::<Sqlite>(&self.queries.add_issuer)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::backend)?;
-            // Rows written before the column: the record JSON names the issuer (decoded
-            // here, like every read). A row that does not decode cannot be loaded either and
-            // stays a local login.
-            let rows: Vec<(Vec<u8>, Vec<u8>)> = sqlx::query_as(&self.queries.legacy_issuers)
-                .bind(LEGACY_ISSUER_NEEDLE)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(StoreError::backend)?;
-            for (id, data) in rows {
-                let Some(issuer) = decode(&data).ok().and_then(|record| record.issuer) else {
-                    continue;
-                };
-                sqlx::query::<Sqlite>(&self.queries.backfill_issuer)
-                    .bind(id)
-                    .bind(issuer)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(StoreError::backend)?;
-            }
-        }
-        tx.commit().await.map_err(StoreError::backend)?;
-        Ok(())
+        let mut tx = self.begin_immediate().await?;
+        self.core.migrate(&mut tx, &self.table).await?;
+        tx.commit().await.map_err(StoreError::backend)
     }
 
     /// Runs [`cleanup_expired`](SessionStore::cleanup_expired) every `every` on the tokio
@@ -430,7 +388,7 @@ impl SqliteStore {
     /// When called outside a tokio runtime.
     #[must_use = "dropping the handle detaches the task; keep it to stop the cleanup"]
     pub fn spawn_cleanup(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
-        super::spawn_cleanup(self.clone(), every)
+        sql::spawn_cleanup(self.clone(), every)
     }
 
     /// The live sessions of the principal `issuer` + `subject`, soonest to expire first
@@ -472,24 +430,7 @@ impl SqliteStore {
         issuer: Option<&str>,
         subject: &str,
     ) -> StoreResult<Vec<SessionRecord>> {
-        let rows = sqlx::query::<Sqlite>(&self.queries.of_principal)
-            .bind(subject)
-            .bind(self.clock.unix_timestamp())
-            .bind(issuer)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::backend)?;
-        rows.iter()
-            .map(|row| {
-                let id = self.listed_id(row.try_get(0).map_err(StoreError::decode)?)?;
-                record_from(
-                    &id,
-                    row.try_get(1).map_err(StoreError::decode)?,
-                    row.try_get(2).map_err(StoreError::decode)?,
-                    &row.try_get::<Vec<u8>, _>(3).map_err(StoreError::decode)?,
-                )
-            })
-            .collect()
+        self.core.sessions_of(issuer, subject).await
     }
 
     /// Deletes every live session of the principal `issuer` + `subject` except `keep`
@@ -529,171 +470,96 @@ impl SqliteStore {
         subject: &str,
         keep: Option<&SessionId>,
     ) -> StoreResult<u64> {
-        let done = sqlx::query::<Sqlite>(&self.queries.delete_principal)
-            .bind(subject)
-            .bind(self.clock.unix_timestamp())
-            .bind(keep.map(|id| self.ids.bytes(id)))
-            .bind(issuer)
-            .execute(&self.pool)
+        self.core.delete_sessions_of(issuer, subject, keep).await
+    }
+
+    /// A `BEGIN IMMEDIATE` transaction: it holds the write lock from its start.
+    async fn begin_immediate(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        self.core
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::backend)
+    }
+
+    /// Whether a live row has `id` (on `executor`: the pool, or a transaction).
+    async fn is_live<'e>(
+        &self,
+        executor: impl Executor<'e, Database = Sqlite>,
+        id: &SessionId,
+    ) -> StoreResult<bool> {
+        let row = sqlx::query::<Sqlite>(&self.live)
+            .bind(self.core.ids.bytes(id))
+            .bind(self.core.now())
+            .fetch_optional(executor)
             .await
             .map_err(StoreError::backend)?;
-        Ok(done.rows_affected())
+        Ok(row.is_some())
     }
-}
-
-fn record_from(
-    id: &SessionId,
-    version: i64,
-    expires_at: i64,
-    data: &[u8],
-) -> StoreResult<SessionRecord> {
-    let mut record = decode(data)?;
-    record.id = *id;
-    record.version = u64::try_from(version).map_err(StoreError::decode)?;
-    record.expires_at =
-        OffsetDateTime::from_unix_timestamp(expires_at).map_err(StoreError::decode)?;
-    Ok(record)
 }
 
 #[async_trait]
 impl SessionStore for SqliteStore {
     async fn load(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
-        let row = sqlx::query::<Sqlite>(&self.queries.load)
-            .bind(self.ids.bytes(id))
-            .bind(self.clock.unix_timestamp())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::backend)?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let version: i64 = row.try_get(0).map_err(StoreError::decode)?;
-        let expires_at: i64 = row.try_get(1).map_err(StoreError::decode)?;
-        let data: &[u8] = row.try_get(2).map_err(StoreError::decode)?;
-        record_from(id, version, expires_at, data).map(Some)
+        self.core.load(id).await
     }
 
     async fn create(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
-        let data = encode(record)?;
-        let row = sqlx::query::<Sqlite>(&self.queries.create)
-            .bind(self.ids.bytes(&record.id))
-            .bind(version_to_i64(record.version)?)
-            .bind(record.expires_at.unix_timestamp())
-            .bind(record.subject.as_deref())
-            .bind(data)
-            .bind(self.clock.unix_timestamp())
-            .bind(record.issuer.as_deref())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::backend)?;
-        Ok(if row.is_some() {
-            CreateOutcome::Created
-        } else {
-            CreateOutcome::IdTaken
-        })
+        self.core.create(record).await
     }
 
+    /// The update, and only when it matched nothing, the check that tells a conflict from a
+    /// missing session.
     async fn save(&self, record: &SessionRecord) -> StoreResult<SaveOutcome> {
         let next = next_version(record.version)?;
-        let data = encode(record)?;
-        let now = self.clock.unix_timestamp();
-        let saved = sqlx::query::<Sqlite>(&self.queries.save)
-            .bind(self.ids.bytes(&record.id))
-            .bind(version_to_i64(record.version)?)
-            .bind(version_to_i64(next)?)
-            .bind(record.expires_at.unix_timestamp())
-            .bind(record.subject.as_deref())
-            .bind(now)
-            .bind(data)
-            .bind(record.issuer.as_deref())
-            .fetch_optional(&self.pool)
+        let saved = self
+            .core
+            .save(record, next)?
+            .fetch_optional(&self.core.pool)
             .await
-            .map_err(StoreError::backend)?;
-        if saved.is_some() {
-            return Ok(SaveOutcome::Saved { version: next });
-        }
-        let live = sqlx::query::<Sqlite>(&self.queries.version)
-            .bind(self.ids.bytes(&record.id))
-            .bind(now)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::backend)?;
-        Ok(if live.is_some() {
-            SaveOutcome::Conflict
-        } else {
-            SaveOutcome::NotFound
-        })
+            .map_err(StoreError::backend)?
+            .is_some();
+        let live = saved || self.is_live(&self.core.pool, &record.id).await?;
+        Ok(sql::save_outcome(saved, live, next))
     }
 
     async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> StoreResult<bool> {
-        let done = sqlx::query::<Sqlite>(&self.queries.touch)
-            .bind(self.ids.bytes(id))
-            .bind(expires_at.unix_timestamp())
-            .bind(self.clock.unix_timestamp())
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::backend)?;
-        Ok(done.rows_affected() > 0)
+        self.core.touch(id, expires_at).await
     }
 
     async fn delete(&self, id: &SessionId) -> StoreResult<()> {
-        sqlx::query::<Sqlite>(&self.queries.delete)
-            .bind(self.ids.bytes(id))
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::backend)?;
-        Ok(())
+        self.core.delete(id).await
     }
 
+    /// One `BEGIN IMMEDIATE` transaction: the old session checked, the new one created, the
+    /// old one deleted.
     async fn cycle(&self, old: &SessionId, new: &SessionRecord) -> StoreResult<CreateOutcome> {
-        let data = encode(new)?;
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(StoreError::backend)?;
+        let mut tx = self.begin_immediate().await?;
         // Under the write lock: a session a logout or a revocation ended stays ended.
-        let old_live = sqlx::query::<Sqlite>(&self.queries.live)
-            .bind(self.ids.bytes(old))
-            .bind(self.clock.unix_timestamp())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(StoreError::backend)?;
-        if old_live.is_none() {
+        let old_live = self.is_live(&mut *tx, old).await?;
+        let created = old_live
+            && self
+                .core
+                .write(&self.core.statements.create, new)?
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::backend)?
+                .is_some();
+        if created {
+            sqlx::query::<Sqlite>(&self.core.statements.delete)
+                .bind(self.core.ids.bytes(old))
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::backend)?;
+            tx.commit().await.map_err(StoreError::backend)?;
+        } else {
             tx.rollback().await.map_err(StoreError::backend)?;
-            return Ok(CreateOutcome::NotFound);
         }
-        let row = sqlx::query::<Sqlite>(&self.queries.create)
-            .bind(self.ids.bytes(&new.id))
-            .bind(version_to_i64(new.version)?)
-            .bind(new.expires_at.unix_timestamp())
-            .bind(new.subject.as_deref())
-            .bind(data)
-            .bind(self.clock.unix_timestamp())
-            .bind(new.issuer.as_deref())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(StoreError::backend)?;
-        if row.is_none() {
-            tx.rollback().await.map_err(StoreError::backend)?;
-            return Ok(CreateOutcome::IdTaken);
-        }
-        sqlx::query::<Sqlite>(&self.queries.delete)
-            .bind(self.ids.bytes(old))
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::backend)?;
-        tx.commit().await.map_err(StoreError::backend)?;
-        Ok(CreateOutcome::Created)
+        Ok(sql::cycle_outcome(old_live, created))
     }
 
     async fn cleanup_expired(&self) -> StoreResult<u64> {
-        let done = sqlx::query::<Sqlite>(&self.queries.cleanup)
-            .bind(self.clock.unix_timestamp())
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::backend)?;
-        Ok(done.rows_affected())
+        self.core.cleanup_expired().await
     }
 }
 
@@ -701,8 +567,8 @@ impl fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SqliteStore")
             .field("table", &self.table)
-            .field("clock", &self.clock)
-            .field("ids", &self.ids)
+            .field("clock", &self.core.clock)
+            .field("ids", &self.core.ids)
             .finish_non_exhaustive()
     }
 }
