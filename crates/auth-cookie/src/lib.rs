@@ -77,6 +77,7 @@ mod extract;
 mod jar;
 mod layer;
 mod parse;
+mod raw;
 mod seal;
 
 #[doc(inline)]
@@ -93,9 +94,11 @@ pub use error::{ConfigError, CookieError};
 #[doc(inline)]
 pub use extract::MissingCookieLayer;
 #[doc(inline)]
-pub use jar::{Cookies, MAX_COOKIE_SIZE, header_cookie, header_cookie_bytes, request_cookie};
+pub use jar::{Cookies, MAX_COOKIE_SIZE};
 #[doc(inline)]
 pub use layer::{CookieLayer, CookieManager};
+#[doc(inline)]
+pub use raw::{header_cookie, header_cookie_bytes, request_cookie};
 #[doc(inline)]
 pub use seal::{
     CookieKeys, Private, PrivateCookies, SealMode, SealedCookies, SealedRead, Signed, SignedCookies,

@@ -9,6 +9,7 @@ mod parse;
 mod rejection;
 mod service;
 mod trust;
+mod verify;
 
 pub use config::{DEFAULT_MAX_TOKEN_LEN, DEFAULT_SUBJECT_REVOCATION_RETENTION, JwtLayerBuilder};
 pub use layer::JwtLayer;

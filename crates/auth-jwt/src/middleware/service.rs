@@ -10,8 +10,9 @@ use http::{Request, Response};
 use serde::de::DeserializeOwned;
 use tower_service::Service;
 
-use super::config::{Config, Failure, Verified};
+use super::config::Config;
 use super::future::{Pending, ResponseFuture};
+use super::verify::{Failure, Verified};
 use super::{DefaultRejection, JwtLayer, JwtRejection, JwtRejectionKind, RejectionResponse};
 use crate::keyset::KeyWait;
 use crate::revocation::LogoutSlot;
