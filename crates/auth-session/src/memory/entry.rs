@@ -6,7 +6,6 @@ use std::sync::{Arc, OnceLock};
 use auth_core::{SessionData, SessionId, SessionRecord, StoreError, StoreResult};
 use time::{Duration, OffsetDateTime};
 
-
 /// `absolute_expires_at` is `None`. No `OffsetDateTime` has this timestamp.
 const NO_DEADLINE: i64 = i64::MAX;
 /// `idle_timeout` is `None`. A timeout of exactly `i64::MIN` seconds is kept as `MIN + 1`.
@@ -43,11 +42,7 @@ impl Login {
         Some(Box::new(Self {
             subject: record.subject.as_deref().map(Box::<str>::from),
             issuer: record.issuer.as_deref().map(Box::<str>::from),
-            roles: record
-                .roles
-                .iter()
-                .map(|r| Box::from(r.as_str()))
-                .collect(),
+            roles: record.roles.iter().map(|r| Box::from(r.as_str())).collect(),
         }))
     }
 
@@ -140,7 +135,9 @@ fn seconds(record: &SessionRecord) -> (i64, i64, Option<i64>) {
     (
         record.created_at.unix_timestamp(),
         record.expires_at.unix_timestamp(),
-        record.absolute_expires_at.map(OffsetDateTime::unix_timestamp),
+        record
+            .absolute_expires_at
+            .map(OffsetDateTime::unix_timestamp),
     )
 }
 
@@ -230,7 +227,10 @@ mod tests {
         entry.assign(&of_a.clone().with_version(2), 2);
         assert_eq!(entry.login.as_deref().map(std::ptr::from_ref), before);
         entry.assign(&of_a.with_issuer("idp-b"), 3);
-        assert_eq!(entry.to_record(id).unwrap().issuer.as_deref(), Some("idp-b"));
+        assert_eq!(
+            entry.to_record(id).unwrap().issuer.as_deref(),
+            Some("idp-b")
+        );
         entry.assign(&anonymous.clone().with_subject("bob"), 4);
         assert_eq!(entry.to_record(id).unwrap().issuer, None);
         entry.assign(&anonymous, 5);
