@@ -1,5 +1,7 @@
 //! The `SessionStore` trait.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -166,34 +168,81 @@ pub trait SessionStore: std::fmt::Debug + Send + Sync + 'static {
     }
 }
 
-#[async_trait]
+/// The future of a forwarded store call: the inner store's own (boxed) future.
+type Forwarded<'a, T> = Pin<Box<dyn Future<Output = StoreResult<T>> + Send + 'a>>;
+
+// Written out rather than with `#[async_trait]`, which would box a second future around the
+// inner store's: a store behind an `Arc` costs what the store costs, nothing more.
 impl<S: SessionStore + ?Sized> SessionStore for Arc<S> {
-    async fn load(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
-        (**self).load(id).await
+    fn load<'s, 'i, 'f>(&'s self, id: &'i SessionId) -> Forwarded<'f, Option<SessionRecord>>
+    where
+        's: 'f,
+        'i: 'f,
+        Self: 'f,
+    {
+        (**self).load(id)
     }
 
-    async fn create(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
-        (**self).create(record).await
+    fn create<'s, 'r, 'f>(&'s self, record: &'r SessionRecord) -> Forwarded<'f, CreateOutcome>
+    where
+        's: 'f,
+        'r: 'f,
+        Self: 'f,
+    {
+        (**self).create(record)
     }
 
-    async fn save(&self, record: &SessionRecord) -> StoreResult<SaveOutcome> {
-        (**self).save(record).await
+    fn save<'s, 'r, 'f>(&'s self, record: &'r SessionRecord) -> Forwarded<'f, SaveOutcome>
+    where
+        's: 'f,
+        'r: 'f,
+        Self: 'f,
+    {
+        (**self).save(record)
     }
 
-    async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> StoreResult<bool> {
-        (**self).touch(id, expires_at).await
+    fn touch<'s, 'i, 'f>(
+        &'s self,
+        id: &'i SessionId,
+        expires_at: OffsetDateTime,
+    ) -> Forwarded<'f, bool>
+    where
+        's: 'f,
+        'i: 'f,
+        Self: 'f,
+    {
+        (**self).touch(id, expires_at)
     }
 
-    async fn delete(&self, id: &SessionId) -> StoreResult<()> {
-        (**self).delete(id).await
+    fn delete<'s, 'i, 'f>(&'s self, id: &'i SessionId) -> Forwarded<'f, ()>
+    where
+        's: 'f,
+        'i: 'f,
+        Self: 'f,
+    {
+        (**self).delete(id)
     }
 
-    async fn cycle(&self, old: &SessionId, new: &SessionRecord) -> StoreResult<CreateOutcome> {
-        (**self).cycle(old, new).await
+    fn cycle<'s, 'o, 'n, 'f>(
+        &'s self,
+        old: &'o SessionId,
+        new: &'n SessionRecord,
+    ) -> Forwarded<'f, CreateOutcome>
+    where
+        's: 'f,
+        'o: 'f,
+        'n: 'f,
+        Self: 'f,
+    {
+        (**self).cycle(old, new)
     }
 
-    async fn cleanup_expired(&self) -> StoreResult<u64> {
-        (**self).cleanup_expired().await
+    fn cleanup_expired<'s, 'f>(&'s self) -> Forwarded<'f, u64>
+    where
+        's: 'f,
+        Self: 'f,
+    {
+        (**self).cleanup_expired()
     }
 }
 
