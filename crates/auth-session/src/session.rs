@@ -7,8 +7,8 @@
 //! - its state sits behind a `std::sync::Mutex`, held only for short synchronous steps, never
 //!   across an `.await`;
 //! - every store is used the same way, through the [`SessionStore`](auth_core::SessionStore)
-//!   trait: a load on first use (under an async gate, so concurrent first uses load once), and
-//!   after the response one settling step, which calls the store only when there is something
+//!   trait: a load on first use (concurrent first uses of one handle may both load; the first
+//!   answer is adopted, the other dropped), and after the response one settling step, which calls the store only when there is something
 //!   to write (a read-only request whose touch is not due settles without it);
 //! - the handle's allocation and buffers are recycled per thread once the response is done and
 //!   no other handle to it is left.
@@ -85,8 +85,6 @@ pub(crate) struct SessionInner {
     /// Set by the first method call, so an untouched session costs nothing afterwards.
     pub(crate) used: AtomicBool,
     state: Mutex<State>,
-    /// Held while the store loads the session, so concurrent first uses load it once.
-    load_gate: tokio::sync::Mutex<()>,
 }
 
 #[derive(Default)]
@@ -626,7 +624,6 @@ impl SessionInner {
             cookies,
             used: AtomicBool::new(false),
             state: Mutex::new(State::default()),
-            load_gate: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -725,10 +722,10 @@ impl SessionInner {
         self.verified_cookie(state).1
     }
 
-    /// Loads the record from the store on first use; concurrent first uses wait for one load.
-    /// The state's lock is not held across the store call.
+    /// Loads the record from the store on first use. The state's lock is not held across the
+    /// store call; when two uses of one handle load at once (a handler's concurrent
+    /// futures), the first answer is adopted and the other dropped.
     async fn load(&self) -> Result<MutexGuard<'_, State>, SessionError> {
-        let _gate = self.load_gate.lock().await;
         let id = {
             let mut state = self.lock();
             if state.loaded {
@@ -747,7 +744,7 @@ impl SessionInner {
         let loaded = loaded.map(|record| record.map(Working::from_record));
         let mut state = self.lock();
         if state.loaded {
-            // Logged out meanwhile: that wins.
+            // Loaded by a concurrent use, or logged out meanwhile: that wins.
             state.status()?;
         } else {
             state.loaded = true;
@@ -823,19 +820,19 @@ impl SessionInner {
     /// Settles what the request did, after the inner service answered, when that needs no
     /// store call (nothing was written, and no touch is due). Otherwise the [`Job`] for
     /// [`settle_io`].
-    pub(crate) fn settle_now(&self) -> Result<Settled, Box<Job>> {
+    pub(crate) fn settle_now(&self) -> Result<Settled, Job> {
         let mut state = self.lock();
         let state = &mut *state;
         let (plan, now) = self.plan(state);
         if let Plan::Done(settled) = plan {
             return Ok(settled);
         }
-        Err(Box::new(Job {
+        Err(Job {
             plan,
             original: state.original.take(),
             changes: std::mem::take(&mut state.changes),
             now,
-        }))
+        })
     }
 
     /// Decides what settling must do. Takes the working record when it is to be written.
@@ -952,9 +949,16 @@ fn cookie_for(record: &Working, now: i128) -> CookieChange {
     }
 }
 
-fn saved(record: &Working, resend_cookie: bool, now: i128) -> CookieChange {
+/// The cookie after a save of `record`: sent again when asked to, or when the session is
+/// persistent (its `Max-Age` counts down).
+fn saved(record: &SessionRecord, resend_cookie: bool, now: i128) -> CookieChange {
     if resend_cookie || record.idle_timeout.is_some() {
-        cookie_for(record, now)
+        CookieChange::Set {
+            id: record.id,
+            max_age: record
+                .idle_timeout
+                .map(|_| duration(record.expires_at.unix_timestamp_nanos() - now)),
+        }
     } else {
         CookieChange::None
     }
@@ -1027,14 +1031,14 @@ fn fresh_id() -> Result<SessionId, StoreError> {
 }
 
 /// Carries out `job` with the store's async calls; the handle is no longer needed.
-pub(crate) async fn settle_io(config: Arc<Config>, job: Box<Job>) -> Settled {
+pub(crate) async fn settle_io(config: Arc<Config>, job: Job) -> Settled {
     let store = &*config.store;
     let Job {
         plan,
         original,
         changes,
         now,
-    } = *job;
+    } = job;
     let result = match plan {
         Plan::Done(settled) => return settled,
         Plan::Delete(id) => {
@@ -1155,7 +1159,7 @@ async fn save(config: &Config, job: SaveJob<'_>) -> Result<Settled, StoreError> 
         match outcome {
             SaveOutcome::Saved { .. } => {
                 return Ok(Settled {
-                    cookie: saved(&Working::from_record(record), resend_cookie, now),
+                    cookie: saved(&record, resend_cookie, now),
                     unavailable: false,
                     conflicts,
                 });
