@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use auth_cookie::CookieKeys;
 use auth_core::{
     AuthMethod, CreateOutcome, Identity, RequireAuthLayer, SaveOutcome, SessionId, SessionRecord,
-    SessionStore, SharedClock, StoreError, StoreResult, SystemClock,
+    SessionStore, SharedClock, StoreError, StoreFuture, StoreResult, SystemClock,
 };
 use auth_session::{Session, SessionError, SessionExpiry, SessionLayer};
 use axum::Router;
@@ -286,31 +286,46 @@ impl Instrumented {
     }
 }
 
-#[async_trait]
 impl SessionStore for Instrumented {
-    async fn load(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
-        self.check(true)?;
-        self.inner.load(id).await
+    fn load<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, Option<SessionRecord>> {
+        StoreFuture::pending(async move {
+            self.check(true)?;
+            self.inner.load(id).await
+        })
     }
-    async fn create(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
-        self.check(false)?;
-        self.inner.create(record).await
+    fn create<'a>(&'a self, record: &'a SessionRecord) -> StoreFuture<'a, CreateOutcome> {
+        StoreFuture::pending(async move {
+            self.check(false)?;
+            self.inner.create(record).await
+        })
     }
-    async fn save(&self, record: &SessionRecord) -> StoreResult<SaveOutcome> {
-        self.check(false)?;
-        self.inner.save(record).await
+    fn save<'a>(&'a self, record: &'a SessionRecord) -> StoreFuture<'a, SaveOutcome> {
+        StoreFuture::pending(async move {
+            self.check(false)?;
+            self.inner.save(record).await
+        })
     }
-    async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> StoreResult<bool> {
-        self.check(false)?;
-        self.inner.touch(id, expires_at).await
+    fn touch<'a>(&'a self, id: &'a SessionId, expires_at: OffsetDateTime) -> StoreFuture<'a, bool> {
+        StoreFuture::pending(async move {
+            self.check(false)?;
+            self.inner.touch(id, expires_at).await
+        })
     }
-    async fn delete(&self, id: &SessionId) -> StoreResult<()> {
-        self.check(false)?;
-        self.inner.delete(id).await
+    fn delete<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, ()> {
+        StoreFuture::pending(async move {
+            self.check(false)?;
+            self.inner.delete(id).await
+        })
     }
-    async fn cycle(&self, old: &SessionId, new: &SessionRecord) -> StoreResult<CreateOutcome> {
-        self.check(false)?;
-        self.inner.cycle(old, new).await
+    fn cycle<'a>(
+        &'a self,
+        old: &'a SessionId,
+        new: &'a SessionRecord,
+    ) -> StoreFuture<'a, CreateOutcome> {
+        StoreFuture::pending(async move {
+            self.check(false)?;
+            self.inner.cycle(old, new).await
+        })
     }
 }
 
@@ -345,28 +360,31 @@ impl<S: std::fmt::Debug> std::fmt::Debug for Cleaned<S> {
     }
 }
 
-#[async_trait]
 impl<S: SessionStore> SessionStore for Cleaned<S> {
-    async fn load(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
-        self.inner.load(id).await
+    fn load<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, Option<SessionRecord>> {
+        StoreFuture::pending(async move { self.inner.load(id).await })
     }
-    async fn create(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
-        self.inner.create(record).await
+    fn create<'a>(&'a self, record: &'a SessionRecord) -> StoreFuture<'a, CreateOutcome> {
+        StoreFuture::pending(async move { self.inner.create(record).await })
     }
-    async fn save(&self, record: &SessionRecord) -> StoreResult<SaveOutcome> {
-        self.inner.save(record).await
+    fn save<'a>(&'a self, record: &'a SessionRecord) -> StoreFuture<'a, SaveOutcome> {
+        StoreFuture::pending(async move { self.inner.save(record).await })
     }
-    async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> StoreResult<bool> {
-        self.inner.touch(id, expires_at).await
+    fn touch<'a>(&'a self, id: &'a SessionId, expires_at: OffsetDateTime) -> StoreFuture<'a, bool> {
+        StoreFuture::pending(async move { self.inner.touch(id, expires_at).await })
     }
-    async fn delete(&self, id: &SessionId) -> StoreResult<()> {
-        self.inner.delete(id).await
+    fn delete<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, ()> {
+        StoreFuture::pending(async move { self.inner.delete(id).await })
     }
-    async fn cycle(&self, old: &SessionId, new: &SessionRecord) -> StoreResult<CreateOutcome> {
-        self.inner.cycle(old, new).await
+    fn cycle<'a>(
+        &'a self,
+        old: &'a SessionId,
+        new: &'a SessionRecord,
+    ) -> StoreFuture<'a, CreateOutcome> {
+        StoreFuture::pending(async move { self.inner.cycle(old, new).await })
     }
-    async fn cleanup_expired(&self) -> StoreResult<u64> {
-        self.inner.cleanup_expired().await
+    fn cleanup_expired(&self) -> StoreFuture<'_, u64> {
+        StoreFuture::pending(async move { self.inner.cleanup_expired().await })
     }
 }
 

@@ -113,5 +113,5 @@ pub use revocation::{RevocationError, RevocationList, RevocationStatus, RevokedB
 #[doc(inline)]
 pub use session::{
     CreateOutcome, InvalidSessionId, SaveOutcome, SessionData, SessionId, SessionRecord,
-    SessionStore, StoreError, StoreResult,
+    SessionStore, StoreError, StoreFuture, StoreResult,
 };

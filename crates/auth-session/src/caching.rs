@@ -4,10 +4,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use async_trait::async_trait;
 use auth_core::{
     Clock, CreateOutcome, SaveOutcome, SessionId, SessionRecord, SessionStore, SharedClock,
-    StoreResult, SystemClock,
+    StoreFuture, StoreResult, SystemClock,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -272,9 +271,9 @@ impl<C: SessionStore, S: SessionStore> CachingStore<C, S> {
     }
 }
 
-#[async_trait]
-impl<C: SessionStore, S: SessionStore> SessionStore for CachingStore<C, S> {
-    async fn load(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
+impl<C: SessionStore, S: SessionStore> CachingStore<C, S> {
+    /// A read that is not answered by a fresh cache entry at once.
+    async fn load_slowly(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
         if let Some(version) = self.fresh_version(id) {
             match self.cache.load(id).await {
                 Ok(Some(record)) if record.version == version => return Ok(Some(record)),
@@ -293,83 +292,114 @@ impl<C: SessionStore, S: SessionStore> SessionStore for CachingStore<C, S> {
             }
         }
     }
+}
 
-    async fn create(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
-        let outcome = self.store.create(record).await?;
-        if outcome == CreateOutcome::Created {
-            self.fill(record, true).await;
+/// Every write goes to the shared store, so it is pending; a read answered by a fresh entry of
+/// a cache that answers at once (a `MemoryStore`) is ready.
+impl<C: SessionStore, S: SessionStore> SessionStore for CachingStore<C, S> {
+    fn load<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, Option<SessionRecord>> {
+        if let Some(version) = self.fresh_version(id)
+            && let Ok(Ok(Some(record))) = self.cache.load(id).into_ready()
+            && record.version == version
+        {
+            return StoreFuture::ready(Ok(Some(record)));
         }
-        Ok(outcome)
+        // Not answered at once (the cache's future is dropped unpolled): the whole read.
+        StoreFuture::pending(self.load_slowly(id))
     }
 
-    async fn save(&self, record: &SessionRecord) -> StoreResult<SaveOutcome> {
-        let outcome = match self.store.save(record).await {
-            Ok(outcome) => outcome,
-            Err(error) => {
-                // The outcome is unknown: the cache must not answer for this session.
-                self.invalidate(&record.id, record.version.saturating_add(1))
-                    .await;
-                return Err(error);
+    fn create<'a>(&'a self, record: &'a SessionRecord) -> StoreFuture<'a, CreateOutcome> {
+        StoreFuture::pending(async move {
+            let outcome = self.store.create(record).await?;
+            if outcome == CreateOutcome::Created {
+                self.fill(record, true).await;
             }
-        };
-        match outcome {
-            SaveOutcome::Saved { version } => {
-                self.fill(&record.clone().with_version(version), false)
-                    .await;
-            }
-            SaveOutcome::Conflict => {
-                self.invalidate(&record.id, record.version.saturating_add(1))
-                    .await;
-            }
-            SaveOutcome::NotFound => self.invalidate(&record.id, u64::MAX).await,
-        }
-        Ok(outcome)
+            Ok(outcome)
+        })
     }
 
-    async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> StoreResult<bool> {
-        let touched = self.store.touch(id, expires_at).await;
-        match &touched {
-            Ok(true) => match self.cache.touch(id, expires_at).await {
-                Ok(true) => {}
-                Ok(false) => self.stale(*id, 0),
+    fn save<'a>(&'a self, record: &'a SessionRecord) -> StoreFuture<'a, SaveOutcome> {
+        StoreFuture::pending(async move {
+            let outcome = match self.store.save(record).await {
+                Ok(outcome) => outcome,
                 Err(error) => {
-                    tracing::warn!(%error, "session cache touch failed");
-                    self.invalidate(id, 0).await;
+                    // The outcome is unknown: the cache must not answer for this session.
+                    self.invalidate(&record.id, record.version.saturating_add(1))
+                        .await;
+                    return Err(error);
                 }
-            },
-            Ok(false) => self.invalidate(id, u64::MAX).await,
-            Err(_) => self.invalidate(id, 0).await,
-        }
-        touched
+            };
+            match outcome {
+                SaveOutcome::Saved { version } => {
+                    self.fill(&record.clone().with_version(version), false)
+                        .await;
+                }
+                SaveOutcome::Conflict => {
+                    self.invalidate(&record.id, record.version.saturating_add(1))
+                        .await;
+                }
+                SaveOutcome::NotFound => self.invalidate(&record.id, u64::MAX).await,
+            }
+            Ok(outcome)
+        })
     }
 
-    async fn delete(&self, id: &SessionId) -> StoreResult<()> {
-        let deleted = self.store.delete(id).await;
-        self.invalidate(id, u64::MAX).await;
-        deleted
+    fn touch<'a>(&'a self, id: &'a SessionId, expires_at: OffsetDateTime) -> StoreFuture<'a, bool> {
+        StoreFuture::pending(async move {
+            let touched = self.store.touch(id, expires_at).await;
+            match &touched {
+                Ok(true) => match self.cache.touch(id, expires_at).await {
+                    Ok(true) => {}
+                    Ok(false) => self.stale(*id, 0),
+                    Err(error) => {
+                        tracing::warn!(%error, "session cache touch failed");
+                        self.invalidate(id, 0).await;
+                    }
+                },
+                Ok(false) => self.invalidate(id, u64::MAX).await,
+                Err(_) => self.invalidate(id, 0).await,
+            }
+            touched
+        })
     }
 
-    async fn cycle(&self, old: &SessionId, new: &SessionRecord) -> StoreResult<CreateOutcome> {
-        let cycled = self.store.cycle(old, new).await;
-        if let Ok(CreateOutcome::Created) = cycled {
-            self.invalidate(old, u64::MAX).await;
-            self.fill(new, true).await;
-        } else {
-            self.invalidate(old, 0).await;
-        }
-        cycled
+    fn delete<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, ()> {
+        StoreFuture::pending(async move {
+            let deleted = self.store.delete(id).await;
+            self.invalidate(id, u64::MAX).await;
+            deleted
+        })
     }
 
-    async fn cleanup_expired(&self) -> StoreResult<u64> {
-        if let Err(error) = self.cache.cleanup_expired().await {
-            tracing::warn!(%error, "session cache cleanup failed");
-        }
-        let now = self.clock.now();
-        self.entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .retain(|_, entry| entry.fresh_until > now);
-        self.store.cleanup_expired().await
+    fn cycle<'a>(
+        &'a self,
+        old: &'a SessionId,
+        new: &'a SessionRecord,
+    ) -> StoreFuture<'a, CreateOutcome> {
+        StoreFuture::pending(async move {
+            let cycled = self.store.cycle(old, new).await;
+            if let Ok(CreateOutcome::Created) = cycled {
+                self.invalidate(old, u64::MAX).await;
+                self.fill(new, true).await;
+            } else {
+                self.invalidate(old, 0).await;
+            }
+            cycled
+        })
+    }
+
+    fn cleanup_expired(&self) -> StoreFuture<'_, u64> {
+        StoreFuture::pending(async move {
+            if let Err(error) = self.cache.cleanup_expired().await {
+                tracing::warn!(%error, "session cache cleanup failed");
+            }
+            let now = self.clock.now();
+            self.entries
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .retain(|_, entry| entry.fresh_until > now);
+            self.store.cleanup_expired().await
+        })
     }
 }
 

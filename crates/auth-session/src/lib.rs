@@ -110,7 +110,6 @@ mod system_time;
 pub mod testkit;
 mod typed;
 mod unix_time;
-mod working;
 
 /// The `redis` client crate `RedisStore` is built on.
 #[cfg(feature = "redis")]

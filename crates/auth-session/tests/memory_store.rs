@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use auth_core::{
     Clock, CreateOutcome, ManualClock, SaveOutcome, SessionId, SessionRecord, SessionStore,
+    StoreFuture,
 };
 use auth_session::MemoryStore;
 use auth_session::testkit::{self, ClockHarness, RealTimeHarness};
@@ -403,46 +404,45 @@ enum Flaw {
     SaveUpserts,
 }
 
-#[async_trait::async_trait]
 impl SessionStore for Flawed {
-    async fn load(&self, id: &SessionId) -> auth_core::StoreResult<Option<SessionRecord>> {
-        self.inner.load(id).await
+    fn load<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, Option<SessionRecord>> {
+        StoreFuture::pending(async move { self.inner.load(id).await })
     }
 
-    async fn create(&self, record: &SessionRecord) -> auth_core::StoreResult<CreateOutcome> {
-        if matches!(self.flaw, Flaw::CreateOverwrites) {
-            self.inner.delete(&record.id).await?;
-        }
-        self.inner.create(record).await
-    }
-
-    async fn save(&self, record: &SessionRecord) -> auth_core::StoreResult<SaveOutcome> {
-        let current = self.inner.load(&record.id).await?;
-        match (self.flaw, current) {
-            (Flaw::SaveIgnoresVersion, Some(current)) => {
-                let record = record.clone().with_version(current.version);
-                self.inner.save(&record).await
+    fn create<'a>(&'a self, record: &'a SessionRecord) -> StoreFuture<'a, CreateOutcome> {
+        StoreFuture::pending(async move {
+            if matches!(self.flaw, Flaw::CreateOverwrites) {
+                self.inner.delete(&record.id).await?;
             }
-            (Flaw::SaveUpserts, None) => {
-                let _ = self.inner.create(record).await?;
-                Ok(SaveOutcome::Saved {
-                    version: record.version + 1,
-                })
+            self.inner.create(record).await
+        })
+    }
+
+    fn save<'a>(&'a self, record: &'a SessionRecord) -> StoreFuture<'a, SaveOutcome> {
+        StoreFuture::pending(async move {
+            let current = self.inner.load(&record.id).await?;
+            match (self.flaw, current) {
+                (Flaw::SaveIgnoresVersion, Some(current)) => {
+                    let record = record.clone().with_version(current.version);
+                    self.inner.save(&record).await
+                }
+                (Flaw::SaveUpserts, None) => {
+                    let _ = self.inner.create(record).await?;
+                    Ok(SaveOutcome::Saved {
+                        version: record.version + 1,
+                    })
+                }
+                _ => self.inner.save(record).await,
             }
-            _ => self.inner.save(record).await,
-        }
+        })
     }
 
-    async fn touch(
-        &self,
-        id: &SessionId,
-        expires_at: OffsetDateTime,
-    ) -> auth_core::StoreResult<bool> {
-        self.inner.touch(id, expires_at).await
+    fn touch<'a>(&'a self, id: &'a SessionId, expires_at: OffsetDateTime) -> StoreFuture<'a, bool> {
+        StoreFuture::pending(async move { self.inner.touch(id, expires_at).await })
     }
 
-    async fn delete(&self, id: &SessionId) -> auth_core::StoreResult<()> {
-        self.inner.delete(id).await
+    fn delete<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, ()> {
+        StoreFuture::pending(async move { self.inner.delete(id).await })
     }
 }
 

@@ -10,15 +10,19 @@
 //!   `Box<dyn SessionStore>`, request kind by request kind (create, read, modify, untouched);
 //! - a store that records the calls the layer makes sees the same calls, in the same order,
 //!   whether it wraps a `MemoryStore` or a `CachingStore<MemoryStore, MemoryStore>`.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use std::alloc::System;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
 use auth_cookie::CookieKeys;
-use auth_core::{CreateOutcome, SaveOutcome, SessionId, SessionRecord, SessionStore, StoreResult};
+use auth_core::{CreateOutcome, SaveOutcome, SessionId, SessionRecord, SessionStore, StoreFuture};
 use auth_session::{CachingStore, MemoryStore, Session, SessionLayer};
 use http::{Request, Response, header};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
@@ -49,7 +53,9 @@ fn cookie_of(res: &Response<()>) -> String {
     set.split(';').next().unwrap().to_owned()
 }
 
-/// Allocations of one request of each kind, after a warm-up round (pools filled, maps grown).
+/// Allocations of one request of each kind: the fewest over 20 rounds after a warm-up (a
+/// store map or expiry queue growing, or the ID generator reseeding, adds a few now and then;
+/// the path itself allocates the same every time).
 fn allocations_per_kind(store: impl SessionStore) -> Vec<u64> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -60,8 +66,8 @@ fn allocations_per_kind(store: impl SessionStore) -> Vec<u64> {
             .layer(layer)
             .service_fn(handler)
             .boxed_clone();
-        let mut counts = Vec::new();
-        for round in 0..3 {
+        let mut counts = vec![u64::MAX; KINDS.len()];
+        for round in 0..30 {
             let created = app
                 .ready()
                 .await
@@ -70,7 +76,7 @@ fn allocations_per_kind(store: impl SessionStore) -> Vec<u64> {
                 .await
                 .unwrap();
             let cookie = cookie_of(&created);
-            for kind in KINDS {
+            for (k, kind) in KINDS.into_iter().enumerate() {
                 let req = || {
                     let mut req = Request::get(kind);
                     if kind != "/create" && kind != "/untouched" {
@@ -84,8 +90,8 @@ fn allocations_per_kind(store: impl SessionStore) -> Vec<u64> {
                 let res = service.call(request).await.unwrap();
                 let allocations = region.change().allocations;
                 drop(res);
-                if round == 2 {
-                    counts.push(allocations as u64);
+                if round >= 10 {
+                    counts[k] = counts[k].min(allocations as u64);
                 }
             }
         }
@@ -106,31 +112,46 @@ impl<S> Recorder<S> {
     }
 }
 
-#[async_trait]
 impl<S: SessionStore> SessionStore for Recorder<S> {
-    async fn load(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
-        self.note("load");
-        self.inner.load(id).await
+    fn load<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, Option<SessionRecord>> {
+        StoreFuture::pending(async move {
+            self.note("load");
+            self.inner.load(id).await
+        })
     }
-    async fn create(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
-        self.note("create");
-        self.inner.create(record).await
+    fn create<'a>(&'a self, record: &'a SessionRecord) -> StoreFuture<'a, CreateOutcome> {
+        StoreFuture::pending(async move {
+            self.note("create");
+            self.inner.create(record).await
+        })
     }
-    async fn save(&self, record: &SessionRecord) -> StoreResult<SaveOutcome> {
-        self.note("save");
-        self.inner.save(record).await
+    fn save<'a>(&'a self, record: &'a SessionRecord) -> StoreFuture<'a, SaveOutcome> {
+        StoreFuture::pending(async move {
+            self.note("save");
+            self.inner.save(record).await
+        })
     }
-    async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> StoreResult<bool> {
-        self.note("touch");
-        self.inner.touch(id, expires_at).await
+    fn touch<'a>(&'a self, id: &'a SessionId, expires_at: OffsetDateTime) -> StoreFuture<'a, bool> {
+        StoreFuture::pending(async move {
+            self.note("touch");
+            self.inner.touch(id, expires_at).await
+        })
     }
-    async fn delete(&self, id: &SessionId) -> StoreResult<()> {
-        self.note("delete");
-        self.inner.delete(id).await
+    fn delete<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, ()> {
+        StoreFuture::pending(async move {
+            self.note("delete");
+            self.inner.delete(id).await
+        })
     }
-    async fn cycle(&self, old: &SessionId, new: &SessionRecord) -> StoreResult<CreateOutcome> {
-        self.note("cycle");
-        self.inner.cycle(old, new).await
+    fn cycle<'a>(
+        &'a self,
+        old: &'a SessionId,
+        new: &'a SessionRecord,
+    ) -> StoreFuture<'a, CreateOutcome> {
+        StoreFuture::pending(async move {
+            self.note("cycle");
+            self.inner.cycle(old, new).await
+        })
     }
 }
 

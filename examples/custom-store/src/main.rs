@@ -10,9 +10,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
-use async_trait::async_trait;
 use auth_core::{
-    CreateOutcome, SaveOutcome, SessionId, SessionRecord, SessionStore, SharedClock, StoreResult,
+    CreateOutcome, SaveOutcome, SessionId, SessionRecord, SessionStore, SharedClock, StoreFuture,
 };
 use time::OffsetDateTime;
 
@@ -53,72 +52,81 @@ impl BTreeStore {
     }
 }
 
-#[async_trait]
+/// Every answer is at hand (a lock around a map), so every method answers
+/// [`StoreFuture::ready`]: the session layer then settles a request with no future to keep. A
+/// store doing I/O would answer `StoreFuture::pending(async move { .. })` instead.
 impl SessionStore for BTreeStore {
-    async fn load(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
+    fn load<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, Option<SessionRecord>> {
         let mut records = self.lock();
-        Ok(self.live(&mut records, id).map(|r| r.clone()))
+        StoreFuture::ready(Ok(self.live(&mut records, id).map(|r| r.clone())))
     }
 
-    async fn create(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
+    fn create<'a>(&'a self, record: &'a SessionRecord) -> StoreFuture<'a, CreateOutcome> {
         let mut records = self.lock();
         if self.live(&mut records, &record.id).is_some() {
-            return Ok(CreateOutcome::IdTaken);
+            return StoreFuture::ready(Ok(CreateOutcome::IdTaken));
         }
         records.insert(record.id, record.clone());
-        Ok(CreateOutcome::Created)
+        StoreFuture::ready(Ok(CreateOutcome::Created))
     }
 
-    async fn save(&self, record: &SessionRecord) -> StoreResult<SaveOutcome> {
+    fn save<'a>(&'a self, record: &'a SessionRecord) -> StoreFuture<'a, SaveOutcome> {
         let mut records = self.lock();
         let Some(stored) = self.live(&mut records, &record.id) else {
-            return Ok(SaveOutcome::NotFound); // never recreate: a logout wins
+            // Never recreate: a logout wins.
+            return StoreFuture::ready(Ok(SaveOutcome::NotFound));
         };
         if stored.version != record.version {
-            return Ok(SaveOutcome::Conflict);
+            return StoreFuture::ready(Ok(SaveOutcome::Conflict));
         }
         let version = record.version + 1;
         *stored = record.clone().with_version(version);
-        Ok(SaveOutcome::Saved { version })
+        StoreFuture::ready(Ok(SaveOutcome::Saved { version }))
     }
 
-    async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> StoreResult<bool> {
+    fn touch<'a>(&'a self, id: &'a SessionId, expires_at: OffsetDateTime) -> StoreFuture<'a, bool> {
         let mut records = self.lock();
-        Ok(match self.live(&mut records, id) {
+        let live = match self.live(&mut records, id) {
             Some(stored) => {
                 *stored = stored.clone().with_expires_at(expires_at);
                 true
             }
             None => false,
-        })
+        };
+        StoreFuture::ready(Ok(live))
     }
 
-    async fn delete(&self, id: &SessionId) -> StoreResult<()> {
+    fn delete<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, ()> {
         self.lock().remove(id);
-        Ok(())
+        StoreFuture::ready(Ok(()))
     }
 
-    async fn cycle(&self, old: &SessionId, new: &SessionRecord) -> StoreResult<CreateOutcome> {
+    fn cycle<'a>(
+        &'a self,
+        old: &'a SessionId,
+        new: &'a SessionRecord,
+    ) -> StoreFuture<'a, CreateOutcome> {
         // Both steps under one lock: there is never a moment with neither record.
         let mut records = self.lock();
-        if self.live(&mut records, &new.id).is_some() {
-            return Ok(CreateOutcome::IdTaken);
-        }
-        // A session a logout ended (or that expired) stays ended.
-        if self.live(&mut records, old).is_none() {
-            return Ok(CreateOutcome::NotFound);
-        }
-        records.insert(new.id, new.clone());
-        records.remove(old);
-        Ok(CreateOutcome::Created)
+        let outcome = if self.live(&mut records, &new.id).is_some() {
+            CreateOutcome::IdTaken
+        } else if self.live(&mut records, old).is_none() {
+            // A session a logout ended (or that expired) stays ended.
+            CreateOutcome::NotFound
+        } else {
+            records.insert(new.id, new.clone());
+            records.remove(old);
+            CreateOutcome::Created
+        };
+        StoreFuture::ready(Ok(outcome))
     }
 
-    async fn cleanup_expired(&self) -> StoreResult<u64> {
+    fn cleanup_expired(&self) -> StoreFuture<'_, u64> {
         let now = self.clock.now();
         let mut records = self.lock();
         let before = records.len();
         records.retain(|_, r| !r.is_expired(now));
-        Ok((before - records.len()) as u64)
+        StoreFuture::ready(Ok((before - records.len()) as u64))
     }
 }
 

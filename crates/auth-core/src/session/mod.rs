@@ -8,4 +8,4 @@ mod store;
 pub use data::SessionData;
 pub use id::{InvalidSessionId, SessionId};
 pub use record::SessionRecord;
-pub use store::{CreateOutcome, SaveOutcome, SessionStore, StoreError, StoreResult};
+pub use store::{CreateOutcome, SaveOutcome, SessionStore, StoreError, StoreFuture, StoreResult};

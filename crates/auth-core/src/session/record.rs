@@ -1,7 +1,7 @@
 //! What a store keeps for one session.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -92,7 +92,7 @@ impl SessionRecord {
             subject: None,
             issuer: None,
             roles: Vec::new(),
-            data: Arc::default(),
+            data: no_data(),
         }
     }
 
@@ -189,6 +189,13 @@ impl fmt::Debug for SessionRecord {
             .field("data_keys", &self.data.keys().collect::<Vec<_>>())
             .finish()
     }
+}
+
+/// An empty map shared by every new record: building a record allocates nothing for its data
+/// (the first write copies it, as with any shared data).
+fn no_data() -> Arc<SessionData> {
+    static EMPTY: OnceLock<Arc<SessionData>> = OnceLock::new();
+    Arc::clone(EMPTY.get_or_init(Arc::default))
 }
 
 fn truncate(at: OffsetDateTime) -> OffsetDateTime {

@@ -1,10 +1,11 @@
-//! The `SessionStore` trait.
+//! The `SessionStore` trait, and the [`StoreFuture`] its methods return.
 
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{SessionId, SessionRecord};
@@ -44,6 +45,111 @@ pub enum SaveOutcome {
     NotFound,
 }
 
+/// What a [`SessionStore`] method returns: the answer itself, or a future of it.
+///
+/// A store that answers without waiting (an in-process store such as `auth_session`'s
+/// `MemoryStore`) returns [`StoreFuture::ready`]; a store that does I/O returns
+/// [`StoreFuture::pending`] with an `async` block. Either way the caller `.await`s it. The
+/// difference is what the session layer can do with a ready answer: settle the request at
+/// once, without allocating or keeping a future, whatever wraps the store (`Arc`, `Box<dyn>`,
+/// a cache). Every store, built in or third-party, gets that by answering `ready`.
+///
+/// **A pending future must do nothing until it is first polled** (an `async` block does
+/// nothing before; a handle to a task spawned eagerly would be wrong): the session layer may
+/// drop an unpolled one and call the method again from another task.
+///
+/// ```
+/// use auth_core::{StoreFuture, StoreResult};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> StoreResult<()> {
+/// let now: StoreFuture<'_, u32> = StoreFuture::ready(Ok(1));
+/// let later: StoreFuture<'_, u32> = StoreFuture::pending(async { Ok(2) });
+/// assert!(now.is_ready() && !later.is_ready());
+/// assert_eq!(now.await? + later.await?, 3);
+/// # Ok(())
+/// # }
+/// ```
+#[must_use = "a store call does nothing unless awaited"]
+pub struct StoreFuture<'a, T> {
+    inner: Answer<'a, T>,
+}
+
+enum Answer<'a, T> {
+    /// Taken by the first poll.
+    Ready(Option<StoreResult<T>>),
+    Pending(Pin<Box<dyn Future<Output = StoreResult<T>> + Send + 'a>>),
+}
+
+impl<'a, T> StoreFuture<'a, T> {
+    /// The answer, available at once.
+    pub fn ready(result: StoreResult<T>) -> Self {
+        Self {
+            inner: Answer::Ready(Some(result)),
+        }
+    }
+
+    /// An answer to wait for (boxed). `future` must do nothing before it is first polled.
+    pub fn pending(future: impl Future<Output = StoreResult<T>> + Send + 'a) -> Self {
+        Self {
+            inner: Answer::Pending(Box::pin(future)),
+        }
+    }
+
+    /// Whether the answer is here already ([`ready`](Self::ready)).
+    pub fn is_ready(&self) -> bool {
+        matches!(self.inner, Answer::Ready(Some(_)))
+    }
+
+    /// The answer, when the store gave it at once; otherwise the future, not yet polled by
+    /// this call.
+    ///
+    /// # Errors
+    ///
+    /// `Err(self)` when the answer is not ready.
+    pub fn into_ready(self) -> Result<StoreResult<T>, Self> {
+        match self.inner {
+            Answer::Ready(Some(result)) => Ok(result),
+            inner => Err(Self { inner }),
+        }
+    }
+
+    /// Maps the answer, keeping it ready when it is.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U + Send + 'a) -> StoreFuture<'a, U>
+    where
+        T: 'a,
+    {
+        match self.inner {
+            Answer::Ready(Some(result)) => StoreFuture::ready(result.map(f)),
+            Answer::Ready(None) => StoreFuture::ready(Err(StoreError::backend(
+                "store future polled after completion",
+            ))),
+            Answer::Pending(future) => StoreFuture::pending(async move { future.await.map(f) }),
+        }
+    }
+}
+
+impl<T: Unpin> Future for StoreFuture<'_, T> {
+    type Output = StoreResult<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().inner {
+            Answer::Ready(result) => Poll::Ready(result.take().unwrap_or_else(|| {
+                Err(StoreError::backend("store future polled after completion"))
+            })),
+            Answer::Pending(future) => future.as_mut().poll(cx),
+        }
+    }
+}
+
+impl<T> fmt::Debug for StoreFuture<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreFuture")
+            .field("ready", &self.is_ready())
+            .finish_non_exhaustive()
+    }
+}
+
 /// A backend that keeps session records: the contract `auth-session` needs.
 ///
 /// A store keeps [`SessionRecord`]s under random [`SessionId`]s. The contract is written for
@@ -63,6 +169,44 @@ pub enum SaveOutcome {
 /// Object safe: `Arc<dyn SessionStore>` is a store too. Every method takes `&self` and may be
 /// called concurrently from many tasks; the atomicity each one promises is stated below.
 ///
+/// # Writing a store
+///
+/// Each method returns a [`StoreFuture`]: [`StoreFuture::ready`] when the store has the answer
+/// without waiting, [`StoreFuture::pending`] around an `async` block otherwise. Answer `ready`
+/// whenever you can: the session layer then settles a request with no future to allocate or
+/// keep (`auth_session`'s `MemoryStore` does this for every call).
+///
+/// ```
+/// use auth_core::{
+///     CreateOutcome, SaveOutcome, SessionId, SessionRecord, SessionStore, StoreFuture,
+/// };
+/// use time::OffsetDateTime;
+///
+/// /// Forgets everything: a store that never finds a session (for the example only).
+/// #[derive(Debug)]
+/// struct Forgetful;
+///
+/// impl SessionStore for Forgetful {
+///     fn load<'a>(&'a self, _: &'a SessionId) -> StoreFuture<'a, Option<SessionRecord>> {
+///         StoreFuture::ready(Ok(None))
+///     }
+///     fn create<'a>(&'a self, _: &'a SessionRecord) -> StoreFuture<'a, CreateOutcome> {
+///         StoreFuture::ready(Ok(CreateOutcome::Created))
+///     }
+///     fn save<'a>(&'a self, _: &'a SessionRecord) -> StoreFuture<'a, SaveOutcome> {
+///         StoreFuture::ready(Ok(SaveOutcome::NotFound))
+///     }
+///     fn touch<'a>(&'a self, _: &'a SessionId, _: OffsetDateTime) -> StoreFuture<'a, bool> {
+///         StoreFuture::ready(Ok(false))
+///     }
+///     fn delete<'a>(&'a self, _: &'a SessionId) -> StoreFuture<'a, ()> {
+///         // A store doing I/O answers later, from an `async` block:
+///         StoreFuture::pending(async { Ok(()) })
+///     }
+/// }
+/// # let _ = Forgetful;
+/// ```
+///
 /// # Expiry
 ///
 /// A record with `expires_at <= now` is *gone*: `load` returns `None`, `save` and `touch`
@@ -74,8 +218,7 @@ pub enum SaveOutcome {
 /// # Conformance
 ///
 /// `auth_session::testkit` (feature `test-util`) runs the whole contract against any store.
-#[async_trait]
-pub trait SessionStore: std::fmt::Debug + Send + Sync + 'static {
+pub trait SessionStore: fmt::Debug + Send + Sync + 'static {
     /// Returns the live record with this ID, or `None` when there is none (never created,
     /// deleted or expired).
     ///
@@ -83,7 +226,7 @@ pub trait SessionStore: std::fmt::Debug + Send + Sync + 'static {
     ///
     /// [`StoreError`] when the backend fails or the stored record cannot be decoded. The
     /// session layer answers 503: an error is never read as "anonymous".
-    async fn load(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>>;
+    fn load<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, Option<SessionRecord>>;
 
     /// Stores `record` only if no live record has its ID (create-if-absent), atomically.
     ///
@@ -92,7 +235,7 @@ pub trait SessionStore: std::fmt::Debug + Send + Sync + 'static {
     /// # Errors
     ///
     /// [`StoreError`] when the backend fails; then nothing may have been written.
-    async fn create(&self, record: &SessionRecord) -> StoreResult<CreateOutcome>;
+    fn create<'a>(&'a self, record: &'a SessionRecord) -> StoreFuture<'a, CreateOutcome>;
 
     /// Replaces the live record with `record.id` if, and only if, its stored version equals
     /// `record.version`; the stored copy then gets `record.version + 1`. The check and the
@@ -105,7 +248,7 @@ pub trait SessionStore: std::fmt::Debug + Send + Sync + 'static {
     ///
     /// [`StoreError`] when the backend fails; then the outcome is unknown and the caller must
     /// not assume the write happened.
-    async fn save(&self, record: &SessionRecord) -> StoreResult<SaveOutcome>;
+    fn save<'a>(&'a self, record: &'a SessionRecord) -> StoreFuture<'a, SaveOutcome>;
 
     /// Moves the expiry of the live record `id` to `expires_at` without changing its data or
     /// version (the idle-timeout refresh of read-only traffic).
@@ -116,14 +259,14 @@ pub trait SessionStore: std::fmt::Debug + Send + Sync + 'static {
     /// # Errors
     ///
     /// [`StoreError`] when the backend fails.
-    async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> StoreResult<bool>;
+    fn touch<'a>(&'a self, id: &'a SessionId, expires_at: OffsetDateTime) -> StoreFuture<'a, bool>;
 
     /// Deletes the record `id`. Deleting a missing record succeeds (idempotent).
     ///
     /// # Errors
     ///
     /// [`StoreError`] when the backend fails; then the record may still exist.
-    async fn delete(&self, id: &SessionId) -> StoreResult<()>;
+    fn delete<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, ()>;
 
     /// Replaces session `old` by `new` (a new ID for the same session, after login): `new` is
     /// created first, then `old` is deleted, so there is never a moment with neither.
@@ -142,17 +285,23 @@ pub trait SessionStore: std::fmt::Debug + Send + Sync + 'static {
     ///
     /// [`StoreError`] when the backend fails. If `new` was created but deleting `old` failed,
     /// the error is returned and both may exist until `old` expires.
-    async fn cycle(&self, old: &SessionId, new: &SessionRecord) -> StoreResult<CreateOutcome> {
-        match self.create(new).await? {
-            CreateOutcome::Created => {}
-            other => return Ok(other),
-        }
-        if self.load(old).await?.is_none() {
-            self.delete(&new.id).await?;
-            return Ok(CreateOutcome::NotFound);
-        }
-        self.delete(old).await?;
-        Ok(CreateOutcome::Created)
+    fn cycle<'a>(
+        &'a self,
+        old: &'a SessionId,
+        new: &'a SessionRecord,
+    ) -> StoreFuture<'a, CreateOutcome> {
+        StoreFuture::pending(async move {
+            match self.create(new).await? {
+                CreateOutcome::Created => {}
+                other => return Ok(other),
+            }
+            if self.load(old).await?.is_none() {
+                self.delete(&new.id).await?;
+                return Ok(CreateOutcome::NotFound);
+            }
+            self.delete(old).await?;
+            Ok(CreateOutcome::Created)
+        })
     }
 
     /// Physically removes expired records and returns how many were removed.
@@ -163,85 +312,41 @@ pub trait SessionStore: std::fmt::Debug + Send + Sync + 'static {
     /// # Errors
     ///
     /// [`StoreError`] when the backend fails.
-    async fn cleanup_expired(&self) -> StoreResult<u64> {
-        Ok(0)
+    fn cleanup_expired(&self) -> StoreFuture<'_, u64> {
+        StoreFuture::ready(Ok(0))
     }
 }
 
-/// The future of a forwarded store call: the inner store's own (boxed) future.
-type Forwarded<'a, T> = Pin<Box<dyn Future<Output = StoreResult<T>> + Send + 'a>>;
-
-// Written out rather than with `#[async_trait]`, which would box a second future around the
-// inner store's: a store behind an `Arc` costs what the store costs, nothing more.
 impl<S: SessionStore + ?Sized> SessionStore for Arc<S> {
-    fn load<'s, 'i, 'f>(&'s self, id: &'i SessionId) -> Forwarded<'f, Option<SessionRecord>>
-    where
-        's: 'f,
-        'i: 'f,
-        Self: 'f,
-    {
+    fn load<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, Option<SessionRecord>> {
         (**self).load(id)
     }
 
-    fn create<'s, 'r, 'f>(&'s self, record: &'r SessionRecord) -> Forwarded<'f, CreateOutcome>
-    where
-        's: 'f,
-        'r: 'f,
-        Self: 'f,
-    {
+    fn create<'a>(&'a self, record: &'a SessionRecord) -> StoreFuture<'a, CreateOutcome> {
         (**self).create(record)
     }
 
-    fn save<'s, 'r, 'f>(&'s self, record: &'r SessionRecord) -> Forwarded<'f, SaveOutcome>
-    where
-        's: 'f,
-        'r: 'f,
-        Self: 'f,
-    {
+    fn save<'a>(&'a self, record: &'a SessionRecord) -> StoreFuture<'a, SaveOutcome> {
         (**self).save(record)
     }
 
-    fn touch<'s, 'i, 'f>(
-        &'s self,
-        id: &'i SessionId,
-        expires_at: OffsetDateTime,
-    ) -> Forwarded<'f, bool>
-    where
-        's: 'f,
-        'i: 'f,
-        Self: 'f,
-    {
+    fn touch<'a>(&'a self, id: &'a SessionId, expires_at: OffsetDateTime) -> StoreFuture<'a, bool> {
         (**self).touch(id, expires_at)
     }
 
-    fn delete<'s, 'i, 'f>(&'s self, id: &'i SessionId) -> Forwarded<'f, ()>
-    where
-        's: 'f,
-        'i: 'f,
-        Self: 'f,
-    {
+    fn delete<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, ()> {
         (**self).delete(id)
     }
 
-    fn cycle<'s, 'o, 'n, 'f>(
-        &'s self,
-        old: &'o SessionId,
-        new: &'n SessionRecord,
-    ) -> Forwarded<'f, CreateOutcome>
-    where
-        's: 'f,
-        'o: 'f,
-        'n: 'f,
-        Self: 'f,
-    {
+    fn cycle<'a>(
+        &'a self,
+        old: &'a SessionId,
+        new: &'a SessionRecord,
+    ) -> StoreFuture<'a, CreateOutcome> {
         (**self).cycle(old, new)
     }
 
-    fn cleanup_expired<'s, 'f>(&'s self) -> Forwarded<'f, u64>
-    where
-        's: 'f,
-        Self: 'f,
-    {
+    fn cleanup_expired(&self) -> StoreFuture<'_, u64> {
         (**self).cleanup_expired()
     }
 }

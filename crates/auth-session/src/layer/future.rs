@@ -10,18 +10,19 @@ use pin_project_lite::pin_project;
 
 use crate::config::Config;
 use crate::id::IdText;
-use crate::session::{CookieChange, Settled, settle_io};
+use crate::session::{CookieChange, Settle, Settled};
 use crate::{Session, SessionConflict, UnavailableResponse};
 
-type Settle = Pin<Box<dyn Future<Output = Settled> + Send>>;
+/// The rest of a settling that waits for the store.
+type Later = Pin<Box<dyn Future<Output = Settled> + Send>>;
 
 pin_project! {
     /// The response future of [`SessionManager`](super::SessionManager).
     ///
     /// While the inner service runs it is that service's future. If the session was not used,
     /// the response passes straight through. Otherwise the session is settled: directly when
-    /// that needs no store call (nothing written, no touch due), else in a boxed future, the
-    /// only allocation, made only when there is a store call to make.
+    /// the store answers at once (or there is nothing to write), else in a boxed future, the
+    /// only allocation, made only when the store answers later.
     pub struct ResponseFuture<F, B, R> {
         #[pin]
         state: State<F, B>,
@@ -35,7 +36,7 @@ pin_project! {
     #[project = StateProj]
     enum State<F, B> {
         Inner { #[pin] future: F },
-        Settling { settle: Settle, response: Option<Response<B>>, config: Arc<Config> },
+        Settling { settle: Later, response: Option<Response<B>>, config: Arc<Config> },
     }
 }
 
@@ -71,7 +72,7 @@ where
                         return Poll::Ready(Ok(response));
                     }
                     match session.inner.settle_now() {
-                        Ok(settled) => {
+                        Settle::Now(settled) => {
                             let response = apply(
                                 settled,
                                 response,
@@ -82,11 +83,11 @@ where
                             session.recycle();
                             return Poll::Ready(Ok(response));
                         }
-                        Err(job) => {
+                        Settle::Later(settling) => {
                             let config = session.inner.config_arc();
                             session.recycle();
                             this.state.set(State::Settling {
-                                settle: Box::pin(settle_io(config.clone(), job)),
+                                settle: Box::pin(settling.run()),
                                 response: Some(response),
                                 config,
                             });

@@ -1,7 +1,7 @@
 //! What a `MemoryStore` keeps per session: the compact [`Entry`] made from a
 //! `SessionRecord`, and back.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use auth_core::{SessionData, SessionId, SessionRecord, StoreError, StoreResult};
 use time::{Duration, OffsetDateTime};
@@ -107,11 +107,9 @@ impl Entry {
 
     /// The full record. Allocates only for the subject; the data is shared.
     pub(super) fn to_record(&self, id: SessionId) -> StoreResult<SessionRecord> {
-        let mut record = template().clone();
-        record.id = id;
-        record.version = self.version;
-        record.created_at = timestamp(self.created_at)?;
-        record.expires_at = timestamp(self.expires_at)?;
+        let mut record =
+            SessionRecord::new(id, timestamp(self.created_at)?, timestamp(self.expires_at)?)
+                .with_version(self.version);
         if self.absolute_expires_at != NO_DEADLINE {
             record.absolute_expires_at = Some(timestamp(self.absolute_expires_at)?);
         }
@@ -144,18 +142,6 @@ fn seconds(record: &SessionRecord) -> (i64, i64, Option<i64>) {
 /// Whether `record` has nobody logged in (no subject, issuer or roles): no login box.
 fn is_anonymous(record: &SessionRecord) -> bool {
     record.subject.is_none() && record.issuer.is_none() && record.roles.is_empty()
-}
-
-/// An empty record whose clone allocates nothing: its data is one shared empty map.
-fn template() -> &'static SessionRecord {
-    static TEMPLATE: OnceLock<SessionRecord> = OnceLock::new();
-    TEMPLATE.get_or_init(|| {
-        SessionRecord::new(
-            SessionId::from_bytes([0; SessionId::LEN]),
-            OffsetDateTime::UNIX_EPOCH,
-            OffsetDateTime::UNIX_EPOCH,
-        )
-    })
 }
 
 fn timestamp(seconds: i64) -> StoreResult<OffsetDateTime> {

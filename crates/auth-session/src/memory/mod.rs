@@ -28,10 +28,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use async_trait::async_trait;
 use auth_core::{
     Clock, CreateOutcome, SaveOutcome, SessionId, SessionRecord, SessionStore, SharedClock,
-    StoreError, StoreResult, SystemClock,
+    StoreError, StoreFuture, StoreResult, SystemClock,
 };
 use time::OffsetDateTime;
 
@@ -303,18 +302,59 @@ fn next_version(version: u64) -> StoreResult<u64> {
         .ok_or_else(|| StoreError::backend("session version overflow"))
 }
 
-// Every operation is a shard lock around a map operation, never held across an `.await`: the
-// futures below are ready at their first poll.
-#[async_trait]
+// Every operation is a shard lock around a map operation: each answer is ready at once.
 impl SessionStore for MemoryStore {
-    async fn load(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
+    fn load<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, Option<SessionRecord>> {
+        StoreFuture::ready(self.load_now(id))
+    }
+
+    fn create<'a>(&'a self, record: &'a SessionRecord) -> StoreFuture<'a, CreateOutcome> {
+        StoreFuture::ready(self.create_now(record))
+    }
+
+    fn save<'a>(&'a self, record: &'a SessionRecord) -> StoreFuture<'a, SaveOutcome> {
+        StoreFuture::ready(self.save_now(record))
+    }
+
+    fn touch<'a>(&'a self, id: &'a SessionId, expires_at: OffsetDateTime) -> StoreFuture<'a, bool> {
+        StoreFuture::ready(Ok(self.touch_now(id, expires_at)))
+    }
+
+    fn delete<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, ()> {
+        self.delete_now(id);
+        StoreFuture::ready(Ok(()))
+    }
+
+    /// Atomic: both shards are locked (in index order) while `new` is checked and created and
+    /// `old` deleted, so no reader ever sees neither or both.
+    fn cycle<'a>(
+        &'a self,
+        old: &'a SessionId,
+        new: &'a SessionRecord,
+    ) -> StoreFuture<'a, CreateOutcome> {
+        StoreFuture::ready(Ok(self.cycle_now(old, new)))
+    }
+
+    fn cleanup_expired(&self) -> StoreFuture<'_, u64> {
+        let now = self.now();
+        let mut removed = 0u64;
+        for shard in &self.inner.shards {
+            removed += shard.lock().cleanup(now) as u64;
+        }
+        StoreFuture::ready(Ok(removed))
+    }
+}
+
+/// The operations, synchronous.
+impl MemoryStore {
+    fn load_now(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
         let key = Key::of(id);
         let now = self.now();
         let mut shard = self.shard(self.shard_index(key)).lock();
         shard.read_live(key, now, |e| e.to_record(*id)).transpose()
     }
 
-    async fn create(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
+    fn create_now(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
         let key = Key::of(&record.id);
         let now = self.now();
         let entry = Entry::from_record(record, record.version);
@@ -336,7 +376,7 @@ impl SessionStore for MemoryStore {
         Ok(CreateOutcome::Created)
     }
 
-    async fn save(&self, record: &SessionRecord) -> StoreResult<SaveOutcome> {
+    fn save_now(&self, record: &SessionRecord) -> StoreResult<SaveOutcome> {
         let key = Key::of(&record.id);
         let now = self.now();
         let mut shard = self.shard(self.shard_index(key)).lock();
@@ -351,26 +391,23 @@ impl SessionStore for MemoryStore {
         Ok(SaveOutcome::Saved { version })
     }
 
-    async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> StoreResult<bool> {
+    fn touch_now(&self, id: &SessionId, expires_at: OffsetDateTime) -> bool {
         let key = Key::of(id);
         let now = self.now();
         let mut shard = self.shard(self.shard_index(key)).lock();
         if !shard.is_live(key, now) {
-            return Ok(false);
+            return false;
         }
         shard.set_expiry(key, expires_at.unix_timestamp(), now);
-        Ok(true)
+        true
     }
 
-    async fn delete(&self, id: &SessionId) -> StoreResult<()> {
+    fn delete_now(&self, id: &SessionId) {
         let key = Key::of(id);
         self.shard(self.shard_index(key)).lock().remove(key);
-        Ok(())
     }
 
-    /// Atomic: both shards are locked (in index order) while `new` is checked and created and
-    /// `old` deleted, so no reader ever sees neither or both.
-    async fn cycle(&self, old: &SessionId, new: &SessionRecord) -> StoreResult<CreateOutcome> {
+    fn cycle_now(&self, old: &SessionId, new: &SessionRecord) -> CreateOutcome {
         let (old_key, new_key) = (Key::of(old), Key::of(&new.id));
         let (old_index, new_index) = (self.shard_index(old_key), self.shard_index(new_key));
         let now = self.now();
@@ -379,10 +416,10 @@ impl SessionStore for MemoryStore {
         let evicted = if old_index == new_index {
             let mut shard = self.shard(new_index).lock();
             if shard.is_live(new_key, now) {
-                return Ok(CreateOutcome::IdTaken);
+                return CreateOutcome::IdTaken;
             }
             if !shard.is_live(old_key, now) {
-                return Ok(CreateOutcome::NotFound);
+                return CreateOutcome::NotFound;
             }
             shard.remove(old_key);
             if live {
@@ -400,10 +437,10 @@ impl SessionStore for MemoryStore {
                 (self.shard(old_index).lock(), n)
             };
             if new_shard.is_live(new_key, now) {
-                return Ok(CreateOutcome::IdTaken);
+                return CreateOutcome::IdTaken;
             }
             if !old_shard.is_live(old_key, now) {
-                return Ok(CreateOutcome::NotFound);
+                return CreateOutcome::NotFound;
             }
             let evicted = if live {
                 new_shard.insert(new_key, entry, self.inner.per_shard, now)
@@ -414,16 +451,7 @@ impl SessionStore for MemoryStore {
             evicted
         };
         self.note_evictions(evicted);
-        Ok(CreateOutcome::Created)
-    }
-
-    async fn cleanup_expired(&self) -> StoreResult<u64> {
-        let now = self.now();
-        let mut removed = 0u64;
-        for shard in &self.inner.shards {
-            removed += shard.lock().cleanup(now) as u64;
-        }
-        Ok(removed)
+        CreateOutcome::Created
     }
 }
 

@@ -5,10 +5,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use auth_core::{
     Clock, CreateOutcome, SaveOutcome, SessionId, SessionRecord, SessionStore, SharedClock,
-    StoreError, StoreResult,
+    StoreError, StoreFuture, StoreResult,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions, PgQueryResult};
 use sqlx::{Postgres, Row};
@@ -516,53 +515,60 @@ impl PostgresStore {
     }
 }
 
-#[async_trait]
 impl SessionStore for PostgresStore {
-    async fn load(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
-        self.core.load(id).await
+    fn load<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, Option<SessionRecord>> {
+        StoreFuture::pending(self.core.load(id))
     }
 
-    async fn create(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
-        self.core.create(record).await
+    fn create<'a>(&'a self, record: &'a SessionRecord) -> StoreFuture<'a, CreateOutcome> {
+        StoreFuture::pending(self.core.create(record))
     }
 
-    async fn save(&self, record: &SessionRecord) -> StoreResult<SaveOutcome> {
-        let next = next_version(record.version)?;
-        let row = self
-            .core
-            .save(record, next)?
-            .fetch_one(&self.core.pool)
-            .await
-            .map_err(StoreError::backend)?;
-        let saved: Option<i64> = row.try_get(0).map_err(StoreError::decode)?;
-        let live: Option<i64> = row.try_get(1).map_err(StoreError::decode)?;
-        Ok(sql::save_outcome(saved.is_some(), live.is_some(), next))
+    fn save<'a>(&'a self, record: &'a SessionRecord) -> StoreFuture<'a, SaveOutcome> {
+        StoreFuture::pending(async move {
+            let next = next_version(record.version)?;
+            let row = self
+                .core
+                .save(record, next)?
+                .fetch_one(&self.core.pool)
+                .await
+                .map_err(StoreError::backend)?;
+            let saved: Option<i64> = row.try_get(0).map_err(StoreError::decode)?;
+            let live: Option<i64> = row.try_get(1).map_err(StoreError::decode)?;
+            Ok(sql::save_outcome(saved.is_some(), live.is_some(), next))
+        })
     }
 
-    async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> StoreResult<bool> {
-        self.core.touch(id, expires_at).await
+    fn touch<'a>(&'a self, id: &'a SessionId, expires_at: OffsetDateTime) -> StoreFuture<'a, bool> {
+        StoreFuture::pending(self.core.touch(id, expires_at))
     }
 
-    async fn delete(&self, id: &SessionId) -> StoreResult<()> {
-        self.core.delete(id).await
+    fn delete<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, ()> {
+        StoreFuture::pending(self.core.delete(id))
     }
 
     /// One statement: the old row locked, the new one inserted, the old one deleted.
-    async fn cycle(&self, old: &SessionId, new: &SessionRecord) -> StoreResult<CreateOutcome> {
-        let row = self
-            .core
-            .write(&self.cycle, new)?
-            .bind(self.core.ids.bytes(old))
-            .fetch_one(&self.core.pool)
-            .await
-            .map_err(StoreError::backend)?;
-        let old_live: i64 = row.try_get(0).map_err(StoreError::decode)?;
-        let inserted: i64 = row.try_get(1).map_err(StoreError::decode)?;
-        Ok(sql::cycle_outcome(old_live > 0, inserted > 0))
+    fn cycle<'a>(
+        &'a self,
+        old: &'a SessionId,
+        new: &'a SessionRecord,
+    ) -> StoreFuture<'a, CreateOutcome> {
+        StoreFuture::pending(async move {
+            let row = self
+                .core
+                .write(&self.cycle, new)?
+                .bind(self.core.ids.bytes(old))
+                .fetch_one(&self.core.pool)
+                .await
+                .map_err(StoreError::backend)?;
+            let old_live: i64 = row.try_get(0).map_err(StoreError::decode)?;
+            let inserted: i64 = row.try_get(1).map_err(StoreError::decode)?;
+            Ok(sql::cycle_outcome(old_live > 0, inserted > 0))
+        })
     }
 
-    async fn cleanup_expired(&self) -> StoreResult<u64> {
-        self.core.cleanup_expired().await
+    fn cleanup_expired(&self) -> StoreFuture<'_, u64> {
+        StoreFuture::pending(self.core.cleanup_expired())
     }
 }
 

@@ -6,10 +6,9 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use auth_core::{
     Clock, CreateOutcome, SaveOutcome, SessionId, SessionRecord, SessionStore, SharedClock,
-    StoreError, StoreResult,
+    StoreError, StoreFuture, StoreResult,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteQueryResult,
@@ -498,68 +497,75 @@ impl SqliteStore {
     }
 }
 
-#[async_trait]
 impl SessionStore for SqliteStore {
-    async fn load(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
-        self.core.load(id).await
+    fn load<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, Option<SessionRecord>> {
+        StoreFuture::pending(self.core.load(id))
     }
 
-    async fn create(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
-        self.core.create(record).await
+    fn create<'a>(&'a self, record: &'a SessionRecord) -> StoreFuture<'a, CreateOutcome> {
+        StoreFuture::pending(self.core.create(record))
     }
 
     /// The update, and only when it matched nothing, the check that tells a conflict from a
     /// missing session.
-    async fn save(&self, record: &SessionRecord) -> StoreResult<SaveOutcome> {
-        let next = next_version(record.version)?;
-        let saved = self
-            .core
-            .save(record, next)?
-            .fetch_optional(&self.core.pool)
-            .await
-            .map_err(StoreError::backend)?
-            .is_some();
-        let live = saved || self.is_live(&self.core.pool, &record.id).await?;
-        Ok(sql::save_outcome(saved, live, next))
+    fn save<'a>(&'a self, record: &'a SessionRecord) -> StoreFuture<'a, SaveOutcome> {
+        StoreFuture::pending(async move {
+            let next = next_version(record.version)?;
+            let saved = self
+                .core
+                .save(record, next)?
+                .fetch_optional(&self.core.pool)
+                .await
+                .map_err(StoreError::backend)?
+                .is_some();
+            let live = saved || self.is_live(&self.core.pool, &record.id).await?;
+            Ok(sql::save_outcome(saved, live, next))
+        })
     }
 
-    async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> StoreResult<bool> {
-        self.core.touch(id, expires_at).await
+    fn touch<'a>(&'a self, id: &'a SessionId, expires_at: OffsetDateTime) -> StoreFuture<'a, bool> {
+        StoreFuture::pending(self.core.touch(id, expires_at))
     }
 
-    async fn delete(&self, id: &SessionId) -> StoreResult<()> {
-        self.core.delete(id).await
+    fn delete<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, ()> {
+        StoreFuture::pending(self.core.delete(id))
     }
 
     /// One `BEGIN IMMEDIATE` transaction: the old session checked, the new one created, the
     /// old one deleted.
-    async fn cycle(&self, old: &SessionId, new: &SessionRecord) -> StoreResult<CreateOutcome> {
-        let mut tx = self.begin_immediate().await?;
-        // Under the write lock: a session a logout or a revocation ended stays ended.
-        let old_live = self.is_live(&mut *tx, old).await?;
-        let created = old_live
-            && self
-                .core
-                .write(&self.core.statements.create, new)?
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(StoreError::backend)?
-                .is_some();
-        if created {
-            sqlx::query::<Sqlite>(&self.core.statements.delete)
-                .bind(self.core.ids.bytes(old))
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::backend)?;
-            tx.commit().await.map_err(StoreError::backend)?;
-        } else {
-            tx.rollback().await.map_err(StoreError::backend)?;
-        }
-        Ok(sql::cycle_outcome(old_live, created))
+    fn cycle<'a>(
+        &'a self,
+        old: &'a SessionId,
+        new: &'a SessionRecord,
+    ) -> StoreFuture<'a, CreateOutcome> {
+        StoreFuture::pending(async move {
+            let mut tx = self.begin_immediate().await?;
+            // Under the write lock: a session a logout or a revocation ended stays ended.
+            let old_live = self.is_live(&mut *tx, old).await?;
+            let created = old_live
+                && self
+                    .core
+                    .write(&self.core.statements.create, new)?
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(StoreError::backend)?
+                    .is_some();
+            if created {
+                sqlx::query::<Sqlite>(&self.core.statements.delete)
+                    .bind(self.core.ids.bytes(old))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::backend)?;
+                tx.commit().await.map_err(StoreError::backend)?;
+            } else {
+                tx.rollback().await.map_err(StoreError::backend)?;
+            }
+            Ok(sql::cycle_outcome(old_live, created))
+        })
     }
 
-    async fn cleanup_expired(&self) -> StoreResult<u64> {
-        self.core.cleanup_expired().await
+    fn cleanup_expired(&self) -> StoreFuture<'_, u64> {
+        StoreFuture::pending(self.core.cleanup_expired())
     }
 }
 

@@ -2,8 +2,9 @@
 //! handed to the standalone implementation (`standalone.rs`) or the cluster one
 //! (`cluster.rs`), by the connection the store was built with.
 
-use async_trait::async_trait;
-use auth_core::{CreateOutcome, SaveOutcome, SessionId, SessionRecord, SessionStore, StoreResult};
+use auth_core::{
+    CreateOutcome, SaveOutcome, SessionId, SessionRecord, SessionStore, StoreFuture, StoreResult,
+};
 use time::OffsetDateTime;
 
 use super::shared::Principal;
@@ -128,55 +129,68 @@ impl RedisStore {
     }
 }
 
-#[async_trait]
 impl SessionStore for RedisStore {
-    async fn load(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
-        self.core.load(id).await
+    fn load<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, Option<SessionRecord>> {
+        StoreFuture::pending(self.core.load(id))
     }
 
-    async fn create(&self, record: &SessionRecord) -> StoreResult<CreateOutcome> {
-        let write = self.core.write(record)?;
-        if self.is_cluster() {
-            cluster::create(&self.core, &write).await
-        } else {
-            standalone::create(&self.core, &write).await
-        }
+    fn create<'a>(&'a self, record: &'a SessionRecord) -> StoreFuture<'a, CreateOutcome> {
+        StoreFuture::pending(async move {
+            let write = self.core.write(record)?;
+            if self.is_cluster() {
+                cluster::create(&self.core, &write).await
+            } else {
+                standalone::create(&self.core, &write).await
+            }
+        })
     }
 
-    async fn save(&self, record: &SessionRecord) -> StoreResult<SaveOutcome> {
-        let next = next_version(record.version)?;
-        let write = self.core.write(record)?;
-        if self.is_cluster() {
-            cluster::save(&self.core, &write, next).await
-        } else {
-            standalone::save(&self.core, &write, next).await
-        }
+    fn save<'a>(&'a self, record: &'a SessionRecord) -> StoreFuture<'a, SaveOutcome> {
+        StoreFuture::pending(async move {
+            let next = next_version(record.version)?;
+            let write = self.core.write(record)?;
+            if self.is_cluster() {
+                cluster::save(&self.core, &write, next).await
+            } else {
+                standalone::save(&self.core, &write, next).await
+            }
+        })
     }
 
-    async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> StoreResult<bool> {
-        let session = self.core.session(id);
-        if self.is_cluster() {
-            cluster::touch(&self.core, &session, expires_at).await
-        } else {
-            standalone::touch(&self.core, &session, expires_at).await
-        }
+    fn touch<'a>(&'a self, id: &'a SessionId, expires_at: OffsetDateTime) -> StoreFuture<'a, bool> {
+        StoreFuture::pending(async move {
+            let session = self.core.session(id);
+            if self.is_cluster() {
+                cluster::touch(&self.core, &session, expires_at).await
+            } else {
+                standalone::touch(&self.core, &session, expires_at).await
+            }
+        })
     }
 
-    async fn delete(&self, id: &SessionId) -> StoreResult<()> {
-        let session = self.core.session(id);
-        if self.is_cluster() {
-            cluster::delete(&self.core, &session).await
-        } else {
-            standalone::delete(&self.core, &session).await
-        }
+    fn delete<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, ()> {
+        StoreFuture::pending(async move {
+            let session = self.core.session(id);
+            if self.is_cluster() {
+                cluster::delete(&self.core, &session).await
+            } else {
+                standalone::delete(&self.core, &session).await
+            }
+        })
     }
 
-    async fn cycle(&self, old: &SessionId, new: &SessionRecord) -> StoreResult<CreateOutcome> {
-        let (old, new) = (self.core.session(old), self.core.write(new)?);
-        if self.is_cluster() {
-            cluster::cycle(&self.core, &old, &new).await
-        } else {
-            standalone::cycle(&self.core, &old, &new).await
-        }
+    fn cycle<'a>(
+        &'a self,
+        old: &'a SessionId,
+        new: &'a SessionRecord,
+    ) -> StoreFuture<'a, CreateOutcome> {
+        StoreFuture::pending(async move {
+            let (old, new) = (self.core.session(old), self.core.write(new)?);
+            if self.is_cluster() {
+                cluster::cycle(&self.core, &old, &new).await
+            } else {
+                standalone::cycle(&self.core, &old, &new).await
+            }
+        })
     }
 }
