@@ -13,43 +13,12 @@ use auth_core::{
 };
 use time::{Duration, OffsetDateTime};
 
+use super::entry::{Kind, Revocation};
+
 /// Number of shards; a power of two.
 const SHARDS: usize = 16;
 /// A shard is swept on a write at most this often (seconds); a full list is always swept.
 const SWEEP_INTERVAL: i64 = 30;
-
-/// What an entry revokes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
-    /// A `jti`.
-    Token = 0,
-    /// A subject, for tokens issued at or before the epoch.
-    Subject = 1,
-    /// A session id (`sid` claim).
-    Session = 2,
-}
-
-#[cfg_attr(not(feature = "redis"), allow(dead_code))]
-impl Kind {
-    /// The short name used in Redis keys and messages.
-    pub(crate) fn tag(self) -> &'static str {
-        match self {
-            Self::Token => "jti",
-            Self::Subject => "sub",
-            Self::Session => "sid",
-        }
-    }
-
-    /// The kind named by [`tag`](Self::tag).
-    pub(crate) fn from_tag(tag: &str) -> Option<Self> {
-        match tag {
-            "jti" => Some(Self::Token),
-            "sub" => Some(Self::Subject),
-            "sid" => Some(Self::Session),
-            _ => None,
-        }
-    }
-}
 
 struct Entry {
     kind: Kind,
@@ -308,13 +277,13 @@ impl MemoryRevocationList {
 
     /// The grace period, in seconds.
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-    pub(crate) fn grace_seconds(&self) -> i64 {
+    pub(super) fn grace_seconds(&self) -> i64 {
         self.grace
     }
 
     /// The clock.
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-    pub(crate) fn clock(&self) -> &SharedClock {
+    pub(super) fn clock(&self) -> &SharedClock {
         &self.clock
     }
 
@@ -357,14 +326,14 @@ impl MemoryRevocationList {
 
     /// Records a revocation: `(kind, issuer, id)` with `epoch` (subjects), kept until `until`
     /// plus grace. Competing entries keep the maximum of both values.
-    pub(crate) fn record(
-        &self,
-        kind: Kind,
-        issuer: &str,
-        id: &str,
-        epoch: i64,
-        until: i64,
-    ) -> Result<(), RevocationError> {
+    pub(super) fn record(&self, revocation: Revocation<'_>) -> Result<(), RevocationError> {
+        let Revocation {
+            kind,
+            issuer,
+            id,
+            epoch,
+            until,
+        } = revocation;
         let now = self.clock.unix_timestamp();
         let drop_after = until.saturating_add(self.grace);
         if drop_after <= now {
@@ -427,7 +396,7 @@ impl MemoryRevocationList {
     }
 
     /// The status of `token`; what [`RevocationList::status`] answers.
-    pub(crate) fn check(&self, token: &TokenRef<'_>) -> RevocationStatus {
+    pub(super) fn check(&self, token: &TokenRef<'_>) -> RevocationStatus {
         let issuer = token.issuer;
         if let Some(jti) = token.jti
             && self.has_any(Kind::Token)
@@ -480,7 +449,7 @@ impl RevocationList for MemoryRevocationList {
         jti: &str,
         expires_at: OffsetDateTime,
     ) -> Result<(), RevocationError> {
-        self.record(Kind::Token, issuer, jti, 0, expires_at.unix_timestamp())
+        self.record(Revocation::token(issuer, jti, expires_at))
     }
 
     async fn revoke_subject(
@@ -490,13 +459,12 @@ impl RevocationList for MemoryRevocationList {
         issued_before: OffsetDateTime,
         retain_until: OffsetDateTime,
     ) -> Result<(), RevocationError> {
-        self.record(
-            Kind::Subject,
+        self.record(Revocation::subject(
             issuer,
             subject,
-            issued_before.unix_timestamp(),
-            retain_until.unix_timestamp(),
-        )
+            issued_before,
+            retain_until,
+        ))
     }
 
     async fn revoke_session(
@@ -505,13 +473,7 @@ impl RevocationList for MemoryRevocationList {
         session_id: &str,
         retain_until: OffsetDateTime,
     ) -> Result<(), RevocationError> {
-        self.record(
-            Kind::Session,
-            issuer,
-            session_id,
-            0,
-            retain_until.unix_timestamp(),
-        )
+        self.record(Revocation::session(issuer, session_id, retain_until))
     }
 }
 
@@ -700,11 +662,16 @@ mod tests {
                 let l = Arc::clone(&l);
                 s.spawn(move || {
                     for i in 0..500 {
-                        l.record(Kind::Token, ISS, &format!("{t}-{i}"), 0, until)
-                            .unwrap();
-                        assert!(
-                            l.status(&tok(&format!("{t}-{i}"), "x", 1)) != RevocationStatus::Active
-                        );
+                        let jti = format!("{t}-{i}");
+                        l.record(Revocation {
+                            kind: Kind::Token,
+                            issuer: ISS,
+                            id: &jti,
+                            epoch: 0,
+                            until,
+                        })
+                        .unwrap();
+                        assert!(l.status(&tok(&jti, "x", 1)) != RevocationStatus::Active);
                     }
                 });
             }

@@ -3,6 +3,7 @@
 //!
 //! The user-facing documentation lives on the [crate root](crate#logout-and-revocation).
 
+mod entry;
 mod logout;
 mod memory;
 #[cfg(feature = "redis")]
