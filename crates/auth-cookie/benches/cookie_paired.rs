@@ -14,6 +14,10 @@
 //! noop layer with one insert (`auth_tests::floor::insert_marker`) through `Router::layer`: a
 //! zero-sized value put in the extensions and nothing else, what putting anything there costs.
 //!
+//! A second set, `read_write_5`, serves what the jar pool (a thread's spare emptied jars) is
+//! for: the same five cookies and a handler that reads one and sets one, `baseline` (the
+//! Router with the untouched handler), `ours` and `tower-cookies` through `Router::layer`.
+//!
 //! Printed: ours' added cost over tower-cookies' (the target: at most 0.5) in the three
 //! readings: `Router::layer` over the baseline (axum's boxing counted in both), over the noop
 //! layer (the layers' own cost), and wrapped around the Router; then the floor's added cost
@@ -26,15 +30,16 @@
 
 mod common;
 
-use auth_cookie::CookieLayer;
+use auth_cookie::{CookieConfig, CookieLayer, Cookies};
 use auth_tests::floor::{HandleLayer, insert_marker};
 use auth_tests::paired::{self, Row};
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use bytes::Bytes;
-use http::Request;
+use http::{Request, StatusCode};
 use tower::{Layer as _, Service};
+use tower_cookies::cookie::Cookie;
 
 use common::{request, untouched, wire};
 
@@ -139,5 +144,63 @@ fn main() {
             "marker (a zero-sized extension, nothing else)",
             marker_layer
         )
+    );
+    read_write(&rt, &header, rounds);
+}
+
+/// The `read_write_5` set: a handler that reads `c3` and sets `theme`, ours against
+/// tower-cookies, both through `Router::layer`, over the untouched baseline; a handler that
+/// misses `c3` answers 500, which stops the run.
+fn read_write(rt: &tokio::runtime::Runtime, header: &Bytes, rounds: usize) {
+    let theme = CookieConfig::builder("theme").build().unwrap();
+    let baseline = Router::new().route("/", get(untouched));
+    let ours = Router::new()
+        .route(
+            "/",
+            get(move |jar: Cookies| async move {
+                let seen = jar.get("c3").is_some();
+                jar.add(&theme, "dark").unwrap();
+                if seen {
+                    StatusCode::OK
+                } else {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
+            }),
+        )
+        .layer(CookieLayer::new());
+    let peer = Router::new()
+        .route(
+            "/",
+            get(|jar: tower_cookies::Cookies| async move {
+                let seen = jar.get("c3").is_some();
+                jar.add(Cookie::new("theme", "dark"));
+                if seen {
+                    StatusCode::OK
+                } else {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
+            }),
+        )
+        .layer(tower_cookies::CookieManagerLayer::new());
+    let mut rows: Vec<Row<'_>> = vec![
+        ("baseline", Box::new(|| call(rt, &baseline, header))),
+        ("ours", Box::new(|| call(rt, &ours, header))),
+        ("tower-cookies", Box::new(|| call(rt, &peer, header))),
+    ];
+    let per_round = paired::rounds(&mut rows, rounds);
+    let ratios = per_round
+        .iter()
+        .filter_map(|ns| match ns.as_slice() {
+            &[base, ours, peer] => Some((ours - base) / (peer - base)),
+            _ => None,
+        })
+        .collect();
+    println!(
+        "cookie_paired/read_write_5: {rounds} rounds; medians: {}",
+        paired::medians(&rows, &per_round)
+    );
+    println!(
+        "cookie_paired/read_write_5: {}",
+        paired::summary("ours added / tower-cookies added (Router::layer)", ratios)
     );
 }

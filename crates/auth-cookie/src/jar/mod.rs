@@ -1,9 +1,7 @@
 //! The per-request cookie jar behind [`Cookies`]: bound to the request's `Cookie` headers on
-//! first use, indexed on first read, its changes recorded in order, and kept as a per-thread
-//! spare once the request is done. The handle itself, what handlers use, is in `handle`.
+//! first use, indexed on first read, its changes recorded in order. The handle itself, what
+//! handlers use, is in `handle`.
 
-use std::cell::RefCell;
-use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -26,19 +24,13 @@ pub use handle::{Cookies, MAX_COOKIE_SIZE};
 pub(crate) struct RequestJar(Arc<Shared>);
 
 /// One request's jar. Small on purpose: a request whose cookies nobody touches allocates
-/// only this (no header clones, no index, no change list), the cost of a shared flag, and
-/// takes no part in the thread's pool of spare jars.
+/// only this (no header clones, no index, no change list), the cost of a shared flag.
 struct Shared {
     /// Set once any change is recorded, so an untouched request skips the lock on the way out.
     changed: AtomicBool,
     /// `None` until the first handle binds the request's `Cookie` headers.
-    jar: Mutex<Slot>,
+    jar: Mutex<Option<Box<Jar>>>,
 }
-
-/// The jar behind a request's lock. `ManuallyDrop` because `Shared`'s `Drop` always takes the
-/// jar out (to keep it as a spare), so the field needs no drop code of its own: without it an
-/// unbound jar's drop pays a second, out-of-line check.
-type Slot = ManuallyDrop<Option<Box<Jar>>>;
 
 struct Jar {
     headers: RequestHeaders,
@@ -50,8 +42,7 @@ struct Jar {
 /// The request's `Cookie` header values, kept as clones rather than copied: a server's header
 /// values are slices of the buffer the request was read into (hyper's HTTP/1 parser shares one
 /// `Bytes` between them), so a clone is a reference-count increment. Taken when the jar is
-/// bound, dropped when the last handle goes (before the jar is kept as a spare), so a spare
-/// jar keeps no request's buffer alive.
+/// bound, dropped with the jar when the last handle goes.
 #[derive(Default)]
 struct RequestHeaders {
     /// The first `Cookie` header (usually the only one).
@@ -85,30 +76,15 @@ impl RequestHeaders {
     }
 }
 
-thread_local! {
-    /// Jars whose request is done, emptied, kept for the next request on this thread that
-    /// binds one. Only the boxed jar is pooled, never the shared `Arc`: a `Box` is unique, so
-    /// taking and returning one needs no atomic operation, and an untouched request never
-    /// gets here.
-    #[allow(clippy::vec_box)] // a jar moves between the pool and a request without a copy
-    static SPARE: RefCell<Vec<Box<Jar>>> = const { RefCell::new(Vec::new()) };
-}
-
-/// At most this many spare jars per thread.
-const SPARE_MAX: usize = 32;
-/// A jar that held more `Cookie` headers or changes than this is freed, not kept.
-const SPARE_MAX_HEADERS: usize = 8;
-const SPARE_MAX_CHANGES: usize = 16;
-
 impl Shared {
     fn new(jar: Option<Box<Jar>>) -> Self {
         Self {
             changed: AtomicBool::new(false),
-            jar: Mutex::new(ManuallyDrop::new(jar)),
+            jar: Mutex::new(jar),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Slot> {
+    fn lock(&self) -> MutexGuard<'_, Option<Box<Jar>>> {
         // A panic while holding the lock cannot leave the jar half-written (every mutation
         // is a single push or replace), so a poisoned lock is safe to use.
         self.jar
@@ -126,7 +102,6 @@ impl Shared {
     }
 
     fn write_recorded(&self, headers: &mut HeaderMap) {
-        // Drained, not taken: the list keeps its buffer for the jar's next request.
         if let Some(jar) = self.lock().as_deref_mut() {
             for change in jar.changes.drain(..) {
                 headers.append(SET_COOKIE, change.header);
@@ -135,59 +110,16 @@ impl Shared {
     }
 }
 
-impl Drop for Shared {
-    /// The last handle is gone: the jar, emptied, becomes a spare for this thread. Inlined so
-    /// an unbound jar's drop is one branch.
-    #[inline]
-    fn drop(&mut self) {
-        let slot: &mut Option<Box<Jar>> = self
-            .jar
-            .get_mut()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(jar) = slot.take() {
-            jar.recycle();
-        }
-    }
-}
-
 impl Jar {
-    /// A jar bound to `headers` with no changes: a spare one when this thread has one.
+    /// A jar bound to `headers` with no changes.
     fn bound(headers: &HeaderMap) -> Box<Self> {
-        let spare = SPARE
-            .try_with(|spare| spare.try_borrow_mut().ok()?.pop())
-            .ok()
-            .flatten();
-        let mut jar = spare.unwrap_or_else(|| {
-            Box::new(Self {
-                headers: RequestHeaders::default(),
-                index: None,
-                changes: Vec::new(),
-            })
+        let mut jar = Box::new(Self {
+            headers: RequestHeaders::default(),
+            index: None,
+            changes: Vec::new(),
         });
-        // A spare was emptied when kept: only the headers are left to set.
         jar.headers.fill(headers);
         jar
-    }
-
-    /// Empties the jar (the request's header values and changes go now) and keeps it as a
-    /// spare unless the pool is full or the jar grew unusually large.
-    fn recycle(mut self: Box<Self>) {
-        self.headers.first = None;
-        self.headers.rest.clear();
-        self.index = None;
-        self.changes.clear();
-        if self.headers.rest.capacity() > SPARE_MAX_HEADERS
-            || self.changes.capacity() > SPARE_MAX_CHANGES
-        {
-            return;
-        }
-        let _ = SPARE.try_with(|spare| {
-            if let Ok(mut spare) = spare.try_borrow_mut()
-                && spare.len() < SPARE_MAX
-            {
-                spare.push(self);
-            }
-        });
     }
 }
 
@@ -210,7 +142,7 @@ impl RequestJar {
         {
             let mut jar = self.0.lock();
             if jar.is_none() {
-                **jar = Some(Jar::bound(headers));
+                *jar = Some(Jar::bound(headers));
             }
         }
         Cookies {
@@ -371,40 +303,12 @@ mod tests {
         assert!(buffer.is_unique(), "a finished jar still holds the header");
     }
 
-    fn jar_address(cookies: &Cookies) -> *const Jar {
-        cookies
-            .inner
-            .lock()
-            .as_deref()
-            .map(std::ptr::from_ref)
-            .unwrap()
-    }
-
     #[test]
-    fn a_recycled_jar_keeps_nothing_of_its_last_request() {
-        let first = RequestJar::new().bind(&headers(&["a=1; b=2"]));
-        first.add(&config("c"), "3").unwrap();
-        assert_eq!(first.get("a").as_deref(), Some("1"));
-        let reused = jar_address(&first);
-        drop(first);
-        // The next jar bound on this thread is the spare: only its own request shows.
-        let next = RequestJar::new().bind(&headers(&["x=9"]));
-        assert_eq!(jar_address(&next), reused, "the jar was not recycled");
-        assert_eq!(next.get("a"), None);
-        assert_eq!(next.get("c"), None);
-        assert_eq!(next.get("x").as_deref(), Some("9"));
-        assert_eq!(next.request_cookies(), [("x".into(), "9".into())]);
-        assert!(!next.has_changes());
-        assert!(set_cookies(&next).is_empty());
-    }
-
-    #[test]
-    fn a_jar_still_held_elsewhere_is_not_recycled() {
+    fn a_jar_held_after_its_request_sees_only_its_own() {
         let slot = RequestJar::new();
         let held = slot.bind(&headers(&["a=1"]));
         drop(slot);
         let next = RequestJar::new().bind(&headers(&["b=2"]));
-        assert_ne!(jar_address(&next), jar_address(&held));
         next.add(&config("c"), "3").unwrap();
         // The handle kept elsewhere still sees its own request and no foreign change.
         assert_eq!(held.get("a").as_deref(), Some("1"));
