@@ -15,7 +15,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use async_trait::async_trait;
 use auth_cookie::CookieKeys;
 use auth_core::{
     AuthMethod, CreateOutcome, Identity, RequireAuthLayer, SaveOutcome, SessionId, SessionRecord,
@@ -86,6 +85,9 @@ pub fn app(store: Arc<dyn SessionStore>, options: &AppOptions) -> Router {
     Router::new()
         .route("/public", get(|| async { "public" }))
         .route("/login/{user}", post(login))
+        .route("/login-via/{issuer}/{user}", post(login_via))
+        .route("/other-sessions", get(other_sessions))
+        .route("/logout-others", post(logout_others))
         .route("/logout", post(logout))
         .route(
             "/me",
@@ -137,6 +139,36 @@ async fn login(session: Session, Path(user): Path<String>) -> Result<&'static st
     }
     session.login(&identity.build()).await?;
     Ok("logged in")
+}
+
+/// A login through an identity provider: `bob` of `https://<issuer>.example`.
+async fn login_via(
+    session: Session,
+    Path((issuer, user)): Path<(String, String)>,
+) -> Result<&'static str, SessionError> {
+    let identity = Identity::builder(user.as_str(), AuthMethod::Session)
+        .issuer(format!("https://{issuer}.example"))
+        .role("user")
+        .build();
+    session.login(&identity).await?;
+    Ok("logged in")
+}
+
+/// How many other sessions the principal has; a 500 if a listed record carries an ID.
+async fn other_sessions(session: Session) -> Result<(StatusCode, String), SessionError> {
+    let others = session.other_sessions().await?;
+    if others
+        .iter()
+        .any(|other| other.id != SessionId::from_bytes([0; SessionId::LEN]))
+    {
+        return Ok((StatusCode::INTERNAL_SERVER_ERROR, "a listed ID".to_owned()));
+    }
+    Ok((StatusCode::OK, others.len().to_string()))
+}
+
+/// "Log out everywhere else": how many sessions ended.
+async fn logout_others(session: Session) -> Result<String, SessionError> {
+    Ok(session.logout_other_sessions().await?.to_string())
 }
 
 async fn logout(session: Session) -> Result<&'static str, SessionError> {
@@ -327,6 +359,28 @@ impl SessionStore for Instrumented {
             self.inner.cycle(old, new).await
         })
     }
+    fn sessions_of<'a>(
+        &'a self,
+        issuer: Option<&'a str>,
+        subject: &'a str,
+        except: Option<&'a SessionId>,
+    ) -> StoreFuture<'a, Vec<SessionRecord>> {
+        StoreFuture::pending(async move {
+            self.check(true)?;
+            self.inner.sessions_of(issuer, subject, except).await
+        })
+    }
+    fn delete_sessions_of<'a>(
+        &'a self,
+        issuer: Option<&'a str>,
+        subject: &'a str,
+        keep: Option<&'a SessionId>,
+    ) -> StoreFuture<'a, u64> {
+        StoreFuture::pending(async move {
+            self.check(false)?;
+            self.inner.delete_sessions_of(issuer, subject, keep).await
+        })
+    }
 }
 
 /// A store that runs a clean-up (drop a schema, delete a key prefix, remove a directory) when
@@ -385,6 +439,22 @@ impl<S: SessionStore> SessionStore for Cleaned<S> {
     }
     fn cleanup_expired(&self) -> StoreFuture<'_, u64> {
         StoreFuture::pending(async move { self.inner.cleanup_expired().await })
+    }
+    fn sessions_of<'a>(
+        &'a self,
+        issuer: Option<&'a str>,
+        subject: &'a str,
+        except: Option<&'a SessionId>,
+    ) -> StoreFuture<'a, Vec<SessionRecord>> {
+        self.inner.sessions_of(issuer, subject, except)
+    }
+    fn delete_sessions_of<'a>(
+        &'a self,
+        issuer: Option<&'a str>,
+        subject: &'a str,
+        keep: Option<&'a SessionId>,
+    ) -> StoreFuture<'a, u64> {
+        self.inner.delete_sessions_of(issuer, subject, keep)
     }
 }
 
@@ -647,6 +717,91 @@ pub mod scenarios {
         );
     }
 
+    /// "Log out everywhere else" through the layer: bob of one issuer on a laptop and a phone,
+    /// bob of another issuer and a local bob. Each lists only its principal's other sessions
+    /// (without their IDs); the laptop's `logout_other_sessions` ends the phone's session
+    /// only, also for a slow request of the phone still in flight (its save does not bring the
+    /// session back), and the laptop stays logged in. An anonymous visitor has no other
+    /// sessions to list or end.
+    pub async fn logout_other_sessions_ends_the_principals_other_sessions_only(
+        store: Arc<dyn SessionStore>,
+    ) {
+        let options = AppOptions::new();
+        let app = app(store, &options);
+        let login = async |path: &str| {
+            let mut client = Client::new(app.clone());
+            assert_eq!(client.send("POST", path).await.status, StatusCode::OK);
+            client
+        };
+        let mut laptop = login("/login-via/idp-a/bob").await;
+        let mut phone = login("/login-via/idp-a/bob").await;
+        let mut other_issuer = login("/login-via/idp-b/bob").await;
+        let mut local = login("/login/bob").await;
+        let mut anonymous = Client::new(app.clone());
+        let count = async |client: &mut Client, method: &str, path: &str| {
+            let reply = client.send(method, path).await;
+            assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.body);
+            reply.body
+        };
+
+        assert_eq!(count(&mut laptop, "GET", "/other-sessions").await, "1");
+        assert_eq!(count(&mut phone, "GET", "/other-sessions").await, "1");
+        assert_eq!(
+            count(&mut other_issuer, "GET", "/other-sessions").await,
+            "0"
+        );
+        assert_eq!(count(&mut local, "GET", "/other-sessions").await, "0");
+        assert_eq!(count(&mut anonymous, "GET", "/other-sessions").await, "0");
+        assert_eq!(count(&mut anonymous, "POST", "/logout-others").await, "0");
+        assert!(anonymous.cookie.is_none(), "nothing created for a visitor");
+
+        // The phone has a slow request in flight when the laptop logs it out.
+        let slow = {
+            let (app, cookie) = (app.clone(), phone.cookie.clone());
+            tokio::spawn(
+                async move { send(&app, "POST", "/slow-set/k/v", cookie.as_deref()).await },
+            )
+        };
+        options.entered.notified().await;
+        assert_eq!(count(&mut laptop, "POST", "/logout-others").await, "1");
+        options.gate.notify_one();
+        let slow = slow.await.unwrap();
+        if let Some(set_cookie) = slow.headers.get(SET_COOKIE) {
+            let set_cookie = set_cookie.to_str().unwrap();
+            assert!(
+                set_cookie.contains("Max-Age=0")
+                    || cookie_value(set_cookie.split(';').next().unwrap())
+                        != cookie_value(phone.cookie.as_deref().unwrap()),
+                "the slow request revived the phone's session: {set_cookie}"
+            );
+        }
+
+        assert_eq!(
+            phone.send("GET", "/me").await.status,
+            StatusCode::UNAUTHORIZED,
+            "the phone is logged out"
+        );
+        assert_eq!(phone.send("GET", "/get/k").await.body, "none");
+        for (client, what) in [
+            (&mut laptop, "the laptop"),
+            (&mut other_issuer, "bob of another issuer"),
+            (&mut local, "the local bob"),
+        ] {
+            let reply = client.send("GET", "/me").await;
+            assert_eq!(
+                (reply.status, reply.body.as_str()),
+                (StatusCode::OK, "bob"),
+                "{what} stays logged in"
+            );
+        }
+        assert_eq!(count(&mut laptop, "GET", "/other-sessions").await, "0");
+        assert_eq!(count(&mut laptop, "POST", "/logout-others").await, "0");
+        assert_eq!(
+            count(&mut other_issuer, "POST", "/logout-others").await,
+            "0"
+        );
+    }
+
     /// A tampered or unknown cookie is anonymous and never adopted.
     pub async fn tampered_or_unknown_cookies_are_anonymous(store: Arc<dyn SessionStore>) {
         let options = AppOptions::new();
@@ -751,6 +906,17 @@ macro_rules! session_scenarios {
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn logout_other_sessions_ends_the_principals_other_sessions_only() {
+            if let Some(store) = ($make)(stringify!(
+                logout_other_sessions_ends_the_principals_other_sessions_only
+            ))
+            .await
+            {
+                $crate::sessions::scenarios::logout_other_sessions_ends_the_principals_other_sessions_only(store).await;
+            }
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn tampered_or_unknown_cookies_are_anonymous() {
             if let Some(store) =
                 ($make)(stringify!(tampered_or_unknown_cookies_are_anonymous)).await
@@ -761,12 +927,12 @@ macro_rules! session_scenarios {
     };
 }
 
-/// The per-principal index of the shared stores (`sessions_of`, `delete_sessions_of`), one
-/// scenario for every store: a principal is an issuer and a subject, and `bob` of one issuer is
-/// never listed or logged out with `bob` of another or a local `bob`.
+/// The per-principal index of the stores (`SessionStore::sessions_of`,
+/// `SessionStore::delete_sessions_of`), one scenario for every store: a principal is an issuer
+/// and a subject, and `bob` of one issuer is never listed or logged out with `bob` of another
+/// or a local `bob`.
 pub mod principals {
     use super::*;
-    use auth_session::{PostgresStore, RedisStore, SqliteStore};
     use serde_json::json;
 
     /// An issuer with non-ASCII characters (kept apart from [`ISSUER_A_PREFIX`]).
@@ -775,48 +941,6 @@ pub mod principals {
     pub const ISSUER_A_PREFIX: &str = "https://idp-a.example";
     /// Another issuer.
     pub const ISSUER_B: &str = "https://idp-b.example";
-
-    /// A store's per-principal listing and revocation, for running one scenario on each.
-    #[async_trait]
-    pub trait PrincipalIndex: SessionStore {
-        /// `sessions_of(issuer, subject)`.
-        async fn list(
-            &self,
-            issuer: Option<&str>,
-            subject: &str,
-        ) -> StoreResult<Vec<SessionRecord>>;
-        /// `delete_sessions_of(issuer, subject, keep)`.
-        async fn revoke(
-            &self,
-            issuer: Option<&str>,
-            subject: &str,
-            keep: Option<&SessionId>,
-        ) -> StoreResult<u64>;
-    }
-
-    macro_rules! principal_index {
-        ($($store:ty),*) => {$(
-            #[async_trait]
-            impl PrincipalIndex for $store {
-                async fn list(
-                    &self,
-                    issuer: Option<&str>,
-                    subject: &str,
-                ) -> StoreResult<Vec<SessionRecord>> {
-                    self.sessions_of(issuer, subject).await
-                }
-                async fn revoke(
-                    &self,
-                    issuer: Option<&str>,
-                    subject: &str,
-                    keep: Option<&SessionId>,
-                ) -> StoreResult<u64> {
-                    self.delete_sessions_of(issuer, subject, keep).await
-                }
-            }
-        )*};
-    }
-    principal_index!(RedisStore, PostgresStore, SqliteStore);
 
     /// A live session of `issuer` + `subject`, tagged `tag` (its data's `tag` value, which
     /// tells listed records apart also when the store lists them without their IDs).
@@ -880,7 +1004,7 @@ pub mod principals {
     /// anonymous session's ID makes the new ID that principal's. Some records hold a NUL
     /// character and a nested look-alike `{"subject": "bob", "iss": A}` in their data.
     /// `hashed`: the store hashes IDs (listed IDs are zeros; revocation works all the same).
-    pub async fn principals_stay_apart<S: PrincipalIndex>(store: &S, hashed: bool) {
+    pub async fn principals_stay_apart<S: SessionStore>(store: &S, hashed: bool) {
         let (a, b) = (Some(ISSUER_A), Some(ISSUER_B));
         let a0 = session_of(a, "bob", "a0");
         let a1 = session_of(a, "bob", "a1");
@@ -912,7 +1036,7 @@ pub mod principals {
         let ids = (!hashed).then_some(ids.as_slice());
         let listed = async |issuer: Option<&str>, subject: &str| {
             tags(
-                &store.list(issuer, subject).await.unwrap(),
+                &store.sessions_of(issuer, subject, None).await.unwrap(),
                 issuer,
                 subject,
                 ids,
@@ -941,15 +1065,21 @@ pub mod principals {
         );
 
         // "Log out everywhere else" for bob of A, then everywhere: only A's bob.
-        assert_eq!(store.revoke(a, "bob", Some(&a0.id)).await.unwrap(), 1);
+        assert_eq!(
+            store
+                .delete_sessions_of(a, "bob", Some(&a0.id))
+                .await
+                .unwrap(),
+            1
+        );
         assert!(loadable(&a0).await, "the kept session");
         assert!(!loadable(&a1).await);
-        assert_eq!(store.revoke(a, "bob", None).await.unwrap(), 1);
+        assert_eq!(store.delete_sessions_of(a, "bob", None).await.unwrap(), 1);
         assert!(!loadable(&a0).await);
         for other in [&of_b, &local, &empty, &prefix, &alice] {
             assert!(loadable(other).await, "another principal's session ended");
         }
-        assert_eq!(store.revoke(a, "bob", None).await.unwrap(), 0);
+        assert_eq!(store.delete_sessions_of(a, "bob", None).await.unwrap(), 0);
         // The other principals' sessions are still listed (their index entries stay).
         assert!(listed(a, "bob").await.is_empty());
         assert_eq!(listed(b, "bob").await, ["b"]);
@@ -964,23 +1094,29 @@ pub mod principals {
         ));
         assert!(listed(b, "bob").await.is_empty());
         assert_eq!(listed(a, "bob").await, ["b"]);
-        assert_eq!(store.revoke(b, "bob", None).await.unwrap(), 0);
+        assert_eq!(store.delete_sessions_of(b, "bob", None).await.unwrap(), 0);
         assert!(loadable(&of_b).await, "revoked as its former principal's");
-        assert_eq!(store.revoke(a, "bob", None).await.unwrap(), 1);
+        assert_eq!(store.delete_sessions_of(a, "bob", None).await.unwrap(), 1);
         assert!(!loadable(&of_b).await);
 
         // The local bob, then the empty issuer's and the prefix's: one each.
         assert_eq!(
-            store.revoke(None, "bob", None).await.unwrap(),
+            store.delete_sessions_of(None, "bob", None).await.unwrap(),
             1,
             "None revoked more than the local login"
         );
         assert!(!loadable(&local).await);
         assert!(loadable(&empty).await && loadable(&prefix).await);
-        assert_eq!(store.revoke(Some(""), "bob", None).await.unwrap(), 1);
         assert_eq!(
             store
-                .revoke(Some(ISSUER_A_PREFIX), "bob", None)
+                .delete_sessions_of(Some(""), "bob", None)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            store
+                .delete_sessions_of(Some(ISSUER_A_PREFIX), "bob", None)
                 .await
                 .unwrap(),
             1
@@ -989,7 +1125,7 @@ pub mod principals {
             assert!(listed(issuer, "bob").await.is_empty());
         }
         assert!(loadable(&alice).await, "alice of A is not bob of A");
-        assert_eq!(store.revoke(a, "alice", None).await.unwrap(), 1);
+        assert_eq!(store.delete_sessions_of(a, "alice", None).await.unwrap(), 1);
         assert!(!loadable(&alice).await);
     }
 }

@@ -6,8 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use auth_core::{Clock, ManualClock, SessionStore};
-use auth_session::MemoryStore;
-use auth_tests::sessions::{AppOptions, Client, Instrumented, app, assert_no_store, send};
+use auth_session::{CachingStore, MemoryStore};
+use auth_tests::sessions::{
+    AppOptions, Client, Instrumented, app, assert_no_store, principals, send,
+};
 use http::StatusCode;
 use http::header::SET_COOKIE;
 use time::Duration;
@@ -19,6 +21,23 @@ async fn memory() -> Option<Arc<dyn SessionStore>> {
 mod scenarios {
     use super::*;
     auth_tests::session_scenarios!(|_| memory());
+}
+
+/// The same scenarios through a `CachingStore` (a `MemoryStore` in front of another).
+mod caching_scenarios {
+    use super::*;
+    auth_tests::session_scenarios!(|_| async {
+        let store: Arc<dyn SessionStore> =
+            Arc::new(CachingStore::new(MemoryStore::new(), MemoryStore::new()));
+        Some(store)
+    });
+}
+
+#[tokio::test]
+async fn the_per_user_index_keeps_principals_of_different_issuers_apart() {
+    principals::principals_stay_apart(&MemoryStore::new(), false).await;
+    let caching = CachingStore::new(MemoryStore::new(), MemoryStore::new());
+    principals::principals_stay_apart(&caching, false).await;
 }
 
 fn clocked(options: &AppOptions) -> (Arc<MemoryStore>, ManualClock) {

@@ -133,7 +133,7 @@ async fn the_per_user_index_lists_and_revokes_a_subjects_sessions() {
             alice.push(record.id);
         }
     }
-    let listed = store.sessions_of(None, "alice").await.unwrap();
+    let listed = store.sessions_of(None, "alice", None).await.unwrap();
     assert_eq!(listed.len(), 3);
     assert!(listed.iter().all(|r| alice.contains(&r.id)));
 
@@ -151,8 +151,14 @@ async fn the_per_user_index_lists_and_revokes_a_subjects_sessions() {
         store.delete_sessions_of(None, "alice", None).await.unwrap(),
         1
     );
-    assert!(store.sessions_of(None, "alice").await.unwrap().is_empty());
-    assert_eq!(store.sessions_of(None, "bob").await.unwrap().len(), 1);
+    assert!(
+        store
+            .sessions_of(None, "alice", None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.sessions_of(None, "bob", None).await.unwrap().len(), 1);
     drop_schema(&url, &schema).await;
 }
 
@@ -284,7 +290,7 @@ async fn hashed_ids_keep_the_contract_and_stay_out_of_the_table() {
         assert!(!id.windows(16).any(|w| w == record.id.as_bytes()));
     }
     // The per-user index still works, without revealing IDs.
-    let listed = store.sessions_of(None, "carol").await.unwrap();
+    let listed = store.sessions_of(None, "carol", None).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].id, SessionId::from_bytes([0; 16]));
     assert_eq!(
@@ -378,13 +384,13 @@ async fn migrate_adds_the_issuer_column_to_an_older_table_and_fills_it_from_the_
     let ids = |records: Vec<SessionRecord>| records.into_iter().map(|r| r.id).collect::<Vec<_>>();
     assert_eq!(
         ids(store
-            .sessions_of(Some(principals::ISSUER_A), "bob")
+            .sessions_of(Some(principals::ISSUER_A), "bob", None)
             .await
             .unwrap()),
         [of_a.id]
     );
     assert_eq!(
-        ids(store.sessions_of(None, "bob").await.unwrap()),
+        ids(store.sessions_of(None, "bob", None).await.unwrap()),
         [local.id]
     );
     assert_eq!(store.load(&of_a.id).await.unwrap(), Some(of_a.clone()));

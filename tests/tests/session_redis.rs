@@ -451,7 +451,7 @@ async fn the_per_user_index_lists_and_revokes_a_subjects_sessions() {
         }
     }
     let mut listed: Vec<_> = store
-        .sessions_of(None, "alice")
+        .sessions_of(None, "alice", None)
         .await
         .unwrap()
         .into_iter()
@@ -468,8 +468,14 @@ async fn the_per_user_index_lists_and_revokes_a_subjects_sessions() {
         store.save(&moved).await.unwrap(),
         SaveOutcome::Saved { version: 2 }
     );
-    assert_eq!(store.sessions_of(None, "alice").await.unwrap().len(), 2);
-    assert_eq!(store.sessions_of(None, "carol").await.unwrap().len(), 1);
+    assert_eq!(
+        store.sessions_of(None, "alice", None).await.unwrap().len(),
+        2
+    );
+    assert_eq!(
+        store.sessions_of(None, "carol", None).await.unwrap().len(),
+        1
+    );
     let mut cycled = alice[2].clone();
     cycled.id = SessionId::generate().unwrap();
     assert_eq!(
@@ -477,7 +483,7 @@ async fn the_per_user_index_lists_and_revokes_a_subjects_sessions() {
         CreateOutcome::Created
     );
     let ids: Vec<_> = store
-        .sessions_of(None, "alice")
+        .sessions_of(None, "alice", None)
         .await
         .unwrap()
         .into_iter()
@@ -485,7 +491,13 @@ async fn the_per_user_index_lists_and_revokes_a_subjects_sessions() {
         .collect();
     assert!(ids.contains(&cycled.id) && !ids.contains(&alice[2].id));
     store.delete(&moved.id).await.unwrap();
-    assert!(store.sessions_of(None, "carol").await.unwrap().is_empty());
+    assert!(
+        store
+            .sessions_of(None, "carol", None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // "Log out everywhere else", then everywhere.
     assert_eq!(
@@ -501,8 +513,14 @@ async fn the_per_user_index_lists_and_revokes_a_subjects_sessions() {
         store.delete_sessions_of(None, "alice", None).await.unwrap(),
         1
     );
-    assert!(store.sessions_of(None, "alice").await.unwrap().is_empty());
-    assert_eq!(store.sessions_of(None, "bob").await.unwrap().len(), 1);
+    assert!(
+        store
+            .sessions_of(None, "alice", None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.sessions_of(None, "bob", None).await.unwrap().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -524,7 +542,7 @@ async fn the_per_user_index_forgets_expired_sessions() {
     )
     .with_subject("dave");
     assert_eq!(store.create(&short).await.unwrap(), CreateOutcome::Created);
-    let listed = store.sessions_of(None, "dave").await.unwrap();
+    let listed = store.sessions_of(None, "dave", None).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(
         listed[0].id,
@@ -532,7 +550,13 @@ async fn the_per_user_index_forgets_expired_sessions() {
         "hashed: no ID"
     );
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    assert!(store.sessions_of(None, "dave").await.unwrap().is_empty());
+    assert!(
+        store
+            .sessions_of(None, "dave", None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // The index key itself expires with the subject's last session.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(count_keys(&url, &prefix).await, 0);
@@ -589,9 +613,18 @@ async fn the_per_user_index_lives_by_the_stores_clock() {
         .unwrap();
     assert!((0..=1).contains(&ttl), "TTL {ttl}");
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    assert!(store.sessions_of(None, "bob").await.unwrap().is_empty());
+    assert!(
+        store
+            .sessions_of(None, "bob", None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(store.load(&bob.id).await.unwrap().is_some());
-    assert_eq!(store.sessions_of(None, "alice").await.unwrap().len(), 1);
+    assert_eq!(
+        store.sessions_of(None, "alice", None).await.unwrap().len(),
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -237,7 +237,7 @@ async fn hashed_ids_on_a_cluster_keep_the_contract_and_stay_out_of_the_keyspace(
             assert_eq!(key.len(), prefix.len() + 64 + 3, "{key}");
         }
     }
-    let listed = store.sessions_of(None, "erin").await.unwrap();
+    let listed = store.sessions_of(None, "erin", None).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(
         listed[0].id,
@@ -357,12 +357,21 @@ async fn a_sessions_key_is_in_one_slot_and_sessions_spread_over_every_primary() 
     );
 
     // Listing reads across the primaries; revocation too.
-    assert_eq!(store.sessions_of(None, "alice").await.unwrap().len(), 24);
+    assert_eq!(
+        store.sessions_of(None, "alice", None).await.unwrap().len(),
+        24
+    );
     assert_eq!(
         store.delete_sessions_of(None, "bob", None).await.unwrap(),
         24
     );
-    assert!(store.sessions_of(None, "bob").await.unwrap().is_empty());
+    assert!(
+        store
+            .sessions_of(None, "bob", None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     for id in ids.iter().skip(1).step_by(2) {
         assert!(store.load(id).await.unwrap().is_none());
     }
@@ -434,7 +443,7 @@ async fn the_per_user_index_lists_and_revokes_a_subjects_sessions_on_a_cluster()
         }
     }
     let mut listed: Vec<_> = store
-        .sessions_of(None, "alice")
+        .sessions_of(None, "alice", None)
         .await
         .unwrap()
         .into_iter()
@@ -451,8 +460,14 @@ async fn the_per_user_index_lists_and_revokes_a_subjects_sessions_on_a_cluster()
         store.save(&moved).await.unwrap(),
         SaveOutcome::Saved { version: 2 }
     );
-    assert_eq!(store.sessions_of(None, "alice").await.unwrap().len(), 2);
-    assert_eq!(store.sessions_of(None, "carol").await.unwrap().len(), 1);
+    assert_eq!(
+        store.sessions_of(None, "alice", None).await.unwrap().len(),
+        2
+    );
+    assert_eq!(
+        store.sessions_of(None, "carol", None).await.unwrap().len(),
+        1
+    );
     let mut cycled = alice[2].clone();
     cycled.id = SessionId::generate().unwrap();
     assert_eq!(
@@ -460,7 +475,7 @@ async fn the_per_user_index_lists_and_revokes_a_subjects_sessions_on_a_cluster()
         CreateOutcome::Created
     );
     let ids: Vec<_> = store
-        .sessions_of(None, "alice")
+        .sessions_of(None, "alice", None)
         .await
         .unwrap()
         .into_iter()
@@ -468,7 +483,13 @@ async fn the_per_user_index_lists_and_revokes_a_subjects_sessions_on_a_cluster()
         .collect();
     assert!(ids.contains(&cycled.id) && !ids.contains(&alice[2].id));
     store.delete(&moved.id).await.unwrap();
-    assert!(store.sessions_of(None, "carol").await.unwrap().is_empty());
+    assert!(
+        store
+            .sessions_of(None, "carol", None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // "Log out everywhere else", then everywhere. The moved session left alice's index only
     // in name: it is not revoked as hers (it was carol's, and is gone anyway).
@@ -485,8 +506,14 @@ async fn the_per_user_index_lists_and_revokes_a_subjects_sessions_on_a_cluster()
         store.delete_sessions_of(None, "alice", None).await.unwrap(),
         1
     );
-    assert!(store.sessions_of(None, "alice").await.unwrap().is_empty());
-    assert_eq!(store.sessions_of(None, "bob").await.unwrap().len(), 1);
+    assert!(
+        store
+            .sessions_of(None, "alice", None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.sessions_of(None, "bob", None).await.unwrap().len(), 1);
 
     // A session moved to another subject is not revoked with its old one.
     let dave = SessionRecord::new(
@@ -571,7 +598,10 @@ async fn the_index_horizon_follows_the_stores_clock() {
     let (score, _) = horizons(&mut control, &prefix, "frank", &late.id).await;
     assert_eq!(score, expires.unix_timestamp() + 3600);
     assert!(store.load(&late.id).await.unwrap().is_some());
-    assert_eq!(store.sessions_of(None, "frank").await.unwrap().len(), 2);
+    assert_eq!(
+        store.sessions_of(None, "frank", None).await.unwrap().len(),
+        2
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -621,7 +651,7 @@ async fn the_index_entry_outlives_its_session_as_the_expiry_slides() {
     let (score, field) = horizons(&mut control, &prefix, "frank", &record.id).await;
     assert_eq!(score, field);
     assert!(score >= much_later.unix_timestamp());
-    let listed = store.sessions_of(None, "frank").await.unwrap();
+    let listed = store.sessions_of(None, "frank", None).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(
         listed[0].expires_at,
@@ -657,7 +687,10 @@ async fn the_index_entry_outlives_its_session_as_the_expiry_slides() {
         horizons(&mut control, &prefix, "frank", &bounded.id).await,
         first
     );
-    assert_eq!(store.sessions_of(None, "frank").await.unwrap().len(), 2);
+    assert_eq!(
+        store.sessions_of(None, "frank", None).await.unwrap().len(),
+        2
+    );
 }
 
 /// Makes an ACL user on every primary (ACLs are per node), and removes it (with its
@@ -991,7 +1024,13 @@ async fn deleted_cycled_and_revoked_sessions_leave_the_subjects_index() {
         (now + time::Duration::hours(1)).unix_timestamp(),
     )
     .await;
-    assert!(store.sessions_of(None, "mallory").await.unwrap().is_empty());
+    assert!(
+        store
+            .sessions_of(None, "mallory", None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         store
             .delete_sessions_of(None, "mallory", None)
@@ -1188,7 +1227,11 @@ async fn a_retried_create_does_not_bring_back_a_deleted_session() {
             "{how}: the retried create brought the session back"
         );
         assert!(
-            store.sessions_of(None, "alice").await.unwrap().is_empty(),
+            store
+                .sessions_of(None, "alice", None)
+                .await
+                .unwrap()
+                .is_empty(),
             "{how}"
         );
     }
@@ -1208,7 +1251,13 @@ async fn a_retried_create_does_not_bring_back_a_deleted_session() {
     assert_eq!(store.save(&record).await.unwrap(), SaveOutcome::NotFound);
     assert!(store.load(&record.id).await.unwrap().is_none());
     store.delete(&record.id).await.unwrap();
-    assert!(store.sessions_of(None, "alice").await.unwrap().is_empty());
+    assert!(
+        store
+            .sessions_of(None, "alice", None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1323,7 +1372,10 @@ async fn a_standalone_index_of_the_same_subject_does_not_break_the_cluster_index
     )
     .with_subject("hank");
     assert_eq!(store.create(&record).await.unwrap(), CreateOutcome::Created);
-    assert_eq!(store.sessions_of(None, "hank").await.unwrap().len(), 1);
+    assert_eq!(
+        store.sessions_of(None, "hank", None).await.unwrap().len(),
+        1
+    );
     assert_eq!(
         store.delete_sessions_of(None, "hank", None).await.unwrap(),
         1

@@ -120,7 +120,7 @@ async fn the_per_user_index_lists_and_revokes_a_subjects_sessions() {
             alice.push(record.id);
         }
     }
-    let listed = store.sessions_of(None, "alice").await.unwrap();
+    let listed = store.sessions_of(None, "alice", None).await.unwrap();
     assert_eq!(listed.len(), 3);
     assert!(listed.iter().all(|r| alice.contains(&r.id)));
     assert_eq!(
@@ -136,7 +136,7 @@ async fn the_per_user_index_lists_and_revokes_a_subjects_sessions() {
         store.delete_sessions_of(None, "alice", None).await.unwrap(),
         1
     );
-    assert_eq!(store.sessions_of(None, "bob").await.unwrap().len(), 1);
+    assert_eq!(store.sessions_of(None, "bob", None).await.unwrap().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -269,13 +269,13 @@ async fn migrate_adds_the_issuer_column_to_an_older_table_and_fills_it_from_the_
     let ids = |records: Vec<SessionRecord>| records.into_iter().map(|r| r.id).collect::<Vec<_>>();
     assert_eq!(
         ids(store
-            .sessions_of(Some(principals::ISSUER_A), "bob")
+            .sessions_of(Some(principals::ISSUER_A), "bob", None)
             .await
             .unwrap()),
         [of_a.id]
     );
     assert_eq!(
-        ids(store.sessions_of(None, "bob").await.unwrap()),
+        ids(store.sessions_of(None, "bob", None).await.unwrap()),
         [local.id]
     );
     assert_eq!(store.load(&of_a.id).await.unwrap(), Some(of_a.clone()));

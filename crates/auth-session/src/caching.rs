@@ -2,11 +2,12 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use auth_core::{
     Clock, CreateOutcome, SaveOutcome, SessionId, SessionRecord, SessionStore, SharedClock,
-    StoreFuture, StoreResult, SystemClock,
+    StoreError, StoreFuture, StoreResult, SystemClock,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -49,14 +50,22 @@ struct Entry {
 ///   stale cached read is a `Conflict` (never a lost update): the entry is dropped and the
 ///   session layer's reload then reads the store. A save to a session deleted elsewhere is
 ///   `NotFound` (never a resurrection).
+/// - **A user's sessions**: [`sessions_of`](SessionStore::sessions_of) is the store's
+///   listing (the cache holds only the sessions this instance has seen).
+///   [`delete_sessions_of`](SessionStore::delete_sessions_of) deletes in the store, then drops
+///   the cache's copies of the principal's sessions (through the cache's own
+///   `delete_sessions_of`; a cache without one has all its entries marked stale instead), and
+///   a fill that began before the revocation is not kept: a session it deleted is never read
+///   from this instance's cache afterwards.
 ///
 /// # Trade-off
 ///
 /// Another instance's change (a logout, a cycle, a data change) becomes visible to this
 /// instance's *reads* only when its cache entry goes stale: a session deleted on instance A
-/// can still be read on instance B for up to `max_staleness`. Choose the bound as the
-/// longest window in which a revoked session may still be served (default: 1 s). Writes
-/// never act on stale data.
+/// can still be read on instance B for up to `max_staleness`, and so can a session that
+/// a "log out everywhere" on instance A revoked. Choose the bound as the longest window in
+/// which a revoked session may still be served (default: 1 s). Writes never act on stale
+/// data.
 ///
 /// ```
 /// use auth_core::{CreateOutcome, SessionId, SessionRecord, SessionStore};
@@ -80,6 +89,9 @@ pub struct CachingStore<C, S> {
     cache: C,
     store: S,
     entries: Arc<Mutex<HashMap<SessionId, Entry>>>,
+    /// How many per-principal revocations ran: a fill whose store call began before one ended
+    /// may hold a session it deleted, and is dropped.
+    revocations: Arc<AtomicU64>,
     max_staleness: Duration,
     clock: SharedClock,
 }
@@ -99,6 +111,7 @@ impl<C: SessionStore, S: SessionStore> CachingStore<C, S> {
             cache,
             store,
             entries: Arc::default(),
+            revocations: Arc::default(),
             max_staleness: DEFAULT_MAX_STALENESS,
             clock: Arc::new(SystemClock),
         }
@@ -239,9 +252,21 @@ impl<C: SessionStore, S: SessionStore> CachingStore<C, S> {
         );
     }
 
-    /// Puts `record` into the cache as the store has it now. Cache failures only cost a
-    /// round trip later, so they are logged, not returned.
-    async fn fill(&self, record: &SessionRecord, force: bool) {
+    /// The revocations so far: read before a store call whose answer is then cached.
+    fn revocations(&self) -> u64 {
+        self.revocations.load(Ordering::SeqCst)
+    }
+
+    /// Puts `record` into the cache as the store has it now, unless a per-principal
+    /// revocation ended after `since` (a [`revocations`](Self::revocations) reading taken
+    /// before the store call that returned `record`): the record may be a session it deleted,
+    /// so the cache's copy is dropped instead. Cache failures only cost a round trip later,
+    /// so they are logged, not returned.
+    async fn fill(&self, record: &SessionRecord, force: bool, since: u64) {
+        if self.revocations() != since {
+            self.invalidate(&record.id, record.version).await;
+            return;
+        }
         if !self.claim(record.id, record.version, force) {
             return;
         }
@@ -259,6 +284,31 @@ impl<C: SessionStore, S: SessionStore> CachingStore<C, S> {
                 self.stale(record.id, record.version);
             }
         }
+        // A revocation that dropped the principal's copies while this one went in may have
+        // missed it (it then ended after the reading above, or its walk of the cache saw
+        // this copy).
+        if self.revocations() != since {
+            self.invalidate(&record.id, record.version).await;
+        }
+    }
+
+    /// Drops the cache's copies of the principal's sessions but `keep`, after a revocation in
+    /// the store; when the cache cannot, marks every entry stale (reads then ask the store).
+    async fn forget_sessions_of(
+        &self,
+        issuer: Option<&str>,
+        subject: &str,
+        keep: Option<&SessionId>,
+    ) {
+        if let Err(error) = self.cache.delete_sessions_of(issuer, subject, keep).await {
+            if !matches!(error, StoreError::Unsupported(_)) {
+                tracing::warn!(%error, "session cache revocation failed");
+            }
+            let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+            for entry in entries.values_mut() {
+                entry.fresh_until = OffsetDateTime::UNIX_EPOCH;
+            }
+        }
     }
 
     /// Drops the cache entry of `id`; only versions from `floor` on may be cached again
@@ -274,6 +324,7 @@ impl<C: SessionStore, S: SessionStore> CachingStore<C, S> {
 impl<C: SessionStore, S: SessionStore> CachingStore<C, S> {
     /// A read that is not answered by a fresh cache entry at once.
     async fn load_slowly(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
+        let since = self.revocations();
         if let Some(version) = self.fresh_version(id) {
             match self.cache.load(id).await {
                 Ok(Some(record)) if record.version == version => return Ok(Some(record)),
@@ -283,7 +334,7 @@ impl<C: SessionStore, S: SessionStore> CachingStore<C, S> {
         }
         match self.store.load(id).await? {
             Some(record) => {
-                self.fill(&record, false).await;
+                self.fill(&record, false, since).await;
                 Ok(Some(record))
             }
             None => {
@@ -310,9 +361,10 @@ impl<C: SessionStore, S: SessionStore> SessionStore for CachingStore<C, S> {
 
     fn create<'a>(&'a self, record: &'a SessionRecord) -> StoreFuture<'a, CreateOutcome> {
         StoreFuture::pending(async move {
+            let since = self.revocations();
             let outcome = self.store.create(record).await?;
             if outcome == CreateOutcome::Created {
-                self.fill(record, true).await;
+                self.fill(record, true, since).await;
             }
             Ok(outcome)
         })
@@ -320,6 +372,7 @@ impl<C: SessionStore, S: SessionStore> SessionStore for CachingStore<C, S> {
 
     fn save<'a>(&'a self, record: &'a SessionRecord) -> StoreFuture<'a, SaveOutcome> {
         StoreFuture::pending(async move {
+            let since = self.revocations();
             let outcome = match self.store.save(record).await {
                 Ok(outcome) => outcome,
                 Err(error) => {
@@ -331,7 +384,7 @@ impl<C: SessionStore, S: SessionStore> SessionStore for CachingStore<C, S> {
             };
             match outcome {
                 SaveOutcome::Saved { version } => {
-                    self.fill(&record.clone().with_version(version), false)
+                    self.fill(&record.clone().with_version(version), false, since)
                         .await;
                 }
                 SaveOutcome::Conflict => {
@@ -377,10 +430,11 @@ impl<C: SessionStore, S: SessionStore> SessionStore for CachingStore<C, S> {
         new: &'a SessionRecord,
     ) -> StoreFuture<'a, CreateOutcome> {
         StoreFuture::pending(async move {
+            let since = self.revocations();
             let cycled = self.store.cycle(old, new).await;
             if let Ok(CreateOutcome::Created) = cycled {
                 self.invalidate(old, u64::MAX).await;
-                self.fill(new, true).await;
+                self.fill(new, true, since).await;
             } else {
                 self.invalidate(old, 0).await;
             }
@@ -401,6 +455,36 @@ impl<C: SessionStore, S: SessionStore> SessionStore for CachingStore<C, S> {
             self.store.cleanup_expired().await
         })
     }
+
+    /// The shared store's listing: the cache holds only the sessions this instance has seen.
+    fn sessions_of<'a>(
+        &'a self,
+        issuer: Option<&'a str>,
+        subject: &'a str,
+        except: Option<&'a SessionId>,
+    ) -> StoreFuture<'a, Vec<SessionRecord>> {
+        self.store.sessions_of(issuer, subject, except)
+    }
+
+    /// Deletes in the shared store (with its atomicity), then drops the cache's copies of the
+    /// principal's sessions, also when the store failed (some may be deleted): none of them
+    /// is read from this instance's cache afterwards. Other instances' caches may serve their
+    /// copies for up to their staleness bound.
+    fn delete_sessions_of<'a>(
+        &'a self,
+        issuer: Option<&'a str>,
+        subject: &'a str,
+        keep: Option<&'a SessionId>,
+    ) -> StoreFuture<'a, u64> {
+        StoreFuture::pending(async move {
+            let deleted = self.store.delete_sessions_of(issuer, subject, keep).await;
+            // After the store's deletion (a fill whose store call saw a deleted session read
+            // the count before this), before the cache's.
+            self.revocations.fetch_add(1, Ordering::SeqCst);
+            self.forget_sessions_of(issuer, subject, keep).await;
+            deleted
+        })
+    }
 }
 
 impl<C: fmt::Debug, S: fmt::Debug> fmt::Debug for CachingStore<C, S> {
@@ -419,6 +503,7 @@ impl<C: Clone, S: Clone> Clone for CachingStore<C, S> {
             cache: self.cache.clone(),
             store: self.store.clone(),
             entries: Arc::clone(&self.entries),
+            revocations: Arc::clone(&self.revocations),
             max_staleness: self.max_staleness,
             clock: Arc::clone(&self.clock),
         }
@@ -427,11 +512,99 @@ impl<C: Clone, S: Clone> Clone for CachingStore<C, S> {
 
 #[cfg(all(test, feature = "memory", feature = "test-util"))]
 mod tests {
+    use std::sync::atomic::AtomicBool;
+
     use auth_core::ManualClock;
+    use tokio::sync::Notify;
 
     use super::*;
     use crate::MemoryStore;
     use crate::testkit::{self, ClockHarness};
+
+    /// A `MemoryStore` whose next `load`, once armed, reads the record, then waits for the
+    /// gate before answering it (a read that is slow to come back); and that may lack the
+    /// per-principal index.
+    #[derive(Debug)]
+    struct Slow {
+        inner: MemoryStore,
+        armed: AtomicBool,
+        entered: Notify,
+        gate: Notify,
+        index: bool,
+    }
+
+    impl Slow {
+        fn new(inner: MemoryStore, index: bool) -> Arc<Self> {
+            Arc::new(Self {
+                inner,
+                armed: AtomicBool::new(false),
+                entered: Notify::new(),
+                gate: Notify::new(),
+                index,
+            })
+        }
+    }
+
+    impl SessionStore for Slow {
+        fn load<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, Option<SessionRecord>> {
+            if !self.armed.swap(false, Ordering::SeqCst) {
+                return self.inner.load(id);
+            }
+            StoreFuture::pending(async move {
+                let answer = self.inner.load(id).await;
+                self.entered.notify_one();
+                self.gate.notified().await;
+                answer
+            })
+        }
+        fn create<'a>(&'a self, record: &'a SessionRecord) -> StoreFuture<'a, CreateOutcome> {
+            self.inner.create(record)
+        }
+        fn save<'a>(&'a self, record: &'a SessionRecord) -> StoreFuture<'a, SaveOutcome> {
+            self.inner.save(record)
+        }
+        fn touch<'a>(&'a self, id: &'a SessionId, at: OffsetDateTime) -> StoreFuture<'a, bool> {
+            self.inner.touch(id, at)
+        }
+        fn delete<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, ()> {
+            self.inner.delete(id)
+        }
+        fn sessions_of<'a>(
+            &'a self,
+            issuer: Option<&'a str>,
+            subject: &'a str,
+            except: Option<&'a SessionId>,
+        ) -> StoreFuture<'a, Vec<SessionRecord>> {
+            if !self.index {
+                return StoreFuture::ready(Err(StoreError::Unsupported("sessions_of")));
+            }
+            self.inner.sessions_of(issuer, subject, except)
+        }
+        fn delete_sessions_of<'a>(
+            &'a self,
+            issuer: Option<&'a str>,
+            subject: &'a str,
+            keep: Option<&'a SessionId>,
+        ) -> StoreFuture<'a, u64> {
+            if !self.index {
+                return StoreFuture::ready(Err(StoreError::Unsupported("delete_sessions_of")));
+            }
+            self.inner.delete_sessions_of(issuer, subject, keep)
+        }
+    }
+
+    #[allow(clippy::unwrap_used)] // test support
+    fn of_bob(clock: &ManualClock, issuer: Option<&str>) -> SessionRecord {
+        let now = clock.now();
+        let mut record = SessionRecord::new(
+            SessionId::generate().unwrap(),
+            now,
+            now + Duration::hours(1),
+        )
+        .with_subject("bob");
+        record.issuer = issuer.map(str::to_owned);
+        record
+    }
 
     fn caching(clock: SharedClock, shared: &MemoryStore) -> CachingStore<MemoryStore, MemoryStore> {
         CachingStore::new(MemoryStore::with_clock(clock.clone()), shared.clone()).with_clock(clock)
@@ -478,6 +651,91 @@ mod tests {
         a.delete(&record.id).await.unwrap();
         clock.advance(DEFAULT_MAX_STALENESS);
         assert!(b.load(&record.id).await.unwrap().is_none());
+    }
+
+    /// The exact case the revocation guards: sessions this instance has cached (fresh, so a
+    /// load would answer from the cache at once) are revoked through it, and none of them is
+    /// read again, from the cache or elsewhere, without moving the clock; the kept one, and
+    /// the other principals', still are.
+    #[tokio::test]
+    async fn a_revoked_session_is_never_read_from_the_cache_afterwards() {
+        for cache_has_an_index in [true, false] {
+            let clock = ManualClock::default();
+            let shared_clock: SharedClock = Arc::new(clock.clone());
+            let shared = MemoryStore::with_clock(shared_clock.clone());
+            let cache = Slow::new(
+                MemoryStore::with_clock(shared_clock.clone()),
+                cache_has_an_index,
+            );
+            let store =
+                CachingStore::new(Arc::clone(&cache), shared.clone()).with_clock(shared_clock);
+            let idp = Some("https://idp.example");
+            let (kept, revoked, also) = (
+                of_bob(&clock, idp),
+                of_bob(&clock, idp),
+                of_bob(&clock, idp),
+            );
+            let (of_another_issuer, local) = (
+                of_bob(&clock, Some("https://other.example")),
+                of_bob(&clock, None),
+            );
+            let all = [&kept, &revoked, &also, &of_another_issuer, &local];
+            for record in all {
+                assert_eq!(store.create(record).await.unwrap(), CreateOutcome::Created);
+                let cached = store.load(&record.id);
+                assert!(cached.is_ready(), "answered from the cache");
+                assert!(cached.await.unwrap().is_some());
+            }
+            let listed = store.sessions_of(idp, "bob", Some(&kept.id)).await.unwrap();
+            assert_eq!(listed.len(), 2, "the shared store's listing");
+
+            let deleted = store.delete_sessions_of(idp, "bob", Some(&kept.id)).await;
+            assert_eq!(deleted.unwrap(), 2);
+            for gone in [&revoked, &also] {
+                assert!(store.load(&gone.id).await.unwrap().is_none(), "revoked");
+                assert!(shared.load(&gone.id).await.unwrap().is_none());
+            }
+            if cache_has_an_index {
+                assert!(cache.inner.load(&revoked.id).await.unwrap().is_none());
+            }
+            for live in [&kept, &of_another_issuer, &local] {
+                assert!(store.load(&live.id).await.unwrap().is_some(), "not revoked");
+            }
+        }
+    }
+
+    /// A read that fetched a session from the shared store before a revocation deleted it,
+    /// and comes back after the revocation, does not leave it in the cache.
+    #[tokio::test]
+    async fn a_read_racing_a_revocation_does_not_cache_the_revoked_session() {
+        let clock = ManualClock::default();
+        let shared_clock: SharedClock = Arc::new(clock.clone());
+        let shared = Slow::new(MemoryStore::with_clock(shared_clock.clone()), true);
+        let store = CachingStore::new(
+            MemoryStore::with_clock(shared_clock.clone()),
+            Arc::clone(&shared),
+        )
+        .with_clock(shared_clock);
+        let bob = of_bob(&clock, None);
+        assert_eq!(store.create(&bob).await.unwrap(), CreateOutcome::Created);
+        // The cached copy goes stale: the next load asks the shared store, slowly.
+        clock.advance(DEFAULT_MAX_STALENESS);
+        shared.armed.store(true, Ordering::SeqCst);
+        let reading = {
+            let (store, id) = (store.clone(), bob.id);
+            tokio::spawn(async move { store.load(&id).await })
+        };
+        shared.entered.notified().await;
+        assert_eq!(
+            store.delete_sessions_of(None, "bob", None).await.unwrap(),
+            1
+        );
+        shared.gate.notify_one();
+        // It read before the revocation: it may answer the session it read...
+        assert!(reading.await.unwrap().unwrap().is_some());
+        // ...but never cache it.
+        assert!(store.load(&bob.id).await.unwrap().is_none());
+        assert!(store.cache().load(&bob.id).await.unwrap().is_none());
     }
 
     #[tokio::test]

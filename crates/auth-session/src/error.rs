@@ -36,13 +36,22 @@ pub enum SessionError {
     /// The operating system could not provide randomness for a new session ID.
     #[error("no randomness for a session id")]
     Random,
+    /// The session store does not offer what was asked: a store without a per-principal
+    /// index, for [`Session::other_sessions`](crate::Session::other_sessions) and
+    /// [`Session::logout_other_sessions`](crate::Session::logout_other_sessions) (it names the
+    /// store method, e.g. `"sessions_of"`). A matter of configuration, not an outage: the
+    /// session itself works, and asking again will not help.
+    #[error("the session store does not support {0}")]
+    Unsupported(&'static str),
 }
 
 impl SessionError {
-    /// 503 for [`Unavailable`](Self::Unavailable) and [`Random`](Self::Random), 500 otherwise.
+    /// 503 for [`Unavailable`](Self::Unavailable) and [`Random`](Self::Random), 501 for
+    /// [`Unsupported`](Self::Unsupported), 500 otherwise.
     pub fn status(&self) -> http::StatusCode {
         match self {
             Self::Unavailable(_) | Self::Random => http::StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unsupported(_) => http::StatusCode::NOT_IMPLEMENTED,
             Self::Serialize { .. } | Self::Deserialize { .. } => {
                 http::StatusCode::INTERNAL_SERVER_ERROR
             }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use auth_core::{
     Clock, CreateOutcome, ManualClock, SaveOutcome, SessionId, SessionRecord, SessionStore,
-    StoreFuture,
+    StoreError, StoreFuture,
 };
 use auth_session::MemoryStore;
 use auth_session::testkit::{self, ClockHarness, RealTimeHarness};
@@ -402,6 +402,14 @@ enum Flaw {
     SaveIgnoresVersion,
     /// `save` of a missing record creates it (upsert).
     SaveUpserts,
+    /// No per-principal index (the trait's defaults): not a flaw, the kit accepts it.
+    NoIndex,
+    /// `sessions_of` lists the session it was told to leave out.
+    ListingIgnoresExcept,
+    /// `delete_sessions_of` deletes the session it was told to keep.
+    RevocationIgnoresKeep,
+    /// `sessions_of` but no `delete_sessions_of`.
+    HalfAnIndex,
 }
 
 impl SessionStore for Flawed {
@@ -444,12 +452,39 @@ impl SessionStore for Flawed {
     fn delete<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, ()> {
         StoreFuture::pending(async move { self.inner.delete(id).await })
     }
+
+    fn sessions_of<'a>(
+        &'a self,
+        issuer: Option<&'a str>,
+        subject: &'a str,
+        except: Option<&'a SessionId>,
+    ) -> StoreFuture<'a, Vec<SessionRecord>> {
+        match self.flaw {
+            Flaw::NoIndex => StoreFuture::ready(Err(StoreError::Unsupported("sessions_of"))),
+            Flaw::ListingIgnoresExcept => self.inner.sessions_of(issuer, subject, None),
+            _ => self.inner.sessions_of(issuer, subject, except),
+        }
+    }
+
+    fn delete_sessions_of<'a>(
+        &'a self,
+        issuer: Option<&'a str>,
+        subject: &'a str,
+        keep: Option<&'a SessionId>,
+    ) -> StoreFuture<'a, u64> {
+        match self.flaw {
+            Flaw::NoIndex | Flaw::HalfAnIndex => {
+                StoreFuture::ready(Err(StoreError::Unsupported("delete_sessions_of")))
+            }
+            Flaw::RevocationIgnoresKeep => self.inner.delete_sessions_of(issuer, subject, None),
+            _ => self.inner.delete_sessions_of(issuer, subject, keep),
+        }
+    }
 }
 
-/// Runs every check against a store with `flaw` (on a thread of its own, to catch the
-/// panic); returns the first failure's message.
-fn first_failure(flaw: Flaw) -> String {
-    let outcome = std::thread::spawn(move || {
+/// Runs every check against a store with `flaw` on a thread of its own, to catch the panic.
+fn run_kit(flaw: Flaw) -> std::thread::Result<()> {
+    std::thread::spawn(move || {
         let harness = ClockHarness::new(move |clock| Flawed {
             inner: MemoryStore::with_clock(clock),
             flaw,
@@ -460,8 +495,12 @@ fn first_failure(flaw: Flaw) -> String {
             .unwrap()
             .block_on(testkit::run(&harness));
     })
-    .join();
-    let payload = outcome.expect_err("the kit must reject a flawed store");
+    .join()
+}
+
+/// Runs every check against a store with `flaw`; returns the first failure's message.
+fn first_failure(flaw: Flaw) -> String {
+    let payload = run_kit(flaw).expect_err("the kit must reject a flawed store");
     payload
         .downcast_ref::<String>()
         .cloned()
@@ -486,5 +525,162 @@ fn the_kit_rejects_resurrection() {
     assert!(
         message.contains("`save_after_delete_is_not_found`"),
         "{message}"
+    );
+}
+
+#[test]
+fn the_kit_accepts_a_store_without_a_per_principal_index() {
+    assert!(run_kit(Flaw::NoIndex).is_ok());
+}
+
+#[test]
+fn the_kit_rejects_a_listing_that_ignores_except() {
+    let message = first_failure(Flaw::ListingIgnoresExcept);
+    assert!(
+        message.contains("`sessions_of_lists_one_principal_only`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn the_kit_rejects_a_revocation_that_ignores_keep() {
+    let message = first_failure(Flaw::RevocationIgnoresKeep);
+    assert!(
+        message.contains("`delete_sessions_of_ends_one_principal_only`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn the_kit_rejects_half_an_index() {
+    let message = first_failure(Flaw::HalfAnIndex);
+    assert!(
+        message.contains("Unsupported, the other is not"),
+        "{message}"
+    );
+}
+
+// ---- A user's sessions: the walk of every shard -------------------------------------------
+
+/// Sessions of bob of A that keep changing ID (cycles, nearly all between two shards) while
+/// others list and then revoke them: every listing finds each session exactly once (under
+/// its old or its new ID), and the revocation ends every one of them (no cycle carries one
+/// past it), so each cycling task then finds its session gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sessions_that_change_id_during_a_walk_are_seen_once_and_revoked() {
+    const SESSIONS: usize = 8;
+    const LISTINGS: usize = 300;
+    let clock = ManualClock::default();
+    let store = store_at(&clock);
+    // Other sessions, so that walks take a while.
+    for n in 0..20_000u32 {
+        let other = record(&clock, Duration::hours(1)).with_subject(format!("user-{n}"));
+        create(&store, &other).await;
+    }
+    let cyclers: Vec<_> = (0..SESSIONS)
+        .map(|_| {
+            let mut current = record(&clock, Duration::hours(1))
+                .with_subject("bob")
+                .with_issuer("a");
+            let store = store.clone();
+            tokio::spawn(async move {
+                assert_eq!(
+                    store.create(&current).await.unwrap(),
+                    CreateOutcome::Created
+                );
+                let mut cycles = 0u64;
+                loop {
+                    let mut new = current.clone();
+                    new.id = SessionId::generate().unwrap();
+                    match store.cycle(&current.id, &new).await.unwrap() {
+                        CreateOutcome::Created => current = new,
+                        CreateOutcome::NotFound => return cycles,
+                        CreateOutcome::IdTaken => unreachable!("a fresh random ID"),
+                    }
+                    cycles += 1;
+                    tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    while store
+        .sessions_of(Some("a"), "bob", None)
+        .await
+        .unwrap()
+        .len()
+        < SESSIONS
+    {
+        tokio::task::yield_now().await;
+    }
+    for _ in 0..LISTINGS {
+        let listed = store.sessions_of(Some("a"), "bob", None).await.unwrap();
+        assert_eq!(listed.len(), SESSIONS, "a session seen twice, or missed");
+    }
+    assert_eq!(
+        store
+            .delete_sessions_of(Some("a"), "bob", None)
+            .await
+            .unwrap(),
+        SESSIONS as u64
+    );
+    assert!(
+        store
+            .sessions_of(Some("a"), "bob", None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let mut cycles = 0;
+    for cycler in cyclers {
+        cycles += cycler.await.unwrap();
+    }
+    assert!(cycles > 0, "the sessions changed ID meanwhile");
+    assert!(
+        store
+            .sessions_of(Some("a"), "bob", None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// The walk at a million sessions, timed (`cargo test -p auth-session --release --all-features
+/// --test memory_store -- --ignored --nocapture`): the figure `MemoryStore`'s docs give.
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "a measurement: a million sessions, run in release mode"]
+async fn a_principals_sessions_are_found_by_a_walk_of_a_million() {
+    const SESSIONS: u32 = 1_000_000;
+    let clock = ManualClock::default();
+    // Room to spare: shards fill unevenly.
+    let store = store_at(&clock).with_max_sessions(2 * SESSIONS as usize);
+    for n in 0..SESSIONS {
+        let mut session = record(&clock, Duration::hours(1));
+        // One in ten is logged in; bob of A has ten sessions.
+        if n % 10 == 0 {
+            session = session.with_subject(format!("user-{}", n / 10 % 50_000));
+        }
+        if n % 100_000 == 1 {
+            session = session.with_subject("bob").with_issuer("a");
+        }
+        create(&store, &session).await;
+    }
+    assert_eq!(store.len(), SESSIONS as usize);
+    let mut best = std::time::Duration::MAX;
+    for _ in 0..10 {
+        let started = std::time::Instant::now();
+        let listed = store.sessions_of(Some("a"), "bob", None).await.unwrap();
+        best = best.min(started.elapsed());
+        assert_eq!(listed.len(), 10);
+    }
+    let started = std::time::Instant::now();
+    let deleted = store
+        .delete_sessions_of(Some("a"), "bob", None)
+        .await
+        .unwrap();
+    let revoked_in = started.elapsed();
+    assert_eq!(deleted, 10);
+    eprintln!(
+        "sessions_of over {SESSIONS} sessions: {best:?} (best of 10); delete_sessions_of: \
+         {revoked_in:?}"
     );
 }

@@ -128,6 +128,47 @@ impl SessionStore for BTreeStore {
         records.retain(|_, r| !r.is_expired(now));
         StoreFuture::ready(Ok((before - records.len()) as u64))
     }
+
+    // The per-principal index is optional (the defaults answer `StoreError::Unsupported`,
+    // and `Session::other_sessions` then `SessionError::Unsupported`). A scan of the map does
+    // here; a database store would index the subject.
+
+    fn sessions_of<'a>(
+        &'a self,
+        issuer: Option<&'a str>,
+        subject: &'a str,
+        except: Option<&'a SessionId>,
+    ) -> StoreFuture<'a, Vec<SessionRecord>> {
+        let now = self.clock.now();
+        let listed = self
+            .lock()
+            .values()
+            .filter(|r| !r.is_expired(now) && Some(&r.id) != except)
+            .filter(|r| is_of(r, issuer, subject))
+            .cloned()
+            .collect();
+        StoreFuture::ready(Ok(listed))
+    }
+
+    fn delete_sessions_of<'a>(
+        &'a self,
+        issuer: Option<&'a str>,
+        subject: &'a str,
+        keep: Option<&'a SessionId>,
+    ) -> StoreFuture<'a, u64> {
+        let now = self.clock.now();
+        let mut records = self.lock();
+        let before = records.len();
+        // Under the one lock, so atomic.
+        records.retain(|id, r| r.is_expired(now) || Some(id) == keep || !is_of(r, issuer, subject));
+        StoreFuture::ready(Ok((before - records.len()) as u64))
+    }
+}
+
+/// Whether `record` is a session of the principal `issuer` + `subject`: both compared
+/// exactly, and `None` is a login without an issuer, not "any issuer".
+fn is_of(record: &SessionRecord, issuer: Option<&str>, subject: &str) -> bool {
+    record.subject.as_deref() == Some(subject) && record.issuer.as_deref() == issuer
 }
 
 #[tokio::main]

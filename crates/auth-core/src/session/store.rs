@@ -164,6 +164,12 @@ impl<T> fmt::Debug for StoreFuture<'_, T> {
 /// - **expiry**: a record whose `expires_at` has passed is gone for every operation, whether
 ///   or not the backend has physically removed it yet.
 ///
+/// Beyond what the session layer needs for a request, a store may keep a per-principal index:
+/// [`sessions_of`](Self::sessions_of) lists a user's sessions ("your devices") and
+/// [`delete_sessions_of`](Self::delete_sessions_of) ends them ("log out everywhere else").
+/// Both have default implementations that answer [`StoreError::Unsupported`]; every store of
+/// `auth_session` implements them.
+///
 /// `auth_session::testkit` checks all of this for any store.
 ///
 /// Object safe: `Arc<dyn SessionStore>` is a store too. Every method takes `&self` and may be
@@ -315,6 +321,94 @@ pub trait SessionStore: fmt::Debug + Send + Sync + 'static {
     fn cleanup_expired(&self) -> StoreFuture<'_, u64> {
         StoreFuture::ready(Ok(0))
     }
+
+    /// The live sessions of one principal, `issuer` + `subject`, except the session `except`
+    /// (pass the caller's own session to list the *other* ones; `None` lists them all). In
+    /// no particular order, unless the store documents one.
+    ///
+    /// A record is listed when it is live (not expired by the store's clock), its
+    /// [`subject`](SessionRecord::subject) is `subject` and its
+    /// [`issuer`](SessionRecord::issuer) is `issuer`, both compared exactly. Anonymous
+    /// sessions (no subject) are never listed. Each listed record is whole, as the store held
+    /// it at one moment (never half of one write and half of another); a session logged in,
+    /// cycled or deleted while the listing runs is listed under its old ID, under its new ID
+    /// or not at all, never twice (stores whose listing is not one step say so).
+    ///
+    /// **IDs.** A listed record's [`id`](SessionRecord::id) is the session's ID where the store
+    /// keeps IDs, and all zeros where it keeps only a keyed hash of them (hashed IDs at rest):
+    /// it cannot know them. Never act on a listed ID, and never hand one out: a session ID is
+    /// the bearer credential of that session. End sessions with
+    /// [`delete_sessions_of`](Self::delete_sessions_of); `except` works with hashed IDs too
+    /// (the store hashes it).
+    ///
+    /// The default implementation answers [`StoreError::Unsupported`]: a store without a
+    /// per-principal index.
+    ///
+    /// # Security
+    ///
+    /// A principal is an issuer and a subject, as in
+    /// [`Identity::same_principal`](crate::Identity::same_principal): `bob` of one identity
+    /// provider, `bob` of another and a local `bob` are three users, and this lists the
+    /// sessions (and data) of one of them only. `issuer: None` means a local login, with no
+    /// issuer, **not** "any issuer": it lists no session that was logged in through one. Pass
+    /// [`Identity::issuer`](crate::Identity::issuer) and
+    /// [`Identity::subject`](crate::Identity::subject) of the user whose sessions you mean.
+    /// Stores compare both exactly (no prefix match, no case folding, no normalisation).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unsupported`] from a store without a per-principal index;
+    /// [`StoreError`] when the backend fails or a record cannot be decoded.
+    fn sessions_of<'a>(
+        &'a self,
+        issuer: Option<&'a str>,
+        subject: &'a str,
+        except: Option<&'a SessionId>,
+    ) -> StoreFuture<'a, Vec<SessionRecord>> {
+        let _ = (issuer, subject, except);
+        StoreFuture::ready(Err(StoreError::Unsupported("sessions_of")))
+    }
+
+    /// Deletes every live session of one principal, `issuer` + `subject`, except the session
+    /// `keep` ("log out everywhere else"; `None` logs out everywhere), and returns how many
+    /// it deleted.
+    ///
+    /// The principal's sessions are matched as in [`sessions_of`](Self::sessions_of). Each is
+    /// deleted as by [`delete`](Self::delete): a later save or touch of it is `NotFound`, and
+    /// a slow request cannot bring it back. Expired sessions are not counted. `keep` works
+    /// with hashed IDs too (the store hashes it); a `keep` that is not the principal's
+    /// changes nothing.
+    ///
+    /// **Atomicity.** Every session of the principal that was live when the call began, and
+    /// that nothing changes meanwhile, is gone when it returns; each session is deleted and
+    /// counted whole, or left whole. Whether the whole revocation is one step depends on the
+    /// store, and is documented there (one statement or script in the SQL and standalone
+    /// Redis stores; on a Redis Cluster one step per session): where it is not, a session
+    /// logged in as the principal while it runs may survive it, like a login just after it.
+    ///
+    /// The default implementation answers [`StoreError::Unsupported`] and deletes nothing.
+    ///
+    /// # Security
+    ///
+    /// Only that principal's sessions end, the principal being an issuer and a subject as in
+    /// [`sessions_of`](Self::sessions_of): `issuer: None` is a local login, **not** "any
+    /// issuer", so logging a user out everywhere takes the issuer of *their* identity and
+    /// never ends `bob` of another issuer, or a local `bob`. A session that was logged in
+    /// again as someone else is no longer this principal's and is left alone.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unsupported`] from a store without a per-principal index;
+    /// [`StoreError`] when the backend fails: then some of the sessions may be deleted.
+    fn delete_sessions_of<'a>(
+        &'a self,
+        issuer: Option<&'a str>,
+        subject: &'a str,
+        keep: Option<&'a SessionId>,
+    ) -> StoreFuture<'a, u64> {
+        let _ = (issuer, subject, keep);
+        StoreFuture::ready(Err(StoreError::Unsupported("delete_sessions_of")))
+    }
 }
 
 impl<S: SessionStore + ?Sized> SessionStore for Arc<S> {
@@ -349,6 +443,24 @@ impl<S: SessionStore + ?Sized> SessionStore for Arc<S> {
     fn cleanup_expired(&self) -> StoreFuture<'_, u64> {
         (**self).cleanup_expired()
     }
+
+    fn sessions_of<'a>(
+        &'a self,
+        issuer: Option<&'a str>,
+        subject: &'a str,
+        except: Option<&'a SessionId>,
+    ) -> StoreFuture<'a, Vec<SessionRecord>> {
+        (**self).sessions_of(issuer, subject, except)
+    }
+
+    fn delete_sessions_of<'a>(
+        &'a self,
+        issuer: Option<&'a str>,
+        subject: &'a str,
+        keep: Option<&'a SessionId>,
+    ) -> StoreFuture<'a, u64> {
+        (**self).delete_sessions_of(issuer, subject, keep)
+    }
 }
 
 /// A store operation failed. The session layer answers 503 and logs the cause.
@@ -367,6 +479,11 @@ pub enum StoreError {
     /// A stored record could not be decoded.
     #[error("stored session record could not be decoded: {0}")]
     Decode(#[source] BoxError),
+    /// The store does not offer this operation (it names the method, e.g. `"sessions_of"`):
+    /// what the default implementations of the optional methods answer. Not a failure of the
+    /// backend: asking again will not help.
+    #[error("the session store does not support {0}")]
+    Unsupported(&'static str),
 }
 
 impl StoreError {
@@ -383,5 +500,55 @@ impl StoreError {
     /// Wraps a decoding error.
     pub fn decode(error: impl Into<BoxError>) -> Self {
         Self::Decode(error.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store with the required methods only (they are never called here).
+    #[derive(Debug)]
+    struct Minimal;
+
+    impl SessionStore for Minimal {
+        fn load<'a>(&'a self, _: &'a SessionId) -> StoreFuture<'a, Option<SessionRecord>> {
+            StoreFuture::ready(Ok(None))
+        }
+        fn create<'a>(&'a self, _: &'a SessionRecord) -> StoreFuture<'a, CreateOutcome> {
+            StoreFuture::ready(Ok(CreateOutcome::Created))
+        }
+        fn save<'a>(&'a self, _: &'a SessionRecord) -> StoreFuture<'a, SaveOutcome> {
+            StoreFuture::ready(Ok(SaveOutcome::NotFound))
+        }
+        fn touch<'a>(&'a self, _: &'a SessionId, _: OffsetDateTime) -> StoreFuture<'a, bool> {
+            StoreFuture::ready(Ok(false))
+        }
+        fn delete<'a>(&'a self, _: &'a SessionId) -> StoreFuture<'a, ()> {
+            StoreFuture::ready(Ok(()))
+        }
+    }
+
+    #[test]
+    fn the_per_principal_methods_default_to_unsupported_at_once_and_through_an_arc() {
+        let id = SessionId::from_bytes([1; 16]);
+        let stores: [Arc<dyn SessionStore>; 2] = [Arc::new(Minimal), Arc::new(Arc::new(Minimal))];
+        for store in &stores {
+            let listed = store.sessions_of(None, "bob", Some(&id));
+            assert!(listed.is_ready(), "nothing to wait for");
+            assert!(matches!(
+                listed.into_ready(),
+                Ok(Err(StoreError::Unsupported("sessions_of")))
+            ));
+            let deleted = store.delete_sessions_of(Some("https://idp.example"), "bob", None);
+            assert!(matches!(
+                deleted.into_ready(),
+                Ok(Err(StoreError::Unsupported("delete_sessions_of")))
+            ));
+        }
+        assert_eq!(
+            StoreError::Unsupported("sessions_of").to_string(),
+            "the session store does not support sessions_of"
+        );
     }
 }

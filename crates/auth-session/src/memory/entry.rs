@@ -105,6 +105,14 @@ impl Entry {
         self.version
     }
 
+    /// Whether the principal `issuer` + `subject` is logged in (both compared exactly; an
+    /// `issuer` of `None` matches a login without one only).
+    pub(super) fn is_of(&self, issuer: Option<&str>, subject: &str) -> bool {
+        self.login.as_deref().is_some_and(|login| {
+            login.subject.as_deref() == Some(subject) && login.issuer.as_deref() == issuer
+        })
+    }
+
     /// The full record. Allocates only for the subject; the data is shared.
     pub(super) fn to_record(&self, id: SessionId) -> StoreResult<SessionRecord> {
         let mut record =
@@ -221,5 +229,27 @@ mod tests {
         assert_eq!(entry.to_record(id).unwrap().issuer, None);
         entry.assign(&anonymous, 5);
         assert!(entry.login.is_none(), "anonymous: no box");
+    }
+
+    #[test]
+    fn a_principal_is_its_issuer_and_its_subject() {
+        let (id, at) = (SessionId::from_bytes([1; 16]), OffsetDateTime::UNIX_EPOCH);
+        let anonymous = SessionRecord::new(id, at, at);
+        let of_a = Entry::from_record(&anonymous.clone().with_subject("bob").with_issuer("a"), 1);
+        assert!(of_a.is_of(Some("a"), "bob"));
+        for (issuer, subject) in [
+            (None, "bob"),
+            (Some("b"), "bob"),
+            (Some(""), "bob"),
+            (Some("a"), "alice"),
+        ] {
+            assert!(!of_a.is_of(issuer, subject), "{issuer:?} {subject}");
+        }
+        let local = Entry::from_record(&anonymous.clone().with_subject("bob"), 1);
+        assert!(local.is_of(None, "bob") && !local.is_of(Some(""), "bob"));
+        // Roles without a subject: nobody's session.
+        let roles_only = Entry::from_record(&anonymous.clone().with_roles(["admin"]), 1);
+        assert!(!roles_only.is_of(None, ""));
+        assert!(!Entry::from_record(&anonymous, 1).is_of(None, ""));
     }
 }

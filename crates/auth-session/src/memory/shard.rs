@@ -10,7 +10,7 @@
 use std::collections::{HashMap, hash_map};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use auth_core::SessionRecord;
+use auth_core::{SessionId, SessionRecord, StoreResult};
 
 use super::entry::Entry;
 use super::hash::{Key, KeyedState};
@@ -209,6 +209,42 @@ impl ShardState {
         self.compact_if_stale();
     }
 
+    /// Appends the live sessions of the principal `issuer` + `subject` to `out`, but the one
+    /// under `except`.
+    pub(super) fn sessions_of(
+        &self,
+        (issuer, subject): (Option<&str>, &str),
+        except: Option<Key>,
+        now: i64,
+        out: &mut Vec<SessionRecord>,
+    ) -> StoreResult<()> {
+        for (key, entry) in &self.map {
+            if entry.is_of(issuer, subject) && entry.expires_at > now && Some(*key) != except {
+                out.push(entry.to_record(SessionId::from_bytes(key.0))?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the live sessions of the principal `issuer` + `subject`, but the one under
+    /// `keep`; returns how many (their queue pairs go stale).
+    pub(super) fn delete_sessions_of(
+        &mut self,
+        (issuer, subject): (Option<&str>, &str),
+        keep: Option<Key>,
+        now: i64,
+    ) -> usize {
+        let before = self.map.len();
+        self.map.retain(|key, entry| {
+            !entry.is_of(issuer, subject) || entry.expires_at <= now || Some(*key) == keep
+        });
+        let removed = before - self.map.len();
+        if removed > 0 {
+            self.compact_if_stale();
+        }
+        removed
+    }
+
     /// Removes every expired entry; returns how many.
     pub(super) fn cleanup(&mut self, now: i64) -> usize {
         let before = self.map.len();
@@ -315,6 +351,49 @@ mod tests {
             s.set_expiry(Key([0; 16]), 3000, 200);
         }
         assert_eq!(s.len(), 10);
+    }
+
+    #[test]
+    fn a_principals_sessions_are_listed_and_removed_live_only_and_but_the_kept_one() {
+        let at = time::OffsetDateTime::UNIX_EPOCH;
+        let of = |n: u8, issuer: Option<&str>, subject: &str, expires_at: i64| {
+            let mut record =
+                SessionRecord::new(SessionId::from_bytes([n; 16]), at, at).with_subject(subject);
+            record.issuer = issuer.map(str::to_owned);
+            let mut entry = Entry::from_record(&record, 1);
+            entry.expires_at = expires_at;
+            (Key([n; 16]), entry)
+        };
+        let mut s = state();
+        for (key, entry) in [
+            of(1, Some("a"), "bob", 100),
+            of(2, Some("a"), "bob", 100),
+            of(3, Some("a"), "bob", 5),
+            of(4, Some("b"), "bob", 100),
+            of(5, None, "bob", 100),
+        ] {
+            s.insert(key, entry, usize::MAX, 0);
+        }
+        let listed = |s: &ShardState, except| {
+            let mut out = Vec::new();
+            s.sessions_of((Some("a"), "bob"), except, 10, &mut out)
+                .unwrap();
+            let mut ids: Vec<u8> = out.iter().map(|r| r.id.as_bytes()[0]).collect();
+            ids.sort_unstable();
+            ids
+        };
+        assert_eq!(listed(&s, None), [1, 2], "the expired one is not listed");
+        assert_eq!(listed(&s, Some(Key([2; 16]))), [1]);
+        assert_eq!(
+            s.delete_sessions_of((Some("a"), "bob"), Some(Key([1; 16])), 10),
+            1
+        );
+        assert_eq!(listed(&s, None), [1]);
+        assert_eq!(s.delete_sessions_of((Some("a"), "bob"), None, 10), 1);
+        assert_eq!(s.delete_sessions_of((Some("a"), "bob"), None, 10), 0);
+        // The other principals' sessions, and the expired one (left to expiry), stay.
+        assert_eq!(s.len(), 3);
+        assert!(s.is_live(Key([4; 16]), 10) && s.is_live(Key([5; 16]), 10));
     }
 
     #[test]

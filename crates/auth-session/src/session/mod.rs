@@ -15,9 +15,11 @@
 //!
 //! The modules: [`state`] (the handle's state, the cookie and the load), [`plan`] (what
 //! settling must do, decided under the state's lock), [`settle`] (doing it, step by step,
-//! through the store), [`merge`] (re-applying a request's changes over a concurrent save).
+//! through the store), [`merge`] (re-applying a request's changes over a concurrent save);
+//! [`others`] holds the methods on the principal's other sessions.
 
 mod merge;
+mod others;
 mod plan;
 mod settle;
 mod state;

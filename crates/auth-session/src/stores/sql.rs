@@ -227,11 +227,12 @@ where
         Ok(DB::rows_affected(&done))
     }
 
-    /// The live sessions of the principal, soonest to expire first.
+    /// The live sessions of the principal but `except`, soonest to expire first.
     pub(crate) async fn sessions_of(
         &self,
         issuer: Option<&str>,
         subject: &str,
+        except: Option<&SessionId>,
     ) -> StoreResult<Vec<SessionRecord>> {
         let rows = sqlx::query::<DB>(&self.statements.of_principal)
             .bind(subject)
@@ -240,12 +241,15 @@ where
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::backend)?;
-        rows.iter()
-            .map(|row| {
-                let id = self.ids.id_of_bytes(column(row, 0)?)?;
-                record_at::<DB>(id, row, 1)
-            })
-            .collect()
+        let except = except.map(|id| self.ids.bytes(id));
+        let mut sessions = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let stored: &[u8] = column(row, 0)?;
+            if except.as_deref() != Some(stored) {
+                sessions.push(record_at::<DB>(self.ids.id_of_bytes(stored)?, row, 1)?);
+            }
+        }
+        Ok(sessions)
     }
 
     /// Deletes the live sessions of the principal but `keep`, in one statement.

@@ -135,9 +135,10 @@ fn statements(table: &str) -> (Statements, String) {
 ///   has no data-modifying CTEs);
 /// - `cycle`: the insert and the delete of the old row in one `BEGIN IMMEDIATE` transaction;
 /// - `cleanup_expired`: `DELETE ... WHERE expires_at <= now`;
-/// - [`sessions_of`](Self::sessions_of), [`delete_sessions_of`](Self::delete_sessions_of):
-///   `... WHERE subject = ? AND issuer IS ? ...`, a principal being an issuer and a subject
-///   (the subject's index narrows, the issuer filters).
+/// - [`sessions_of`](SessionStore::sessions_of) (soonest to expire first) and
+///   [`delete_sessions_of`](SessionStore::delete_sessions_of) (one statement, so one atomic
+///   step): `... WHERE subject = ? AND issuer IS ? ...`, a principal being an issuer and a
+///   subject (the subject's index narrows, the issuer filters).
 ///
 /// The record JSON in `data` carries the issuer too (`iss`) and stays the source of truth:
 /// every write sets the column from the same record, in the same statement. SQLite could read
@@ -256,8 +257,9 @@ impl SqliteStore {
     ///
     /// Keep `key` secret and stable (32 random bytes): with another key, every stored session
     /// is unreachable. With hashed IDs, the records listed by
-    /// [`sessions_of`](Self::sessions_of) carry an all-zero `id`: the store does not know the
-    /// real ones ([`delete_sessions_of`](Self::delete_sessions_of) works as before).
+    /// [`sessions_of`](SessionStore::sessions_of) carry an all-zero `id`: the store does not
+    /// know the real ones (`except`, and [`delete_sessions_of`](SessionStore::delete_sessions_of)
+    /// with its `keep`, work as before).
     ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
@@ -390,88 +392,6 @@ impl SqliteStore {
         sql::spawn_cleanup(self.clone(), every)
     }
 
-    /// The live sessions of the principal `issuer` + `subject`, soonest to expire first
-    /// ("your active sessions"). With [hashed IDs](Self::with_hashed_ids) the records carry
-    /// an all-zero `id`: the store does not know the real ones.
-    ///
-    /// A principal is an issuer and a subject, as in
-    /// [`Identity::same_principal`](auth_core::Identity::same_principal): pass
-    /// [`Identity::issuer`](auth_core::Identity::issuer) and
-    /// [`Identity::subject`](auth_core::Identity::subject) of the user whose sessions you
-    /// mean. `issuer` is the [`issuer`](SessionRecord::issuer) the sessions were logged in
-    /// with: `Some` for an identity that names one (an OpenID or external-token login),
-    /// `None` for a local login (a password login, an identity without an issuer).
-    ///
-    /// ```no_run
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let store = auth_session::SqliteStore::open("sessions.db").await?;
-    /// let theirs = store.sessions_of(Some("https://idp.example"), "alice").await?;
-    /// // A local (password) login's sessions: no issuer.
-    /// let local = store.sessions_of(None, "alice").await?;
-    /// println!("{} and {} sessions", theirs.len(), local.len());
-    /// # Ok(())
-    /// # }
-    /// ```
-    ///
-    /// # Security
-    ///
-    /// Only that principal's sessions are listed: `bob` of another issuer, and a local `bob`,
-    /// are other users, whose sessions (and data) this never returns. `None` means *no
-    /// issuer* (a local login), not "any issuer": it lists no session that was logged in
-    /// with one.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError`] when the query fails or a row cannot be decoded.
-    pub async fn sessions_of(
-        &self,
-        issuer: Option<&str>,
-        subject: &str,
-    ) -> StoreResult<Vec<SessionRecord>> {
-        self.core.sessions_of(issuer, subject).await
-    }
-
-    /// Deletes every live session of the principal `issuer` + `subject` except `keep`
-    /// (`None`: all of them) and returns how many were deleted. One statement, so atomic; it
-    /// works with [hashed IDs](Self::with_hashed_ids) too.
-    ///
-    /// A principal is an issuer and a subject, as in
-    /// [`Identity::same_principal`](auth_core::Identity::same_principal): pass
-    /// [`Identity::issuer`](auth_core::Identity::issuer) and
-    /// [`Identity::subject`](auth_core::Identity::subject) of the user to log out. `issuer` is
-    /// the [`issuer`](SessionRecord::issuer) the sessions were logged in with: `Some` for an
-    /// identity that names one (an OpenID or external-token login), `None` for a local login
-    /// (a password login, an identity without an issuer).
-    ///
-    /// ```no_run
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let store = auth_session::SqliteStore::open("sessions.db").await?;
-    /// store.delete_sessions_of(None, "alice", None).await?;
-    /// # Ok(())
-    /// # }
-    /// ```
-    ///
-    /// # Security
-    ///
-    /// Only that principal's sessions end: `bob` of another issuer, and a local `bob`, are
-    /// other users, whose sessions this never deletes. `None` means *no issuer* (a local
-    /// login), not "any issuer": it deletes no session that was logged in with one, so
-    /// logging a user out everywhere takes the issuer of *their* identity.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Backend`] when the statement fails.
-    pub async fn delete_sessions_of(
-        &self,
-        issuer: Option<&str>,
-        subject: &str,
-        keep: Option<&SessionId>,
-    ) -> StoreResult<u64> {
-        self.core.delete_sessions_of(issuer, subject, keep).await
-    }
-
     /// A `BEGIN IMMEDIATE` transaction: it holds the write lock from its start.
     async fn begin_immediate(&self) -> StoreResult<Transaction<'static, Sqlite>> {
         self.core
@@ -566,6 +486,26 @@ impl SessionStore for SqliteStore {
 
     fn cleanup_expired(&self) -> StoreFuture<'_, u64> {
         StoreFuture::pending(self.core.cleanup_expired())
+    }
+
+    /// One `SELECT`, soonest to expire first.
+    fn sessions_of<'a>(
+        &'a self,
+        issuer: Option<&'a str>,
+        subject: &'a str,
+        except: Option<&'a SessionId>,
+    ) -> StoreFuture<'a, Vec<SessionRecord>> {
+        StoreFuture::pending(self.core.sessions_of(issuer, subject, except))
+    }
+
+    /// One `DELETE`: atomic.
+    fn delete_sessions_of<'a>(
+        &'a self,
+        issuer: Option<&'a str>,
+        subject: &'a str,
+        keep: Option<&'a SessionId>,
+    ) -> StoreFuture<'a, u64> {
+        StoreFuture::pending(self.core.delete_sessions_of(issuer, subject, keep))
     }
 }
 

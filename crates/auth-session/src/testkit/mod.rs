@@ -34,6 +34,14 @@
 //! | [`unicode_keys_and_values_round_trip`] | unicode keys and values, exactly |
 //! | [`subject_round_trips`] | subject set, changed, removed |
 //! | [`issuer_round_trips`] | issuer set, changed, removed, carried by a cycle; `bob` of two issuers kept apart |
+//! | [`sessions_of_lists_one_principal_only`] | `sessions_of`: bob of A, bob of B, a local bob each list their own live sessions, whole; `except` |
+//! | [`delete_sessions_of_ends_one_principal_only`] | `delete_sessions_of` with and without `keep`: that principal's live sessions end for good, counted; no other's |
+//! | [`a_relogin_moves_a_session_to_its_new_principal`] | a session is listed and revoked as the principal it has now (re-login, cycle, logout) |
+//!
+//! The last three check the per-principal index, which a store may leave out: its
+//! `sessions_of` and `delete_sessions_of` then both answer
+//! [`StoreError::Unsupported`](auth_core::StoreError::Unsupported) (their default
+//! implementations), and those checks check only that (one without the other fails).
 //!
 //! # Example
 //!
@@ -59,21 +67,36 @@
 //! error. [`concurrent_disjoint_updates_lose_nothing`] (and so [`run`]) needs a tokio
 //! runtime.
 
-mod checks;
+mod check;
+mod concurrency;
+mod cycle;
+mod data;
+mod expiry;
 mod harness;
+mod index;
 mod principal;
+mod records;
 
-pub use checks::{
-    CONCURRENT_ROUNDS, CONCURRENT_TASKS, absolute_expiry_is_enforced,
-    cleanup_removes_expired_keeps_live, concurrent_disjoint_updates_lose_nothing,
-    create_refuses_taken_id, cycle_of_ended_session_is_not_found, cycle_replaces_old_id,
-    delete_is_idempotent, idle_expiry_follows_touch, large_values_round_trip,
-    load_of_expired_id_is_none, load_of_unknown_id_is_none, save_after_delete_is_not_found,
-    save_after_expiry_is_not_found, save_bumps_version_and_persists, stale_save_conflicts,
-    touch_never_creates, unicode_keys_and_values_round_trip,
+pub use concurrency::{
+    CONCURRENT_ROUNDS, CONCURRENT_TASKS, concurrent_disjoint_updates_lose_nothing,
+};
+pub use cycle::{cycle_of_ended_session_is_not_found, cycle_replaces_old_id};
+pub use data::{large_values_round_trip, unicode_keys_and_values_round_trip};
+pub use expiry::{
+    absolute_expiry_is_enforced, cleanup_removes_expired_keeps_live, idle_expiry_follows_touch,
+    load_of_expired_id_is_none, save_after_expiry_is_not_found,
 };
 pub use harness::{ClockHarness, Harness, RealTimeHarness};
+pub use index::{
+    a_relogin_moves_a_session_to_its_new_principal, delete_sessions_of_ends_one_principal_only,
+    sessions_of_lists_one_principal_only,
+};
 pub use principal::{issuer_round_trips, subject_round_trips};
+pub use records::{
+    create_refuses_taken_id, delete_is_idempotent, load_of_unknown_id_is_none,
+    save_after_delete_is_not_found, save_bumps_version_and_persists, stale_save_conflicts,
+    touch_never_creates,
+};
 
 /// Runs every check against stores from `harness`, one store per check, in the order of the
 /// table in the [module docs](self).
@@ -111,4 +134,7 @@ pub async fn run<H: Harness>(harness: &H) {
     unicode_keys_and_values_round_trip(harness).await;
     subject_round_trips(harness).await;
     issuer_round_trips(harness).await;
+    sessions_of_lists_one_principal_only(harness).await;
+    delete_sessions_of_ends_one_principal_only(harness).await;
+    a_relogin_moves_a_session_to_its_new_principal(harness).await;
 }

@@ -6,7 +6,7 @@ use auth_core::{CreateOutcome, SessionData, SessionStore};
 use serde_json::json;
 
 use super::Harness;
-use super::checks::{Check, LIVE};
+use super::check::{Check, LIVE};
 
 /// The subject field round-trips through create and save, including its removal.
 pub async fn subject_round_trips<H: Harness>(harness: &H) {

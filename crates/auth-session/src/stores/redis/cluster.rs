@@ -300,11 +300,17 @@ async fn members(core: &Core, subject: &str) -> StoreResult<Vec<String>> {
     .await
 }
 
-/// The indexed sessions that still have `subject`: one script on the index, then one `HMGET`
-/// per member, `FAN_OUT` at a time. The caller compares the issuer.
-pub(super) async fn sessions_of(core: &Core, subject: &str) -> StoreResult<Vec<SessionRecord>> {
+/// The indexed sessions that still have `subject`, but the one whose member is `except`
+/// (`""`: none): one script on the index, then one `HMGET` per member, `FAN_OUT` at a time.
+/// The caller compares the issuer.
+pub(super) async fn sessions_of(
+    core: &Core,
+    subject: &str,
+    except: &str,
+) -> StoreResult<Vec<SessionRecord>> {
     type Row = (Option<u64>, Option<i64>, Option<Vec<u8>>, Option<String>);
-    let members = members(core, subject).await?;
+    let mut members = members(core, subject).await?;
+    members.retain(|member| *member != except);
     let mut sessions = Vec::new();
     for chunk in members.chunks(FAN_OUT) {
         let rows = join_all(chunk.iter().map(|member| {

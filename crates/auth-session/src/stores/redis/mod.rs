@@ -63,7 +63,9 @@ use super::IdHasher;
 /// - **Per-user index**: a set `{<prefix>:user:<subject>}` of the subject's session IDs,
 ///   kept by the same scripts (so always in step with the sessions), living as long as the
 ///   subject's longest session; entries of expired sessions are pruned when it is read
-///   ([`sessions_of`](Self::sessions_of), [`delete_sessions_of`](Self::delete_sessions_of)).
+///   ([`sessions_of`](auth_core::SessionStore::sessions_of),
+///   [`delete_sessions_of`](auth_core::SessionStore::delete_sessions_of): one script each,
+///   so one atomic step).
 ///   It is keyed on the subject alone, so it holds the sessions of every principal with that
 ///   subject (`bob` of each issuer, and a local `bob`): those two methods take the principal,
 ///   issuer and subject, and compare each indexed session's issuer, read from its record JSON
@@ -151,9 +153,10 @@ use super::IdHasher;
 ///   new ID exists before the old one goes; if deleting the old ID fails, the error is
 ///   returned and both exist until the old one expires (as the
 ///   [trait](auth_core::SessionStore::cycle) allows).
-/// - **[`sessions_of`](Self::sessions_of) and [`delete_sessions_of`](Self::delete_sessions_of)**
-///   read the index (one script), then send one request per indexed session, concurrently
-///   (64 at a time; a revocation then removes the revoked entries, one `ZREM` per 64). Each
+/// - **[`sessions_of`](auth_core::SessionStore::sessions_of) and
+///   [`delete_sessions_of`](auth_core::SessionStore::delete_sessions_of)** read the index
+///   (one script), then send one request per indexed session, concurrently (64 at a time; a
+///   revocation then removes the revoked entries, one `ZREM` per 64). Each
 ///   revoked session is deleted atomically, and only while it still belongs to the principal
 ///   (its subject, and the issuer in its record JSON), but the revocation as a whole is not
 ///   one step: a login that completes while it runs may survive it, like a login just after
@@ -163,8 +166,8 @@ use super::IdHasher;
 /// read from replicas: a load there may return a session that a logout just deleted. Run the
 /// cluster with `maxmemory-policy noeviction`: every index key has a TTL, so `volatile-*`
 /// policies (and `allkeys-*` ones) may evict an index under memory pressure, and
-/// [`delete_sessions_of`](Self::delete_sessions_of) would then miss live sessions; evicting
-/// tombstones would let a retried create bring a deleted session back.
+/// [`delete_sessions_of`](auth_core::SessionStore::delete_sessions_of) would then miss live
+/// sessions; evicting tombstones would let a retried create bring a deleted session back.
 ///
 /// ```no_run
 /// use auth_cookie::CookieKeys;

@@ -107,10 +107,11 @@ pub(super) async fn cycle(
 }
 
 /// The sessions of the subject's index that belong to the principal (the script compares the
-/// issuer), in one script.
+/// issuer), but the one whose member is `except` (`""`: none), in one script.
 pub(super) async fn sessions_of(
     core: &Core,
     principal: &Principal<'_>,
+    except: &str,
 ) -> StoreResult<Vec<SessionRecord>> {
     let rows: Vec<Vec<u8>> = core
         .run(
@@ -122,19 +123,17 @@ pub(super) async fn sessions_of(
                 .arg(principal.issuer),
         )
         .await?;
-    rows.chunks(4)
-        .map(|row| {
-            let [member, version, expires_at, data] = row else {
-                return Err(StoreError::decode("truncated session index reply"));
-            };
-            core.listed(
-                member,
-                codec::number(version)?,
-                codec::number(expires_at)?,
-                data,
-            )
-        })
-        .collect()
+    let mut sessions = Vec::with_capacity(rows.len() / 4);
+    for row in rows.chunks(4) {
+        let [member, version, expires_at, data] = row else {
+            return Err(StoreError::decode("truncated session index reply"));
+        };
+        if member.as_slice() != except.as_bytes() {
+            let (version, expires_at) = (codec::number(version)?, codec::number(expires_at)?);
+            sessions.push(core.listed(member, version, expires_at, data)?);
+        }
+    }
+    Ok(sessions)
 }
 
 /// Deletes the principal's sessions but the one whose member is `keep` (`""`: none), in one
