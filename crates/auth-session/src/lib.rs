@@ -7,8 +7,10 @@
 //! - [`SessionLayer`] puts a lazy [`Session`] into every request: the store is read only when
 //!   the handler (or a guard) needs the session, and written once after the response.
 //! - [`Session`] offers typed data access, [`login`](Session::login) (which always cycles the
-//!   ID), [`logout`](Session::logout) and [`cycle_id`](Session::cycle_id); [`TypedSession`]
-//!   wraps one typed value.
+//!   ID), [`logout`](Session::logout) and [`cycle_id`](Session::cycle_id); "log out everywhere
+//!   else" is [`logout_other_sessions`](Session::logout_other_sessions) (and
+//!   [`other_sessions`](Session::other_sessions) lists them), on every store with a
+//!   per-principal index (all built-in ones); [`TypedSession`] wraps one typed value.
 //! - A logged-in session yields an [`auth_core::Identity`] (method `session`) on demand, so
 //!   [`auth_core::RequireAuthLayer`] and the `Identity` extractors work unchanged.
 //! - Concurrency is handled where peers lose data: saves are versioned, concurrent changes to

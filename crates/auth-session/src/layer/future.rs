@@ -68,7 +68,6 @@ where
                         return Poll::Ready(Ok(response));
                     };
                     if !session.inner.used.load(Ordering::Acquire) {
-                        session.recycle();
                         return Poll::Ready(Ok(response));
                     }
                     match session.inner.settle_now() {
@@ -80,12 +79,10 @@ where
                                 session.inner.config(),
                                 this.unavailable,
                             );
-                            session.recycle();
                             return Poll::Ready(Ok(response));
                         }
                         Settle::Later(settling) => {
                             let config = session.inner.config_arc();
-                            session.recycle();
                             this.state.set(State::Settling {
                                 settle: Box::pin(settling.run()),
                                 response: Some(response),

@@ -1,5 +1,5 @@
 //! The layer over a bare `MemoryStore`: the synchronous path (direct store calls, settling
-//! without a boxed future, recycled handles, the `Set-Cookie` written without a jar). The
+//! without a boxed future, handles that carry nothing over, the `Set-Cookie` written without a jar). The
 //! workspace's scenario suite runs the same layer over `Arc<dyn SessionStore>`, the async path.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -30,7 +30,7 @@ fn keys(id: &str, byte: u8) -> CookieKeys {
     ))
 }
 
-/// Handles kept by a handler past its response (so their session is not recycled).
+/// Handles kept by a handler past its response.
 static KEPT: Mutex<Vec<Session>> = Mutex::new(Vec::new());
 
 /// Routes: `/get/k`, `/set/k/v`, `/remove/k`, `/clear`, `/login/who`, `/logout`, `/cycle`,
@@ -489,7 +489,7 @@ async fn with_a_cookie_layer_the_jar_writes_the_cookie() {
 }
 
 #[tokio::test]
-async fn recycled_handles_carry_nothing_over() {
+async fn handles_carry_nothing_over() {
     let f = fixture();
     let a = pair(&send(&f.app, "/set/n/a", None).await.set_cookie.unwrap());
     let b = pair(&send(&f.app, "/set/n/b", None).await.set_cookie.unwrap());
@@ -500,7 +500,7 @@ async fn recycled_handles_carry_nothing_over() {
         assert_eq!(send(&f.app, "/public", Some(&a)).await.body, "public");
         assert_eq!(send(&f.app, "/me", Some(&b)).await.body, "");
     }
-    // A handle kept past its response is not recycled, and stays usable.
+    // A handle kept past its response stays usable.
     let kept = send(&f.app, "/keep/x/1", Some(&a)).await;
     assert!(kept.set_cookie.is_none());
     for _ in 0..5 {
@@ -515,9 +515,9 @@ async fn recycled_handles_carry_nothing_over() {
 }
 
 /// The handle keeps the request's `Cookie` values (clones sharing the request's buffer) only
-/// while it serves the request: a recycled handle holds none, used or not.
+/// while it serves the request: a finished handle holds none, used or not.
 #[tokio::test]
-async fn a_recycled_handle_keeps_no_request_buffer_alive() {
+async fn a_finished_handle_keeps_no_request_buffer_alive() {
     let f = fixture();
     let cookie = pair(&send(&f.app, "/set/n/a", None).await.set_cookie.unwrap());
     for path in ["/public", "/get/n"] {

@@ -154,10 +154,7 @@ fn is_anonymous(record: &SessionRecord) -> bool {
 
 fn timestamp(seconds: i64) -> StoreResult<OffsetDateTime> {
     // Every stored value came from an `OffsetDateTime`, so this cannot fail in practice.
-    match crate::unix_time::from_unix_seconds(seconds) {
-        Some(at) => Ok(at),
-        None => OffsetDateTime::from_unix_timestamp(seconds).map_err(StoreError::decode),
-    }
+    OffsetDateTime::from_unix_timestamp(seconds).map_err(StoreError::decode)
 }
 
 #[cfg(test)]

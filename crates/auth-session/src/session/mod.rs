@@ -9,9 +9,7 @@
 //! - every store is used the same way, through the [`SessionStore`](auth_core::SessionStore)
 //!   trait: a load on first use (concurrent first uses of one handle may both load; the first
 //!   answer is adopted, the other dropped), and after the response one settling step, which calls the store only when there is something
-//!   to write (a read-only request whose touch is not due settles without it);
-//! - the handle's allocation and buffers are recycled per thread once the response is done and
-//!   no other handle to it is left.
+//!   to write (a read-only request whose touch is not due settles without it).
 //!
 //! The modules: [`state`] (the handle's state, the cookie and the load), [`plan`] (what
 //! settling must do, decided under the state's lock), [`settle`] (doing it, step by step,
@@ -36,7 +34,7 @@ use serde::de::DeserializeOwned;
 pub(crate) use self::plan::{CookieChange, Settled};
 pub(crate) use self::settle::Settle;
 pub(crate) use self::state::SessionInner;
-use self::state::{POOL, POOL_MAX, State};
+use self::state::State;
 use crate::config::Config;
 use crate::unix_time::{date, truncate};
 use crate::{SessionError, SessionExpiry};
@@ -57,6 +55,9 @@ use crate::{SessionError, SessionExpiry};
 /// | changed data | one versioned save; a concurrent save is merged key by key |
 /// | logged in or cycled the ID | stores the session under a new ID, then deletes the old one |
 /// | logged out | deletes the record and sends a removal cookie |
+///
+/// [`logout_other_sessions`](Self::logout_other_sessions) is the exception: it deletes the
+/// principal's other sessions in the store at once, during the call.
 ///
 /// A store failure makes the methods return [`SessionError::Unavailable`] and the layer answer
 /// 503: a logged-in user is never silently treated as anonymous.
@@ -120,49 +121,11 @@ impl Session {
         Some(Self { inner })
     }
 
-    /// The handle for one request, recycled from this thread's pool when possible.
+    /// The handle for one request.
     pub(crate) fn new(config: &Arc<Config>, headers: &HeaderMap) -> Self {
-        let pooled = POOL
-            .try_with(|pool| pool.try_borrow_mut().ok()?.pop())
-            .ok()
-            .flatten();
-        if let Some(mut inner) = pooled
-            && let Some(reused) = Arc::get_mut(&mut inner)
-        {
-            reused.reuse(config.clone(), headers);
-            return Self { inner };
-        }
         Self {
-            inner: Arc::new(SessionInner::new(config.clone(), headers)),
+            inner: Arc::new(SessionInner::new(Arc::clone(config), headers)),
         }
-    }
-
-    /// Gives the handle back to this thread's pool when no other handle to it is left (the
-    /// request and every clone are gone), so the next request reuses it.
-    pub(crate) fn recycle(self) {
-        let Self { mut inner } = self;
-        let Some(done) = Arc::get_mut(&mut inner) else {
-            return;
-        };
-        // An unused handle's state was never touched: only its layer and the request's
-        // cookies are let go.
-        let reusable = if *done.used.get_mut() {
-            done.clear()
-        } else {
-            done.config = None;
-            done.cookies.clear();
-            true
-        };
-        if !reusable {
-            return;
-        }
-        let _ = POOL.try_with(|pool| {
-            if let Ok(mut pool) = pool.try_borrow_mut()
-                && pool.len() < POOL_MAX
-            {
-                pool.push(inner);
-            }
-        });
     }
 
     /// Locks the state and loads the record on first use.
@@ -403,10 +366,7 @@ impl IdentityResolver for SessionInner {
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
-            .field(
-                "has_cookie",
-                &(self.inner.config.is_some() && self.inner.cookie().is_some()),
-            )
+            .field("has_cookie", &self.inner.cookie().is_some())
             .field("used", &self.inner.used.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }

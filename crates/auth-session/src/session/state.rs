@@ -1,7 +1,6 @@
 //! A [`Session`](super::Session)'s state: the request's cookie, the load, the working
-//! record and what changed, and the per-thread pool of handles.
+//! record and what changed.
 
-use std::cell::RefCell;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -15,14 +14,11 @@ use crate::id::{new_session_id, parse_id, parse_id_bytes};
 use crate::unix_time::{date, truncate};
 
 pub(crate) struct SessionInner {
-    /// `None` only while the handle waits in the per-thread pool (so a pooled handle keeps no
-    /// layer, and no store, alive).
-    pub(super) config: Option<Arc<Config>>,
+    pub(super) config: Arc<Config>,
     /// The request's `Cookie` header values, kept as clones: the session cookie is looked up
     /// and verified only when the session is used (an untouched request costs no parsing and
     /// no MAC check). A server's header values share the buffer the request was read into, so
-    /// a clone is a reference-count increment; they are dropped when the handle is recycled,
-    /// so a pooled handle keeps no request's buffer alive.
+    /// a clone is a reference-count increment; they are dropped with the handle.
     pub(super) cookies: RequestCookies,
     /// Set by the first method call, so an untouched session costs nothing afterwards.
     pub(crate) used: AtomicBool,
@@ -51,34 +47,6 @@ pub(super) struct State {
 }
 
 impl State {
-    /// Empties the state for the next request, keeping the buffers of `changes`.
-    pub(super) fn reset(&mut self) {
-        let Self {
-            loaded,
-            verified,
-            read_at,
-            error,
-            record,
-            original,
-            changes,
-            modified,
-            cycle,
-            destroyed,
-            expiry_changed,
-        } = self;
-        *loaded = false;
-        *verified = None;
-        *read_at = None;
-        *error = None;
-        *record = None;
-        *original = None;
-        changes.reset(false);
-        *modified = false;
-        *cycle = false;
-        *destroyed = false;
-        *expiry_changed = false;
-    }
-
     /// The outcome of the load, once loaded.
     pub(super) fn status(&self) -> Result<(), SessionError> {
         match &self.error {
@@ -113,7 +81,7 @@ impl State {
 
 /// The keys this request set or removed, kept so they can be re-applied over a concurrent
 /// save. Only names: a key's value is the working record's (absent when removed), since every
-/// change goes to both. One string buffer for all names, so a recycled handle allocates nothing.
+/// change goes to both. One string buffer for all names.
 #[derive(Default)]
 pub(super) struct Changes {
     pub(super) cleared: bool,
@@ -153,61 +121,22 @@ impl Changes {
     }
 }
 
-thread_local! {
-    /// Handles whose request is done, kept for the next request on this thread.
-    pub(super) static POOL: RefCell<Vec<Arc<SessionInner>>> = const { RefCell::new(Vec::new()) };
-}
-
-/// At most this many idle handles per thread.
-pub(super) const POOL_MAX: usize = 32;
-/// A handle whose buffers grew past this (many changed keys) is freed, not kept.
-pub(super) const POOL_MAX_BYTES: usize = 4 * 1024;
-/// A handle that held more than this many further `Cookie` headers is freed, not kept.
-pub(super) const POOL_MAX_COOKIE_HEADERS: usize = 8;
-
 impl SessionInner {
     pub(super) fn new(config: Arc<Config>, headers: &HeaderMap) -> Self {
-        let mut cookies = RequestCookies::default();
-        cookies.fill(headers);
         Self {
-            config: Some(config),
-            cookies,
+            config,
+            cookies: RequestCookies::new(headers),
             used: AtomicBool::new(false),
             state: Mutex::new(State::default()),
         }
     }
 
-    /// Readies a pooled handle for a new request.
-    pub(super) fn reuse(&mut self, config: Arc<Config>, headers: &HeaderMap) {
-        self.config = Some(config);
-        self.cookies.fill(headers);
-        *self.used.get_mut() = false;
-    }
-
-    /// Drops everything the request left, keeping the buffers; `false` when they are too big
-    /// to keep.
-    pub(super) fn clear(&mut self) -> bool {
-        self.config = None;
-        self.cookies.clear();
-        let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
-        state.reset();
-        self.cookies.rest.capacity() <= POOL_MAX_COOKIE_HEADERS
-            && state.changes.names.capacity() <= POOL_MAX_BYTES
-            && state.changes.ends.capacity() <= 64
-    }
-
     pub(crate) fn config(&self) -> &Config {
-        match &self.config {
-            Some(config) => config,
-            None => unreachable!("a session handle is used only while it serves a request"),
-        }
+        &self.config
     }
 
     pub(crate) fn config_arc(&self) -> Arc<Config> {
-        match &self.config {
-            Some(config) => Arc::clone(config),
-            None => unreachable!("a session handle is used only while it serves a request"),
-        }
+        Arc::clone(&self.config)
     }
 
     pub(super) fn lock(&self) -> MutexGuard<'_, State> {
@@ -384,23 +313,18 @@ pub(super) struct RequestCookies {
 }
 
 impl RequestCookies {
-    /// Clones the request's `Cookie` values in, in place of any earlier ones.
-    pub(super) fn fill(&mut self, headers: &HeaderMap) {
-        self.clear();
+    /// Clones the request's `Cookie` values.
+    pub(super) fn new(headers: &HeaderMap) -> Self {
         let mut values = headers.get_all(COOKIE).into_iter();
-        self.first = values.next().cloned();
-        if self.first.is_some() {
+        let first = values.next().cloned();
+        let mut rest = Vec::new();
+        if first.is_some() {
             // By hand: `extend` costs more than the usual no further value.
             for value in values {
-                self.rest.push(value.clone());
+                rest.push(value.clone());
             }
         }
-    }
-
-    pub(super) fn clear(&mut self) {
-        if self.first.take().is_some() {
-            self.rest.clear();
-        }
+        Self { first, rest }
     }
 
     pub(super) fn is_empty(&self) -> bool {
